@@ -1,0 +1,96 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+let strictSwift: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+]
+
+let package = Package(
+    name: "P2PDB",
+    platforms: [.macOS(.v14), .iOS(.v17)],
+    products: [
+        .library(name: "P2PDB", targets: ["P2PDB"]),
+        .executable(name: "p2pdb", targets: ["p2pdb"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.3"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+    ],
+    targets: [
+        // SQLite entry points that the system header hides behind compile-time
+        // flags (pre-update hook) or that Swift cannot call (variadic db_config).
+        .target(
+            name: "CSQLiteExtras",
+            linkerSettings: [.linkedLibrary("sqlite3")]
+        ),
+        // Core types, encodings and merge rules. No I/O.
+        .target(
+            name: "P2PDBCore",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: strictSwift
+        ),
+        // The replica: SQLite through GRDB, the log tables, change capture,
+        // applying entries, group commit.
+        .target(
+            name: "P2PDBStorage",
+            dependencies: [
+                "P2PDBCore",
+                "CSQLiteExtras",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The library an app embeds: a data directory, its key, its replica.
+        .target(
+            name: "P2PDB",
+            dependencies: [
+                "P2PDBCore",
+                "P2PDBStorage",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The `p2pdb` command line.
+        .target(
+            name: "P2PDBCLI",
+            dependencies: [
+                "P2PDB",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "p2pdb",
+            dependencies: ["P2PDBCLI"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "P2PDBCoreTests",
+            dependencies: [
+                "P2PDBCore",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "P2PDBStorageTests",
+            dependencies: [
+                "P2PDB",
+                "P2PDBStorage",
+                .product(name: "PropertyBased", package: "swift-property-based"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "P2PDBCLITests",
+            dependencies: ["P2PDB"],
+            swiftSettings: strictSwift
+        ),
+    ]
+)

@@ -1,0 +1,31 @@
+#ifndef CSQLITEEXTRAS_H
+#define CSQLITEEXTRAS_H
+
+// Declarations the system <sqlite3.h> compiles out unless the including code
+// defines SQLITE_ENABLE_PREUPDATE_HOOK. Debian's libsqlite3 is built with the
+// pre-update hook, so the symbols exist; only the prototypes are missing.
+
+struct sqlite3;
+struct sqlite3_value;
+
+typedef void (*p2pdb_preupdate_callback)(
+    void *context,
+    struct sqlite3 *db,
+    int operation,
+    char const *databaseName,
+    char const *tableName,
+    long long oldRowID,
+    long long newRowID);
+
+void *sqlite3_preupdate_hook(struct sqlite3 *db, p2pdb_preupdate_callback callback, void *context);
+int sqlite3_preupdate_old(struct sqlite3 *db, int column, struct sqlite3_value **value);
+int sqlite3_preupdate_new(struct sqlite3 *db, int column, struct sqlite3_value **value);
+int sqlite3_preupdate_count(struct sqlite3 *db);
+int sqlite3_preupdate_depth(struct sqlite3 *db);
+
+/// Turns on SQLite's defensive settings on a connection that runs user SQL:
+/// no writable_schema, no ATTACH, no extension loading, no untrusted schema
+/// functions. Returns an SQLite result code.
+int p2pdb_harden_connection(struct sqlite3 *db);
+
+#endif

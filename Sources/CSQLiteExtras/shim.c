@@ -1,0 +1,17 @@
+#include "CSQLiteExtras.h"
+#include <sqlite3.h>
+
+int p2pdb_harden_connection(struct sqlite3 *db) {
+    int rc;
+    // Ordinary SQL must not be able to corrupt the file deliberately
+    // (writable_schema, journal_mode=OFF, schema_version writes, ...).
+    rc = sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, (int *)0);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_db_config(db, SQLITE_DBCONFIG_ENABLE_LOAD_EXTENSION, 0, (int *)0);
+    if (rc != SQLITE_OK) return rc;
+    rc = sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, (int *)0);
+    if (rc != SQLITE_OK) return rc;
+    // A replica is one file: attaching another would let SQL escape replication.
+    sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    return SQLITE_OK;
+}

@@ -1,0 +1,299 @@
+/// The canonical binary encoding of entries, format version 1.
+///
+/// The layout is specified in docs/FORMATS.md. Decoding is strict: every
+/// structural rule that makes the encoding canonical (sorted parents, minimal
+/// varints, sorted column references, consistent causal lengths) is checked,
+/// so one entry has exactly one encoding and therefore one ID.
+public enum EntryCodec {
+    public static let magic: [UInt8] = Array("P2E".utf8)
+    public static let signatureSize = 64
+    /// Entries larger than this are refused before decoding.
+    public static let maximumSize = 64 << 20
+    public static let maximumParents = 4096
+
+    struct Decoded {
+        var author: NodeID
+        var seq: UInt64
+        var lamport: UInt64
+        var parents: [EntryID]
+        var wallTime: Int64
+        var payload: EntryPayload
+        var signature: [UInt8]
+    }
+
+    static func encodeUnsigned(
+        author: NodeID, seq: UInt64, lamport: UInt64, parents: [EntryID], wallTime: Int64, payload: EntryPayload
+    ) -> ByteWriter {
+        var writer = ByteWriter(capacity: 128 + payload.tableChanges.reduce(0) { $0 + $1.rows.count * 32 })
+        writer.writeBytes(magic)
+        writer.writeByte(Entry.formatVersion)
+        writer.writeBytes32(author.raw)
+        writer.writeVarint(seq)
+        writer.writeVarint(lamport)
+        writer.writeSignedVarint(wallTime)
+        writer.writeVarint(parents.count)
+        for parent in parents { writer.writeBytes32(parent.raw) }
+        writer.writeVarint(payload.schemaChanges.count)
+        for change in payload.schemaChanges { encode(change, into: &writer) }
+        writer.writeVarint(payload.tableChanges.count)
+        for changes in payload.tableChanges { encode(changes, into: &writer) }
+        return writer
+    }
+
+    static func decode(_ bytes: [UInt8]) throws(FormatError) -> Decoded {
+        guard bytes.count <= maximumSize else { throw .malformed("entry is larger than \(maximumSize) bytes") }
+        guard bytes.count >= magic.count + 1 + signatureSize else { throw .truncated }
+        var reader = ByteReader(bytes, end: bytes.count - signatureSize)
+        guard Array(try reader.readBytes(magic.count)) == magic else { throw .malformed("not a P2PDB entry") }
+        let version = try reader.readByte()
+        guard version == Entry.formatVersion else { throw .unsupportedVersion(version) }
+        let author = NodeID(try reader.readBytes32())
+        let seq = try reader.readVarint()
+        let lamport = try reader.readVarint()
+        guard seq >= 1, lamport >= 1 else { throw .malformed("sequence number and Lamport clock start at 1") }
+        let wallTime = try reader.readSignedVarint()
+        let parentCount = try reader.readCount(minimumItemSize: Bytes32.byteCount)
+        guard parentCount <= maximumParents else { throw .malformed("more than \(maximumParents) parents") }
+        var parents: [EntryID] = []
+        parents.reserveCapacity(parentCount)
+        for _ in 0..<parentCount {
+            let parent = EntryID(try reader.readBytes32())
+            if let last = parents.last, !(last < parent) { throw .malformed("parents are not sorted and unique") }
+            parents.append(parent)
+        }
+        let schemaCount = try reader.readCount()
+        var schemaChanges: [SchemaChange] = []
+        for _ in 0..<schemaCount { schemaChanges.append(try decodeSchemaChange(&reader)) }
+        let tableCount = try reader.readCount()
+        var tableChanges: [TableChanges] = []
+        var tableKeys = Set<String>()
+        for _ in 0..<tableCount {
+            let changes = try decodeTableChanges(&reader)
+            guard tableKeys.insert(SQLText.key(changes.table)).inserted else {
+                throw .malformed("table \(changes.table) appears twice")
+            }
+            tableChanges.append(changes)
+        }
+        try reader.requireEnd()
+        return Decoded(
+            author: author, seq: seq, lamport: lamport, parents: parents, wallTime: wallTime,
+            payload: EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges),
+            signature: Array(bytes[(bytes.count - signatureSize)...]))
+    }
+
+    // MARK: Schema changes
+
+    private enum SchemaTag: UInt8 {
+        case createTable = 1
+        case addColumn = 2
+        case createIndex = 3
+    }
+
+    static func encode(_ change: SchemaChange, into writer: inout ByteWriter) {
+        switch change {
+        case .createTable(let table):
+            writer.writeByte(SchemaTag.createTable.rawValue)
+            writer.writeString(table.name)
+            writer.writeByte((table.withoutRowID ? 1 : 0) | (table.strict ? 2 : 0))
+            writer.writeVarint(table.columns.count)
+            for column in table.columns { encode(column, into: &writer) }
+            writer.writeVarint(table.primaryKey.count)
+            for name in table.primaryKey { writer.writeString(name) }
+        case .addColumn(let table, let column):
+            writer.writeByte(SchemaTag.addColumn.rawValue)
+            writer.writeString(table)
+            encode(column, into: &writer)
+        case .createIndex(let index):
+            writer.writeByte(SchemaTag.createIndex.rawValue)
+            writer.writeString(index.name)
+            writer.writeString(index.table)
+            writer.writeVarint(index.columns.count)
+            for column in index.columns {
+                writer.writeString(column.name)
+                writer.writeByte(column.descending ? 1 : 0)
+            }
+        }
+    }
+
+    static func encode(_ column: ColumnDefinition, into writer: inout ByteWriter) {
+        writer.writeString(column.name)
+        writer.writeString(column.declaredType)
+        var flags: UInt8 = column.notNull ? 1 : 0
+        if column.defaultSQL != nil { flags |= 2 }
+        if column.collation != nil { flags |= 4 }
+        writer.writeByte(flags)
+        if let defaultSQL = column.defaultSQL { writer.writeString(defaultSQL) }
+        if let collation = column.collation { writer.writeString(collation) }
+    }
+
+    static func decodeSchemaChange(_ reader: inout ByteReader) throws(FormatError) -> SchemaChange {
+        let tag = try reader.readByte()
+        switch SchemaTag(rawValue: tag) {
+        case .createTable:
+            let name = try readIdentifier(&reader)
+            let flags = try reader.readByte()
+            guard flags & ~3 == 0 else { throw .malformed("unknown table flags \(flags)") }
+            let columnCount = try reader.readCount()
+            guard columnCount >= 1 else { throw .malformed("table \(name) has no columns") }
+            var columns: [ColumnDefinition] = []
+            var names = Set<String>()
+            for _ in 0..<columnCount {
+                let column = try decodeColumn(&reader)
+                guard names.insert(SQLText.key(column.name)).inserted else {
+                    throw .malformed("column \(column.name) appears twice in table \(name)")
+                }
+                columns.append(column)
+            }
+            let keyCount = try reader.readCount()
+            guard keyCount >= 1 else { throw .malformed("table \(name) has no primary key") }
+            var primaryKey: [String] = []
+            for _ in 0..<keyCount {
+                let column = try readIdentifier(&reader)
+                guard names.contains(SQLText.key(column)), !primaryKey.map(SQLText.key).contains(SQLText.key(column)) else {
+                    throw .malformed("primary key column \(column) is not a distinct column of \(name)")
+                }
+                primaryKey.append(column)
+            }
+            return .createTable(
+                TableDefinition(
+                    name: name, columns: columns, primaryKey: primaryKey, withoutRowID: flags & 1 != 0,
+                    strict: flags & 2 != 0))
+        case .addColumn:
+            let table = try readIdentifier(&reader)
+            return .addColumn(table: table, column: try decodeColumn(&reader))
+        case .createIndex:
+            let name = try readIdentifier(&reader)
+            let table = try readIdentifier(&reader)
+            let count = try reader.readCount(minimumItemSize: 2)
+            guard count >= 1 else { throw .malformed("index \(name) has no columns") }
+            var columns: [IndexDefinition.Column] = []
+            for _ in 0..<count {
+                let column = try readIdentifier(&reader)
+                let order = try reader.readByte()
+                guard order <= 1 else { throw .malformed("bad index column order") }
+                columns.append(IndexDefinition.Column(name: column, descending: order == 1))
+            }
+            return .createIndex(IndexDefinition(name: name, table: table, columns: columns))
+        case nil:
+            throw .malformed("unknown schema change \(tag) (written by a newer version?)")
+        }
+    }
+
+    static func decodeColumn(_ reader: inout ByteReader) throws(FormatError) -> ColumnDefinition {
+        let name = try readIdentifier(&reader)
+        let declaredType = try reader.readString()
+        guard declaredType.isEmpty || SQLText.isValidDeclaredType(declaredType) else {
+            throw .malformed("column \(name) has an invalid type")
+        }
+        let flags = try reader.readByte()
+        guard flags & ~7 == 0 else { throw .malformed("unknown column flags \(flags)") }
+        var defaultSQL: String?
+        if flags & 2 != 0 {
+            let text = try reader.readString()
+            guard SQLText.isValidDefaultExpression(text) else {
+                throw .malformed("column \(name) has an invalid DEFAULT expression")
+            }
+            defaultSQL = text
+        }
+        var collation: String?
+        if flags & 4 != 0 { collation = try readIdentifier(&reader) }
+        return ColumnDefinition(
+            name: name, declaredType: declaredType, notNull: flags & 1 != 0, defaultSQL: defaultSQL, collation: collation)
+    }
+
+    private static func readIdentifier(_ reader: inout ByteReader) throws(FormatError) -> String {
+        let name = try reader.readString()
+        guard !name.isEmpty, name.utf8.count <= 1024, !name.utf8.contains(0) else {
+            throw .malformed("invalid identifier")
+        }
+        return name
+    }
+
+    // MARK: Row changes
+
+    static func encode(_ changes: TableChanges, into writer: inout ByteWriter) {
+        writer.writeString(changes.table)
+        writer.writeVarint(changes.primaryKeyColumns.count)
+        for name in changes.primaryKeyColumns { writer.writeString(name) }
+        writer.writeVarint(changes.columns.count)
+        for name in changes.columns { writer.writeString(name) }
+        writer.writeVarint(changes.rows.count)
+        for row in changes.rows {
+            writer.writeByte(row.kind.rawValue)
+            writer.writeVarint(row.causalLength)
+            for value in row.primaryKey { writer.writeValue(value) }
+            writer.writeVarint(row.values.count)
+            for item in row.values {
+                writer.writeVarint(item.column)
+                writer.writeValue(item.value)
+            }
+            writer.writeVarint(row.deltas.count)
+            for item in row.deltas {
+                writer.writeVarint(item.column)
+                writer.writeSignedVarint(item.delta)
+            }
+        }
+    }
+
+    static func decodeTableChanges(_ reader: inout ByteReader) throws(FormatError) -> TableChanges {
+        let table = try readIdentifier(&reader)
+        let keyCount = try reader.readCount()
+        guard keyCount >= 1 else { throw .malformed("changes to \(table) name no primary key") }
+        var keyColumns: [String] = []
+        for _ in 0..<keyCount { keyColumns.append(try readIdentifier(&reader)) }
+        let columnCount = try reader.readCount()
+        var columns: [String] = []
+        for _ in 0..<columnCount { columns.append(try readIdentifier(&reader)) }
+        let allNames = (keyColumns + columns).map(SQLText.key)
+        guard Set(allNames).count == allNames.count else { throw .malformed("changes to \(table) repeat a column") }
+        let rowCount = try reader.readCount(minimumItemSize: 4)
+        var rows: [RowChange] = []
+        rows.reserveCapacity(rowCount)
+        var keys = Set<[Value]>()
+        for _ in 0..<rowCount {
+            guard let kind = RowChange.Kind(rawValue: try reader.readByte()) else {
+                throw .malformed("unknown row change kind")
+            }
+            let causalLength = try reader.readVarint()
+            let isEven = causalLength % 2 == 0
+            guard causalLength >= 1, (kind == .delete) == isEven else {
+                throw .malformed("causal length \(causalLength) does not fit a \(kind) in \(table)")
+            }
+            var key: [Value] = []
+            for _ in 0..<keyCount {
+                let value = try reader.readValue()
+                guard !value.isNull else { throw .malformed("NULL primary key value in \(table)") }
+                key.append(value)
+            }
+            guard keys.insert(key).inserted else { throw .malformed("row changed twice in one entry of \(table)") }
+            let valueCount = try reader.readCount(minimumItemSize: 2)
+            var values: [ColumnValue] = []
+            for _ in 0..<valueCount {
+                let column = try readColumnIndex(&reader, count: columnCount, after: values.last?.column)
+                values.append(ColumnValue(column: column, value: try reader.readValue()))
+            }
+            let deltaCount = try reader.readCount(minimumItemSize: 2)
+            var deltas: [ColumnDelta] = []
+            for _ in 0..<deltaCount {
+                let column = try readColumnIndex(&reader, count: columnCount, after: deltas.last?.column)
+                guard !values.contains(where: { $0.column == column }) else {
+                    throw .malformed("column written as both value and delta in \(table)")
+                }
+                deltas.append(ColumnDelta(column: column, delta: try reader.readSignedVarint()))
+            }
+            guard kind != .delete || (values.isEmpty && deltas.isEmpty) else {
+                throw .malformed("a delete in \(table) carries values")
+            }
+            rows.append(RowChange(kind: kind, causalLength: causalLength, primaryKey: key, values: values, deltas: deltas))
+        }
+        return TableChanges(table: table, primaryKeyColumns: keyColumns, columns: columns, rows: rows)
+    }
+
+    private static func readColumnIndex(_ reader: inout ByteReader, count: Int, after previous: Int?) throws(FormatError) -> Int {
+        let raw = try reader.readVarint()
+        guard raw < UInt64(count) else { throw .malformed("column index \(raw) out of range") }
+        let column = Int(raw)
+        if let previous, column <= previous { throw .malformed("column references are not sorted and unique") }
+        return column
+    }
+}

@@ -1,0 +1,167 @@
+/// The schema every replica converges to, computed from the schema changes
+/// in the log whatever order they arrived in.
+///
+/// Each object (a table's key and options, a column, an index) takes the
+/// definition from the change with the smallest origin: first definition
+/// wins. Columns are the union over all changes to a table, ordered by
+/// origin, so `SELECT *` lists them in the same order everywhere. A replica
+/// compares its physical tables with ``tables`` after each change and
+/// alters or rebuilds them to match.
+public struct ReplicatedSchema: Sendable, Equatable {
+    /// Where a definition came from: the entry's stamp, the change's
+    /// position in the entry, the column's position in the change.
+    public struct Origin: Comparable, Hashable, Sendable {
+        public var stamp: Stamp
+        public var change: Int
+        public var position: Int
+
+        public init(stamp: Stamp, change: Int, position: Int = 0) {
+            self.stamp = stamp
+            self.change = change
+            self.position = position
+        }
+
+        public static func < (lhs: Origin, rhs: Origin) -> Bool {
+            (lhs.stamp, lhs.change, lhs.position) < (rhs.stamp, rhs.change, rhs.position)
+        }
+    }
+
+    public struct Column: Equatable, Sendable {
+        public var definition: ColumnDefinition
+        public var origin: Origin
+        public var key: String { SQLText.key(definition.name) }
+    }
+
+    public struct Table: Equatable, Sendable {
+        public var name: String
+        public var primaryKey: [String]
+        public var withoutRowID: Bool
+        public var strict: Bool
+        public var origin: Origin
+        /// Sorted by origin.
+        public var columns: [Column]
+
+        public var key: String { SQLText.key(name) }
+
+        public func column(named name: String) -> Column? {
+            let key = SQLText.key(name)
+            return columns.first { $0.key == key }
+        }
+
+        /// The positions of the primary key columns in ``columns``.
+        public var primaryKeyIndexes: [Int] {
+            primaryKey.compactMap { name in columns.firstIndex { $0.key == SQLText.key(name) } }
+        }
+
+        /// The CREATE TABLE statement every replica runs for this table.
+        public var createSQL: String {
+            var parts = columns.map(\.definition.sql)
+            parts.append("PRIMARY KEY (" + primaryKey.map(SQLText.quoteIdentifier).joined(separator: ", ") + ")")
+            var sql = "CREATE TABLE \(SQLText.quoteIdentifier(name)) (\(parts.joined(separator: ", ")))"
+            var options: [String] = []
+            if withoutRowID { options.append("WITHOUT ROWID") }
+            if strict { options.append("STRICT") }
+            if !options.isEmpty { sql += " " + options.joined(separator: ", ") }
+            return sql
+        }
+
+        var digest: Bytes32 {
+            StateDigest.table(
+                name: name, columnsSQL: columns.map(\.definition.sql), primaryKey: primaryKey,
+                options: (withoutRowID ? "without rowid;" : "") + (strict ? "strict;" : ""))
+        }
+
+        /// True if `other` is this table with columns appended: reachable by
+        /// ALTER TABLE ADD COLUMN alone.
+        public func isPrefix(of other: Table) -> Bool {
+            name == other.name && primaryKey == other.primaryKey && withoutRowID == other.withoutRowID
+                && strict == other.strict && columns.count <= other.columns.count
+                && zip(columns, other.columns).allSatisfy { $0.definition == $1.definition }
+        }
+    }
+
+    public struct Index: Equatable, Sendable {
+        public var definition: IndexDefinition
+        public var origin: Origin
+    }
+
+    public private(set) var tables: [String: Table] = [:]
+    public private(set) var indexes: [String: Index] = [:]
+    /// Columns added to tables this replica has not seen created.
+    private var pendingColumns: [String: [Column]] = [:]
+
+    public init() {}
+
+    public func table(named name: String) -> Table? { tables[SQLText.key(name)] }
+
+    /// Indexes whose table and columns exist: the ones to create physically.
+    public var effectiveIndexes: [IndexDefinition] {
+        indexes.values.compactMap { index -> IndexDefinition? in
+            guard let table = table(named: index.definition.table),
+                index.definition.columns.allSatisfy({ table.column(named: $0.name) != nil })
+            else { return nil }
+            var definition = index.definition
+            definition.table = table.name
+            return definition
+        }.sorted { SQLText.key($0.name) < SQLText.key($1.name) }
+    }
+
+    /// The part of the state hash that covers the schema.
+    public var digest: StateHash {
+        var hash = StateHash.zero
+        for table in tables.values { hash.add(table.digest) }
+        for index in effectiveIndexes { hash.add(StateDigest.index(sql: index.sql)) }
+        return hash
+    }
+
+    /// Merges one schema change made at `origin`.
+    public mutating func apply(_ change: SchemaChange, origin: Origin) {
+        switch change {
+        case .createTable(let definition):
+            let key = SQLText.key(definition.name)
+            let columns = definition.columns.enumerated().map { position, column in
+                Column(definition: column, origin: Origin(stamp: origin.stamp, change: origin.change, position: position))
+            }
+            if var table = tables[key] {
+                if origin < table.origin {
+                    table.name = definition.name
+                    table.primaryKey = definition.primaryKey
+                    table.withoutRowID = definition.withoutRowID
+                    table.strict = definition.strict
+                    table.origin = origin
+                }
+                for column in columns { Self.merge(column, into: &table.columns) }
+                tables[key] = table
+            } else {
+                var table = Table(
+                    name: definition.name, primaryKey: definition.primaryKey, withoutRowID: definition.withoutRowID,
+                    strict: definition.strict, origin: origin, columns: [])
+                for column in columns + (pendingColumns.removeValue(forKey: key) ?? []) {
+                    Self.merge(column, into: &table.columns)
+                }
+                tables[key] = table
+            }
+        case .addColumn(let tableName, let definition):
+            let column = Column(definition: definition, origin: origin)
+            let key = SQLText.key(tableName)
+            if tables[key] != nil {
+                Self.merge(column, into: &tables[key]!.columns)
+            } else {
+                Self.merge(column, into: &pendingColumns[key, default: []])
+            }
+        case .createIndex(let definition):
+            let key = SQLText.key(definition.name)
+            if let existing = indexes[key], existing.origin <= origin { return }
+            indexes[key] = Index(definition: definition, origin: origin)
+        }
+    }
+
+    private static func merge(_ column: Column, into columns: inout [Column]) {
+        if let existing = columns.firstIndex(where: { $0.key == column.key }) {
+            guard column.origin < columns[existing].origin else { return }
+            columns.remove(at: existing)
+        }
+        let position = columns.firstIndex { column.origin < $0.origin } ?? columns.endIndex
+        columns.insert(column, at: position)
+    }
+}

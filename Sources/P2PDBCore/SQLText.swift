@@ -1,0 +1,238 @@
+/// Lexical helpers for SQL text: quoting, tokenizing, and checks on the
+/// fragments of DDL that replicas exchange.
+public enum SQLText {
+    /// `name` as a double-quoted SQL identifier.
+    public static func quoteIdentifier(_ name: String) -> String {
+        "\"" + name.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+    }
+
+    /// `text` as a single-quoted SQL string literal.
+    public static func quoteString(_ text: String) -> String {
+        "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+    }
+
+    public enum TokenKind: Equatable, Sendable {
+        /// A bare word: keyword or identifier, as written.
+        case word
+        /// A quoted identifier ("x", [x] or `x`), unquoted.
+        case quotedIdentifier
+        case string
+        case number
+        case blob
+        case parameter
+        case punctuation
+    }
+
+    public struct Token: Equatable, Sendable {
+        public var kind: TokenKind
+        public var text: String
+
+        /// Upper-cased text of a bare word, for keyword checks.
+        public var keyword: String? { kind == .word ? text.uppercased() : nil }
+
+        public func isKeyword(_ keyword: String) -> Bool { self.keyword == keyword }
+        public func isPunctuation(_ symbol: String) -> Bool { kind == .punctuation && text == symbol }
+    }
+
+    /// Splits SQL into tokens, dropping white space and comments. Returns nil
+    /// for unterminated strings, identifiers or comments.
+    public static func tokenize(_ sql: String) -> [Token]? {
+        let chars = Array(sql.unicodeScalars)
+        var tokens: [Token] = []
+        var index = 0
+        func isWordStart(_ c: Unicode.Scalar) -> Bool {
+            c == "_" || c.properties.isAlphabetic || c.value > 0x7f
+        }
+        func isWordPart(_ c: Unicode.Scalar) -> Bool {
+            isWordStart(c) || ("0"..."9").contains(c) || c == "$"
+        }
+        func text(_ range: Range<Int>) -> String {
+            var result = String.UnicodeScalarView()
+            result.append(contentsOf: chars[range])
+            return String(result)
+        }
+        while index < chars.count {
+            let c = chars[index]
+            if c.properties.isWhitespace {
+                index += 1
+            } else if c == "-" && index + 1 < chars.count && chars[index + 1] == "-" {
+                while index < chars.count && chars[index] != "\n" { index += 1 }
+            } else if c == "/" && index + 1 < chars.count && chars[index + 1] == "*" {
+                index += 2
+                var closed = false
+                while index + 1 < chars.count {
+                    if chars[index] == "*" && chars[index + 1] == "/" { closed = true; index += 2; break }
+                    index += 1
+                }
+                if !closed { return nil }
+            } else if c == "'" || c == "\"" || c == "`" || c == "[" {
+                let close: Unicode.Scalar = c == "[" ? "]" : c
+                var value = String.UnicodeScalarView()
+                var position = index + 1
+                var closed = false
+                while position < chars.count {
+                    if chars[position] == close {
+                        if close != "]" && position + 1 < chars.count && chars[position + 1] == close {
+                            value.append(close)
+                            position += 2
+                            continue
+                        }
+                        closed = true
+                        break
+                    }
+                    value.append(chars[position])
+                    position += 1
+                }
+                if !closed { return nil }
+                tokens.append(Token(kind: c == "'" ? .string : .quotedIdentifier, text: String(value)))
+                index = position + 1
+            } else if (c == "x" || c == "X") && index + 1 < chars.count && chars[index + 1] == "'" {
+                guard let close = chars[(index + 2)...].firstIndex(of: "'") else { return nil }
+                tokens.append(Token(kind: .blob, text: text(index + 2..<close)))
+                index = close + 1
+            } else if ("0"..."9").contains(c) || (c == "." && index + 1 < chars.count && ("0"..."9").contains(chars[index + 1])) {
+                let start = index
+                while index < chars.count {
+                    let d = chars[index]
+                    if isWordPart(d) || d == "." {
+                        index += 1
+                    } else if (d == "+" || d == "-") && (chars[index - 1] == "e" || chars[index - 1] == "E")
+                        && !text(start..<index).lowercased().hasPrefix("0x")
+                    {
+                        index += 1
+                    } else {
+                        break
+                    }
+                }
+                tokens.append(Token(kind: .number, text: text(start..<index)))
+            } else if c == "?" || c == ":" || c == "@" || c == "$" {
+                let start = index
+                index += 1
+                while index < chars.count && isWordPart(chars[index]) { index += 1 }
+                tokens.append(Token(kind: .parameter, text: text(start..<index)))
+            } else if isWordStart(c) {
+                let start = index
+                while index < chars.count && isWordPart(chars[index]) { index += 1 }
+                tokens.append(Token(kind: .word, text: text(start..<index)))
+            } else {
+                let two = index + 1 < chars.count ? text(index..<index + 2) : ""
+                if ["<=", ">=", "<>", "!=", "==", "||", "<<", ">>", "->"].contains(two) {
+                    tokens.append(Token(kind: .punctuation, text: two))
+                    index += 2
+                } else {
+                    tokens.append(Token(kind: .punctuation, text: String(c)))
+                    index += 1
+                }
+            }
+        }
+        return tokens
+    }
+
+    /// True if `text` is a valid declared column type: words, optionally
+    /// followed by one or two (signed) numbers in parentheses, e.g.
+    /// `VARCHAR(10)` or `COUNTER INTEGER`.
+    public static func isValidDeclaredType(_ text: String) -> Bool {
+        guard let tokens = tokenize(text) else { return false }
+        var index = 0
+        while index < tokens.count, tokens[index].kind == .word || tokens[index].kind == .quotedIdentifier {
+            guard !typeTerminators.contains(tokens[index].keyword ?? "") else { return false }
+            index += 1
+        }
+        if index == tokens.count { return true }
+        guard index > 0, tokens[index].isPunctuation("(") else { return false }
+        index += 1
+        var numbers = 0
+        while index < tokens.count {
+            let token = tokens[index]
+            if token.isPunctuation("+") || token.isPunctuation("-") { index += 1; continue }
+            guard token.kind == .number else { return false }
+            numbers += 1
+            index += 1
+            guard index < tokens.count else { return false }
+            if tokens[index].isPunctuation(",") && numbers == 1 { index += 1; continue }
+            guard tokens[index].isPunctuation(")") else { return false }
+            return index == tokens.count - 1
+        }
+        return false
+    }
+
+    private static let typeTerminators: Set<String> = [
+        "CONSTRAINT", "PRIMARY", "NOT", "NULL", "UNIQUE", "CHECK", "DEFAULT", "COLLATE", "REFERENCES",
+        "GENERATED", "AS",
+    ]
+
+    /// True if `text` is one DEFAULT expression: a literal, a signed number,
+    /// CURRENT_TIME/DATE/TIMESTAMP, or one balanced parenthesized expression.
+    public static func isValidDefaultExpression(_ text: String) -> Bool {
+        guard let tokens = tokenize(text), let first = tokens.first else { return false }
+        if tokens.count == 1 {
+            switch first.kind {
+            case .string, .number, .blob: return true
+            case .word: return literalKeywords.contains(first.keyword ?? "")
+            default: return false
+            }
+        }
+        if tokens.count == 2, first.isPunctuation("+") || first.isPunctuation("-") {
+            return tokens[1].kind == .number
+        }
+        guard first.isPunctuation("("), tokens.last?.isPunctuation(")") == true else { return false }
+        var depth = 0
+        for (position, token) in tokens.enumerated() {
+            if token.isPunctuation(";") || token.kind == .parameter { return false }
+            if token.isPunctuation("(") { depth += 1 }
+            if token.isPunctuation(")") {
+                depth -= 1
+                if depth == 0 && position != tokens.count - 1 { return false }
+            }
+        }
+        return depth == 0
+    }
+
+    private static let literalKeywords: Set<String> = [
+        "NULL", "TRUE", "FALSE", "CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP",
+    ]
+
+    /// The value of a DEFAULT expression when it is a plain literal (a
+    /// number, string, blob, NULL, TRUE or FALSE, possibly signed); nil for
+    /// anything that needs evaluating.
+    public static func literalValue(ofDefault text: String) -> Value? {
+        guard let tokens = tokenize(text), !tokens.isEmpty, tokens.count <= 2 else { return nil }
+        var sign: Int64 = 1
+        var token = tokens[0]
+        if tokens.count == 2 {
+            guard token.isPunctuation("-") || token.isPunctuation("+") else { return nil }
+            sign = token.isPunctuation("-") ? -1 : 1
+            token = tokens[1]
+            guard token.kind == .number else { return nil }
+        }
+        switch token.kind {
+        case .string: return .text(token.text)
+        case .blob:
+            guard let bytes = Hex.decode(token.text) else { return nil }
+            return .blob(bytes)
+        case .number:
+            let digits = token.text
+            if digits.lowercased().hasPrefix("0x") {
+                guard let value = UInt64(digits.dropFirst(2), radix: 16) else { return nil }
+                return .integer(sign * Int64(bitPattern: value))
+            }
+            if let integer = Int64(digits) { return .integer(sign * integer) }
+            if let real = Double(digits) { return .real(Double(sign) * real) }
+            return nil
+        case .word:
+            switch token.keyword {
+            case "NULL": return .null
+            case "TRUE": return .integer(1)
+            case "FALSE": return .integer(0)
+            default: return nil
+            }
+        default:
+            return nil
+        }
+    }
+
+    /// Case-insensitive identifier key, as SQLite compares names (ASCII only).
+    public static func key(_ name: String) -> String {
+        String(decoding: name.utf8.map { (0x41...0x5a).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
+    }
+}
