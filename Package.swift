@@ -41,6 +41,7 @@ let package = Package(
                 "P2PDBCore",
                 "CSQLiteExtras",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift

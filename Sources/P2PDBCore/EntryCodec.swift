@@ -89,7 +89,7 @@ public enum EntryCodec {
         case createIndex = 3
     }
 
-    static func encode(_ change: SchemaChange, into writer: inout ByteWriter) {
+    public static func encode(_ change: SchemaChange, into writer: inout ByteWriter) {
         switch change {
         case .createTable(let table):
             writer.writeByte(SchemaTag.createTable.rawValue)
@@ -126,7 +126,7 @@ public enum EntryCodec {
         if let collation = column.collation { writer.writeString(collation) }
     }
 
-    static func decodeSchemaChange(_ reader: inout ByteReader) throws(FormatError) -> SchemaChange {
+    public static func decodeSchemaChange(_ reader: inout ByteReader) throws(FormatError) -> SchemaChange {
         let tag = try reader.readByte()
         switch SchemaTag(rawValue: tag) {
         case .createTable:

@@ -1,0 +1,41 @@
+import Synchronization
+
+/// Hands every entry the replica applies, local or remote, to subscribers,
+/// in log order, after it is durable.
+final class ChangeFeed: Sendable {
+    private let subscribers = Mutex<[Int: AsyncStream<AppliedEntry>.Continuation]>([:])
+    private let nextID = Atomic<Int>(0)
+
+    func subscribe(bufferSize: Int) -> AsyncStream<AppliedEntry> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: AppliedEntry.self, bufferingPolicy: .bufferingOldest(bufferSize))
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        subscribers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.subscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
+    func publish(_ entries: [AppliedEntry]) {
+        guard !entries.isEmpty else { return }
+        let current = subscribers.withLock { Array($0.values) }
+        for continuation in current {
+            for entry in entries {
+                if case .dropped = continuation.yield(entry) {
+                    // A subscriber that falls this far behind resumes from the log.
+                    continuation.finish()
+                    break
+                }
+            }
+        }
+    }
+
+    func finishAll() {
+        let current = subscribers.withLock { subscribers in
+            defer { subscribers = [:] }
+            return Array(subscribers.values)
+        }
+        for continuation in current { continuation.finish() }
+    }
+}

@@ -1,0 +1,172 @@
+import GRDB
+import GRDBSQLite
+import P2PDBCore
+
+/// Turns a user's DDL into replicated schema changes.
+///
+/// The user's statement runs inside a savepoint so that SQLite itself parses
+/// it; the result is read back through the schema pragmas, checked against
+/// what replication can support, and the savepoint is rolled back. The
+/// caller then applies the canonical definition, so every replica holds the
+/// same DDL whatever text created it.
+enum DDLInspector {
+    static func createTable(_ statement: Statement, _ db: Database) throws -> SchemaChange? {
+        try inspect(statement, db) { before in
+            let created = try objectNames(db, type: "table").subtracting(before.tables)
+            guard let name = created.first else { return nil }
+            return .createTable(try tableDefinition(db, name: name))
+        }
+    }
+
+    static func addColumn(_ statement: Statement, _ db: Database, layouts: [String: TableLayout]) throws -> SchemaChange? {
+        try inspect(statement, db) { _ in
+            for layout in layouts.values {
+                let columns = try columnInfo(db, table: layout.name)
+                guard columns.count > layout.columnCount, let added = columns.last else { continue }
+                let definition = try columnDefinition(db, table: layout.name, info: added)
+                try check(column: definition, table: layout.name, isPrimaryKey: false)
+                if try foreignKeyCount(db, table: layout.name) > 0 {
+                    throw P2PDBError(.refused, "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge")
+                }
+                return .addColumn(table: layout.name, column: definition)
+            }
+            return nil
+        }
+    }
+
+    static func createIndex(_ statement: Statement, _ db: Database, layouts: [String: TableLayout]) throws -> SchemaChange? {
+        try inspect(statement, db) { before in
+            let created = try objectNames(db, type: "index").subtracting(before.indexes)
+            guard let name = created.first else { return nil }
+            guard let table = try String.fetchOne(
+                db, sql: "SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?", arguments: [name]),
+                let layout = layouts[SQLText.key(table)]
+            else { throw P2PDBError(.refused, "indexes can only be created on replicated tables") }
+            var columns: [IndexDefinition.Column] = []
+            for row in try Row.fetchAll(db, sql: "SELECT cid, name, desc, coll, key FROM pragma_index_xinfo(?)", arguments: [name]) {
+                guard (row[4] as Int) == 1 else { continue }
+                guard (row[0] as Int) >= 0, let column: String = row[1] else {
+                    throw P2PDBError(.refused, "expression indexes are not replicated; index plain columns")
+                }
+                guard ((row[3] as String?) ?? "BINARY").uppercased() == "BINARY" else {
+                    throw P2PDBError(.refused, "indexes with a COLLATE clause are not replicated; index plain columns")
+                }
+                columns.append(IndexDefinition.Column(name: column, descending: (row[2] as Int) == 1))
+            }
+            return .createIndex(IndexDefinition(name: name, table: layout.name, columns: columns))
+        }
+    }
+
+    private struct SchemaNames {
+        var tables: Set<String>
+        var indexes: Set<String>
+    }
+
+    /// Runs the statement in a savepoint, reads what it did, rolls it back.
+    private static func inspect(
+        _ statement: Statement, _ db: Database, read: (SchemaNames) throws -> SchemaChange?
+    ) throws -> SchemaChange? {
+        let before = SchemaNames(tables: try objectNames(db, type: "table"), indexes: try objectNames(db, type: "index"))
+        try db.execute(sql: "SAVEPOINT p2pdb_ddl")
+        do {
+            try statement.execute()
+            let change = try read(before)
+            try db.execute(sql: "ROLLBACK TO p2pdb_ddl; RELEASE p2pdb_ddl")
+            return change
+        } catch {
+            try? db.execute(sql: "ROLLBACK TO p2pdb_ddl; RELEASE p2pdb_ddl")
+            throw error
+        }
+    }
+
+    private static func objectNames(_ db: Database, type: String) throws -> Set<String> {
+        Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = ?", arguments: [type]))
+    }
+
+    private struct ColumnInfo {
+        var name: String
+        var type: String
+        var notNull: Bool
+        var defaultSQL: String?
+        var primaryKeyPosition: Int
+        var hidden: Int
+    }
+
+    private static func columnInfo(_ db: Database, table: String) throws -> [ColumnInfo] {
+        try Row.fetchAll(db, sql: "SELECT name, type, \"notnull\", dflt_value, pk, hidden FROM pragma_table_xinfo(?)", arguments: [table])
+            .map { ColumnInfo(name: $0[0], type: $0[1], notNull: $0[2], defaultSQL: $0[3], primaryKeyPosition: $0[4], hidden: $0[5]) }
+    }
+
+    private static func foreignKeyCount(_ db: Database, table: String) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_foreign_key_list(?)", arguments: [table]) ?? 0
+    }
+
+    private static func tableDefinition(_ db: Database, name: String) throws -> P2PDBCore.TableDefinition {
+        if InternalSchema.isInternal(name) {
+            throw P2PDBError(.refused, "table names starting with _p2pdb_ or sqlite_ are reserved")
+        }
+        let infos = try columnInfo(db, table: name)
+        if infos.contains(where: { $0.hidden != 0 }) {
+            throw P2PDBError(.refused, "generated columns are refused: store the value, or compute it in queries")
+        }
+        let keyColumns = infos.filter { $0.primaryKeyPosition > 0 }.sorted { $0.primaryKeyPosition < $1.primaryKeyPosition }
+        guard !keyColumns.isEmpty else {
+            throw P2PDBError(
+                .refused,
+                "table \(name) has no PRIMARY KEY: replicated tables need one to identify rows across replicas (e.g. id TEXT PRIMARY KEY)")
+        }
+        if try foreignKeyCount(db, table: name) > 0 {
+            throw P2PDBError(.refused, "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge")
+        }
+        let uniqueIndexes = try Int.fetchOne(
+            db, sql: "SELECT count(*) FROM pragma_index_list(?) WHERE origin = 'u'", arguments: [name]) ?? 0
+        if uniqueIndexes > 0 {
+            throw P2PDBError(.refused, "UNIQUE constraints are refused: uniqueness cannot hold across replicas that write while apart (the PRIMARY KEY identifies rows)")
+        }
+        let options = try Row.fetchOne(db, sql: "SELECT wr, strict FROM pragma_table_list(?) WHERE schema = 'main'", arguments: [name])
+        var columns: [P2PDBCore.ColumnDefinition] = []
+        for info in infos {
+            let definition = try columnDefinition(db, table: name, info: info)
+            try check(column: definition, table: name, isPrimaryKey: info.primaryKeyPosition > 0)
+            columns.append(definition)
+        }
+        return P2PDBCore.TableDefinition(
+            name: name, columns: columns, primaryKey: keyColumns.map(\.name),
+            withoutRowID: (options?[0] as Int?) == 1, strict: (options?[1] as Int?) == 1)
+    }
+
+    private static func columnDefinition(_ db: Database, table: String, info: ColumnInfo) throws -> P2PDBCore.ColumnDefinition {
+        var collationPointer: UnsafePointer<CChar>?
+        let code = sqlite3_table_column_metadata(db.sqliteConnection, "main", table, info.name, nil, &collationPointer, nil, nil, nil)
+        var collation: String?
+        if code == SQLITE_OK, let collationPointer {
+            let name = String(cString: collationPointer)
+            if name.uppercased() != "BINARY" { collation = name }
+        }
+        return P2PDBCore.ColumnDefinition(
+            name: info.name, declaredType: info.type, notNull: info.notNull, defaultSQL: info.defaultSQL, collation: collation)
+    }
+
+    private static func check(column: P2PDBCore.ColumnDefinition, table: String, isPrimaryKey: Bool) throws {
+        guard column.declaredType.isEmpty || SQLText.isValidDeclaredType(column.declaredType) else {
+            throw P2PDBError(.refused, "column \(column.name) has a type P2PDB cannot replicate: \(column.declaredType)")
+        }
+        if let defaultSQL = column.defaultSQL, !SQLText.isValidDefaultExpression(defaultSQL) {
+            throw P2PDBError(.refused, "column \(column.name) has a DEFAULT P2PDB cannot replicate: \(defaultSQL)")
+        }
+        if isPrimaryKey {
+            if column.isCounter {
+                throw P2PDBError(.refused, "a COUNTER column cannot be part of the primary key of \(table)")
+            }
+            if column.collation != nil {
+                throw P2PDBError(.refused, "primary key column \(column.name) must use the default BINARY collation")
+            }
+        } else if column.isCounter {
+            guard case .integer = column.literalDefault else {
+                throw P2PDBError(
+                    .refused,
+                    "counter column \(column.name) needs an integer DEFAULT, e.g. `\(column.name) COUNTER INTEGER NOT NULL DEFAULT 0`")
+            }
+        }
+    }
+}

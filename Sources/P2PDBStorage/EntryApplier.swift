@@ -1,0 +1,132 @@
+import GRDB
+import P2PDBCore
+
+/// What became of an entry offered to the replica.
+public enum ApplyOutcome: Sendable, Equatable {
+    /// Stored and merged.
+    case applied
+    /// Already in the log; nothing changed.
+    case duplicate
+    /// Verified, but some parents are missing; kept until they arrive.
+    case pending
+    /// Refused; the reason says why. Nothing was stored.
+    case rejected(String)
+}
+
+/// Stores entries from other replicas in the log and merges their changes.
+///
+/// Entries reach this point with their signature verified. Here they are
+/// checked against the log (parents present, Lamport clock above the
+/// parents', no gap in the author's sequence), equivocations are recorded,
+/// and their schema and row changes are merged.
+enum EntryApplier {
+    struct Applied {
+        var entry: Entry
+        var position: Int64
+    }
+
+    static func apply(_ entry: Entry, _ db: Database, state: inout ReplicaState, now: Int64) throws -> (ApplyOutcome, Applied?) {
+        if try LogStore.contains(db, id: entry.id) { return (.duplicate, nil) }
+        var parentLamport: UInt64 = 0
+        for parent in entry.parents {
+            guard let lamport = try LogStore.lamport(db, of: parent) else {
+                try LogStore.addPending(db, entry, receivedAt: now)
+                return (.pending, nil)
+            }
+            parentLamport = max(parentLamport, lamport)
+        }
+        guard entry.lamport > parentLamport else {
+            return (.rejected("Lamport clock \(entry.lamport) does not exceed its parents' (\(parentLamport))"), nil)
+        }
+        let author = try state.authors.index(of: entry.author, db)
+        let contiguous = state.authors.contiguousSeq(of: author)
+        guard entry.seq <= contiguous + 1 else {
+            return (
+                .rejected(
+                    "sequence number \(entry.seq) skips ahead of its author's \(contiguous): its predecessor is not in its past"),
+                nil
+            )
+        }
+        for existing in try LogStore.ids(db, author: author, seq: entry.seq) where existing != entry.id {
+            try LogStore.recordEquivocation(db, author: author, seq: entry.seq, first: existing, second: entry.id)
+        }
+        let position = try record(entry, author: author, db, state: &state)
+        try merge(entry, position: position, author: author, db, state: &state)
+        return (.applied, Applied(entry: entry, position: position))
+    }
+
+    /// Adds the entry to the log, the heads and the version vector.
+    static func record(_ entry: Entry, author: Int64, _ db: Database, state: inout ReplicaState) throws -> Int64 {
+        let position = try LogStore.insert(db, entry, author: author)
+        try LogStore.advanceHeads(db, heads: &state.heads, with: entry)
+        if entry.seq == state.authors.contiguousSeq(of: author) + 1 {
+            try state.authors.setContiguousSeq(entry.seq, of: author, db)
+        }
+        state.lamport = max(state.lamport, entry.lamport)
+        state.entryCount += 1
+        state.lastPosition = position
+        return position
+    }
+
+    /// Merges the entry's schema changes, then its row changes.
+    static func merge(_ entry: Entry, position: Int64, author: Int64, _ db: Database, state: inout ReplicaState) throws {
+        var replay = Set<String>()
+        if !entry.payload.schemaChanges.isEmpty {
+            let before = state.schema
+            try recordSchemaChanges(entry.payload.schemaChanges, stamp: entry.stamp, position: position, db, state: &state)
+            replay = try SchemaSynchronizer.synchronize(db, from: before, state: &state)
+        }
+        let stamp = RowMetadata.LocalStamp(lamport: entry.lamport, author: author)
+        for changes in entry.payload.tableChanges where !replay.contains(SQLText.key(changes.table)) {
+            try RowMerger.apply(changes, stamp: stamp, db, state: &state)
+        }
+        if !replay.isEmpty { try Replay.tables(replay, db, state: &state) }
+    }
+
+    static func recordSchemaChanges(
+        _ changes: [SchemaChange], stamp: Stamp, position: Int64, _ db: Database, state: inout ReplicaState
+    ) throws {
+        try storeSchemaChanges(changes, stamp: stamp, position: position, db)
+        for (index, change) in changes.enumerated() {
+            state.schema.apply(change, origin: .init(stamp: stamp, change: index))
+        }
+    }
+
+    /// Applies pending entries whose parents have all arrived, until none is left.
+    static func drainPending(_ db: Database, state: inout ReplicaState, now: Int64) throws -> [Applied] {
+        var applied: [Applied] = []
+        var progress = true
+        while progress {
+            progress = false
+            for body in try LogStore.pendingBodies(db) {
+                guard let entry = try? Entry(bytes: body, verifySignature: false) else { continue }
+                guard try entry.parents.allSatisfy({ try LogStore.contains(db, id: $0) }) else { continue }
+                try LogStore.removePending(db, id: entry.id)
+                let (outcome, result) = try apply(entry, db, state: &state, now: now)
+                if let result { applied.append(result) }
+                if outcome == .applied { progress = true }
+            }
+        }
+        return applied
+    }
+}
+
+/// Re-derives tables from the log: after a schema merge that reorders or
+/// redefines a table, and when checking a replica with `p2pdb verify`.
+enum Replay {
+    static func tables(_ keys: Set<String>, _ db: Database, state: inout ReplicaState) throws {
+        var position: Int64 = 0
+        while true {
+            let batch = try LogStore.bodies(db, after: position, limit: 512)
+            guard let last = batch.last else { return }
+            position = last.0
+            for (_, body) in batch {
+                let entry = try Entry(bytes: body, verifySignature: false)
+                let relevant = entry.payload.tableChanges.filter { keys.contains(SQLText.key($0.table)) }
+                guard !relevant.isEmpty, let author = state.authors.indexes[entry.author] else { continue }
+                let stamp = RowMetadata.LocalStamp(lamport: entry.lamport, author: author)
+                for changes in relevant { try RowMerger.apply(changes, stamp: stamp, db, state: &state) }
+            }
+        }
+    }
+}

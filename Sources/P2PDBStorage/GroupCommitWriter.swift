@@ -1,0 +1,197 @@
+import GRDB
+import P2PDBCore
+import Synchronization
+
+/// The single writer of a replica, committing concurrent work together.
+///
+/// Callers submit jobs (a client transaction, or entries from another
+/// replica) and wait. One drain loop on GRDB's writer queue takes every job
+/// waiting, runs each in its own savepoint inside one SQLite transaction,
+/// commits once, which costs one fsync for the whole batch, and only then
+/// answers each caller. A job that fails rolls back its savepoint alone;
+/// the others still commit. While a batch commits, new jobs queue up and
+/// form the next batch, so the batch size follows the load by itself.
+///
+/// `state` and `capture` are only touched on the writer queue.
+final class GroupCommitWriter: @unchecked Sendable {
+    enum Work {
+        case transaction([SQLRequest])
+        /// Verified entries from elsewhere. `atomic`: all apply or none do,
+        /// and any refusal fails the job (bundle import).
+        case entries([Entry], atomic: Bool)
+    }
+
+    enum Outcome {
+        case transaction(TransactionResult)
+        case entries(ApplyReport)
+    }
+
+    private struct Job {
+        let work: Work
+        let continuation: CheckedContinuation<Outcome, any Error>
+    }
+
+    private struct Queue {
+        var jobs: [Job] = []
+        var draining = false
+        var closed = false
+    }
+
+    private let pool: DatabasePool
+    private let key: NodeKey
+    private let options: StoreOptions
+    private let capture = ChangeCapture()
+    private let feed: ChangeFeed
+    private var state: ReplicaState
+    private let queue = Mutex(Queue())
+    private let published: Mutex<ReplicaSummary>
+
+    init(pool: DatabasePool, key: NodeKey, options: StoreOptions, feed: ChangeFeed) throws {
+        self.pool = pool
+        self.key = key
+        self.options = options
+        self.feed = feed
+        let capture = self.capture
+        let loaded = try pool.writeWithoutTransaction { db -> ReplicaState in
+            guard let connection = db.sqliteConnection else {
+                throw P2PDBError(.storage, "the replica's writer connection is closed")
+            }
+            capture.install(on: connection)
+            var loaded: ReplicaState?
+            try db.inTransaction(.immediate) {
+                loaded = try ReplicaState.load(db, selfID: key.nodeID)
+                return .commit
+            }
+            guard let loaded else { throw P2PDBError(.storage, "could not load the replica state") }
+            return loaded
+        }
+        state = loaded
+        published = Mutex(ReplicaSummary(loaded))
+    }
+
+    var summary: ReplicaSummary { published.withLock { $0 } }
+
+    func submit(_ work: Work) async throws -> Outcome {
+        try await withCheckedThrowingContinuation { continuation in
+            enum Admission { case refused, queued, startDrain }
+            let admission: Admission = queue.withLock { queue in
+                guard !queue.closed else { return .refused }
+                queue.jobs.append(Job(work: work, continuation: continuation))
+                if queue.draining { return .queued }
+                queue.draining = true
+                return .startDrain
+            }
+            switch admission {
+            case .refused:
+                continuation.resume(throwing: P2PDBError(.unavailable, "the replica is closing; no new writes are accepted"))
+            case .queued:
+                break
+            case .startDrain:
+                pool.asyncWriteWithoutTransaction { [self] db in drain(db) }
+            }
+        }
+    }
+
+    /// Refuses new jobs and waits for queued ones to finish.
+    func close() async {
+        queue.withLock { $0.closed = true }
+        while queue.withLock({ $0.draining || !$0.jobs.isEmpty }) {
+            try? await Task.sleep(for: .milliseconds(5))
+        }
+    }
+
+    private func drain(_ db: Database) {
+        while true {
+            let batch: [Job] = queue.withLock { queue in
+                guard !queue.jobs.isEmpty else {
+                    queue.draining = false
+                    return []
+                }
+                let count = min(queue.jobs.count, options.maximumBatch)
+                defer { queue.jobs.removeFirst(count) }
+                return Array(queue.jobs.prefix(count))
+            }
+            if batch.isEmpty { return }
+            run(batch, db)
+        }
+    }
+
+    private func run(_ batch: [Job], _ db: Database) {
+        let snapshot = state
+        var results: [Result<Outcome, any Error>] = []
+        var applied: [AppliedEntry] = []
+        let now = options.clock.now()
+        do {
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            for job in batch {
+                do {
+                    let (outcome, entries) = try perform(job.work, db, now: now)
+                    results.append(.success(outcome))
+                    applied += entries
+                } catch {
+                    // Errors such as SQLITE_FULL end the whole transaction:
+                    // nothing in this batch can commit then.
+                    guard db.isInsideTransaction else { throw error }
+                    results.append(.failure(StoreErrors.map(error)))
+                }
+            }
+            try db.execute(sql: "COMMIT")
+        } catch {
+            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
+            state = snapshot
+            let failure = StoreErrors.map(error)
+            for job in batch { job.continuation.resume(throwing: failure) }
+            return
+        }
+        published.withLock { $0 = ReplicaSummary(state) }
+        for (job, result) in zip(batch, results) { job.continuation.resume(with: result) }
+        feed.publish(applied)
+    }
+
+    private func perform(_ work: Work, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
+        switch work {
+        case .transaction(let requests):
+            let (result, applied) = try LocalTransaction(key: key, capture: capture, now: now).run(requests, db, state: &state)
+            return (.transaction(result), applied.map { [$0] } ?? [])
+        case .entries(let entries, let atomic):
+            return try applyEntries(entries, atomic: atomic, db, now: now)
+        }
+    }
+
+    private func applyEntries(_ entries: [Entry], atomic: Bool, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
+        var working = state
+        var report = ApplyReport()
+        var applied: [AppliedEntry] = []
+        try db.execute(sql: "SAVEPOINT p2pdb_apply")
+        do {
+            for entry in entries {
+                let (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now)
+                switch outcome {
+                case .applied: report.applied += 1
+                case .duplicate: report.duplicates += 1
+                case .pending: report.pending += 1
+                case .rejected(let reason):
+                    if atomic {
+                        throw P2PDBError(.corrupt, "entry \(entry.id.short) by \(entry.author.short) is refused: \(reason)")
+                    }
+                    report.rejected.append((entry.id, reason))
+                }
+                if let result { applied.append(AppliedEntry(position: result.position, entry: result.entry)) }
+            }
+            if report.applied > 0 {
+                for result in try EntryApplier.drainPending(db, state: &working, now: now) {
+                    applied.append(AppliedEntry(position: result.position, entry: result.entry))
+                }
+                report.applied = applied.count
+                report.pending = try entries.filter { !(try LogStore.contains(db, id: $0.id)) }.count - report.rejected.count
+            }
+            try working.saveRowsHash(db)
+            try db.execute(sql: "RELEASE p2pdb_apply")
+            state = working
+            return (.entries(report), applied)
+        } catch {
+            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TO p2pdb_apply; RELEASE p2pdb_apply") }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import GRDB
+import P2PDBCore
+
+/// Runs one client transaction on the writer connection and turns what it
+/// did into a signed entry, all inside one savepoint of the batch.
+///
+/// Statements run as the user wrote them, with the change capture on. DDL
+/// goes through ``DDLInspector`` and is replaced by the canonical schema
+/// change. At the end the captured row images become row changes, the row
+/// metadata and state hash are updated, and the entry is stored. Any error
+/// rolls the savepoint back, so a failed transaction leaves no trace.
+struct LocalTransaction {
+    let key: NodeKey
+    let capture: ChangeCapture
+    let now: Int64
+
+    func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, AppliedEntry?) {
+        var working = state
+        try db.execute(sql: "SAVEPOINT p2pdb_tx")
+        capture.begin(layouts: working.layouts)
+        do {
+            let stamp = Stamp(lamport: working.lamport + 1, author: key.nodeID)
+            var schemaChanges: [SchemaChange] = []
+            var results: [StatementResult] = []
+            var statementNumber = 0
+            var committed = false
+            for request in requests {
+                let statements = try db.allStatements(sql: request.sql, arguments: StatementArguments(values: request.parameters))
+                while let statement = try statements.next() {
+                    defer { statementNumber += 1 }
+                    let kind = try StatementGuard.classify(statement.sql)
+                    if committed {
+                        throw P2PDBError(.refused, "statements after COMMIT are refused: send them as another request")
+                    }
+                    switch kind {
+                    case .begin:
+                        guard statementNumber == 0 else {
+                            throw P2PDBError(.refused, "BEGIN is only allowed as the first statement of a request")
+                        }
+                    case .commit:
+                        committed = true
+                    case .createTable, .createIndex, .alterTableAddColumn:
+                        capture.pause()
+                        let change: SchemaChange?
+                        switch kind {
+                        case .createTable: change = try DDLInspector.createTable(statement, db)
+                        case .createIndex: change = try DDLInspector.createIndex(statement, db, layouts: working.layouts)
+                        default: change = try DDLInspector.addColumn(statement, db, layouts: working.layouts)
+                        }
+                        if let change {
+                            let before = working.schema
+                            working.schema.apply(change, origin: .init(stamp: stamp, change: schemaChanges.count))
+                            let replay = try SchemaSynchronizer.synchronize(db, from: before, state: &working)
+                            guard replay.isEmpty else {
+                                throw P2PDBError(.refused, "this schema change conflicts with one from another replica; retry after sync")
+                            }
+                            schemaChanges.append(change)
+                            capture.setLayouts(working.layouts)
+                        }
+                        capture.resume()
+                        results.append(StatementResult())
+                    case .plain:
+                        results.append(try Self.execute(statement, db))
+                        if let violation = capture.violation { throw violation }
+                    }
+                }
+            }
+            let tableChanges = try buildTableChanges(capture.end(), stamp: stamp, db, state: &working)
+            let payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
+            var applied: AppliedEntry?
+            if !payload.isEmpty {
+                let entry = Entry.make(
+                    author: key, seq: working.ownSeq + 1, lamport: stamp.lamport, parents: Array(working.heads),
+                    wallTime: now, payload: payload)
+                let position = try EntryApplier.record(entry, author: working.selfIndex, db, state: &working)
+                try EntryApplier.storeSchemaChanges(schemaChanges, stamp: stamp, position: position, db)
+                try working.saveRowsHash(db)
+                applied = AppliedEntry(position: position, entry: entry)
+            }
+            try db.execute(sql: "RELEASE p2pdb_tx")
+            state = working
+            return (TransactionResult(results: results, entry: applied?.entry.id), applied)
+        } catch {
+            _ = capture.end()
+            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TO p2pdb_tx; RELEASE p2pdb_tx") }
+            throw error
+        }
+    }
+
+    static func execute(_ statement: Statement, _ db: Database) throws -> StatementResult {
+        if statement.columnCount > 0 {
+            let columns = statement.columnNames
+            var rows: [[Value]] = []
+            let cursor = try Row.fetchCursor(statement)
+            while let row = try cursor.next() { rows.append(row.values) }
+            return StatementResult(columns: columns, rows: rows, changes: statement.isReadonly ? 0 : db.changesCount, isQuery: true)
+        }
+        try statement.execute()
+        return StatementResult(changes: statement.isReadonly ? 0 : db.changesCount)
+    }
+
+    // MARK: Row changes
+
+    private struct PendingTable {
+        var layout: TableLayout
+        var rows: [(kind: RowChange.Kind, causalLength: UInt64, key: [Value], values: [(Int, Value)], deltas: [(Int, Int64)])] = []
+        var usedColumns = Set<Int>()
+    }
+
+    /// Turns captured row images into row changes, updating row metadata and
+    /// the state hash as it goes.
+    private func buildTableChanges(
+        _ touched: [ChangeCapture.TouchedRow], stamp: Stamp, _ db: Database, state: inout ReplicaState
+    ) throws -> [TableChanges] {
+        var tables: [String: PendingTable] = [:]
+        var order: [String] = []
+        let localStamp = RowMetadata.LocalStamp(lamport: stamp.lamport, author: state.selfIndex)
+        for row in touched {
+            guard let layout = state.layouts[row.layout.key] else { continue }
+            let original = row.original.map { pad($0, to: layout) }
+            let final = row.final.map { pad($0, to: layout) }
+            if let final { try validate(final, layout: layout) }
+            let key = TableLayout.encodeKey(row.primaryKey)
+            var change: (kind: RowChange.Kind, causalLength: UInt64, key: [Value], values: [(Int, Value)], deltas: [(Int, Int64)])
+            switch (original, final) {
+            case (nil, nil):
+                continue
+            case (nil, let final?):
+                let causalLength = try RowMetadataStore.recordInsert(db, tid: layout.tid, key: key, stamp: localStamp)
+                var values: [(Int, Value)] = []
+                var deltas: [(Int, Int64)] = []
+                for index in final.indices where !layout.isPrimaryKey[index] {
+                    if layout.isCounter[index] {
+                        if case .integer(let amount) = final[index], amount != 0 { deltas.append((index, amount)) }
+                    } else {
+                        values.append((index, final[index]))
+                    }
+                }
+                change = (.insert, causalLength, row.primaryKey, values, deltas)
+            case (let original?, let final?):
+                var values: [(Int, Value)] = []
+                var deltas: [(Int, Int64)] = []
+                for index in final.indices where !layout.isPrimaryKey[index] && final[index] != original[index] {
+                    if layout.isCounter[index] {
+                        let delta = integer(final[index]) &- integer(original[index])
+                        if delta != 0 { deltas.append((index, delta)) }
+                    } else {
+                        values.append((index, final[index]))
+                    }
+                }
+                if values.isEmpty && deltas.isEmpty { continue }
+                var metadata = try RowMetadataStore.load(db, tid: layout.tid, key: key)
+                    ?? RowMetadata(causalLength: 1, base: localStamp, overrides: [:])
+                metadata.record(localStamp, columns: values.map(\.0), registerColumns: layout.registerIndexes)
+                try RowMetadataStore.save(db, tid: layout.tid, key: key, metadata)
+                change = (.update, metadata.causalLength, row.primaryKey, values, deltas)
+            case (_?, nil):
+                let previous = try RowMetadataStore.load(db, tid: layout.tid, key: key)?.causalLength ?? 1
+                let causalLength = previous % 2 == 1 ? previous + 1 : previous + 2
+                try RowMetadataStore.save(
+                    db, tid: layout.tid, key: key, RowMetadata(causalLength: causalLength, base: localStamp, overrides: [:]))
+                change = (.delete, causalLength, row.primaryKey, [], [])
+            }
+            if let original { state.rowsHash.subtract(layout.digest(of: original)) }
+            if let final { state.rowsHash.add(layout.digest(of: final)) }
+            if tables[layout.key] == nil {
+                tables[layout.key] = PendingTable(layout: layout)
+                order.append(layout.key)
+            }
+            tables[layout.key]!.rows.append(change)
+            tables[layout.key]!.usedColumns.formUnion(change.values.map(\.0) + change.deltas.map(\.0))
+        }
+        return order.compactMap { key in
+            guard let table = tables[key] else { return nil }
+            let used = table.usedColumns.sorted()
+            let position = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
+            let rows = table.rows.map { row in
+                RowChange(
+                    kind: row.kind, causalLength: row.causalLength, primaryKey: row.key,
+                    values: row.values.compactMap { item in position[item.0].map { ColumnValue(column: $0, value: item.1) } }
+                        .sorted { $0.column < $1.column },
+                    deltas: row.deltas.compactMap { item in position[item.0].map { ColumnDelta(column: $0, delta: item.1) } }
+                        .sorted { $0.column < $1.column })
+            }
+            return TableChanges(
+                table: table.layout.name, primaryKeyColumns: table.layout.table.primaryKey,
+                columns: used.map { table.layout.columnNames[$0] }, rows: rows)
+        }
+    }
+
+    /// Rows captured before an ALTER TABLE ADD COLUMN in the same
+    /// transaction lack the new columns, which hold their literal default.
+    private func pad(_ row: [Value], to layout: TableLayout) -> [Value] {
+        guard row.count < layout.columnCount else { return row }
+        return row + layout.literalDefaults[row.count...]
+    }
+
+    private func validate(_ row: [Value], layout: TableLayout) throws {
+        for index in layout.primaryKeyIndexes where row[index].isNull {
+            throw P2PDBError(.constraint, "NOT NULL constraint failed: primary key column \(layout.name).\(layout.columnNames[index]) cannot be NULL")
+        }
+        for index in row.indices where layout.isCounter[index] {
+            guard case .integer = row[index] else {
+                throw P2PDBError(
+                    .invalidInput,
+                    "column \(layout.name).\(layout.columnNames[index]) is a COUNTER and holds integers; got \(row[index].typeName)")
+            }
+        }
+    }
+
+    private func integer(_ value: Value) -> Int64 {
+        if case .integer(let integer) = value { return integer }
+        return 0
+    }
+}
+
+extension EntryApplier {
+    /// Stores a local entry's schema changes, already merged into the schema.
+    static func storeSchemaChanges(_ changes: [SchemaChange], stamp: Stamp, position: Int64, _ db: Database) throws {
+        for (index, change) in changes.enumerated() {
+            var writer = ByteWriter()
+            EntryCodec.encode(change, into: &writer)
+            try db.execute(
+                sql: "INSERT INTO _p2pdb_schema_changes(position, change_index, lamport, author, change) VALUES (?, ?, ?, ?, ?)",
+                arguments: [position, index, Int64(stamp.lamport), stamp.author.raw.bytes.databaseBlob, writer.bytes.databaseBlob])
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import CSQLiteExtras
+import Foundation
+import GRDB
+import P2PDBCore
+
+/// A replica: one SQLite file holding the replicated tables and the log.
+///
+/// ```swift
+/// let store = try ReplicaStore(path: "node/replica.sqlite", key: key)
+/// try await store.execute([SQLRequest("CREATE TABLE items(id TEXT PRIMARY KEY, stock COUNTER INTEGER NOT NULL DEFAULT 0)")])
+/// let result = try await store.execute([SQLRequest("INSERT INTO items(id, stock) VALUES (?, ?)", ["apple", 10])])
+/// print(result.entry!)          // the signed entry that records the insert
+/// let rows = try await store.query(SQLRequest("SELECT * FROM items"))
+/// ```
+///
+/// Writes go through one writer that commits concurrent transactions
+/// together (see ``GroupCommitWriter``); reads run on a pool of read-only
+/// connections and see the last commit.
+public final class ReplicaStore: Sendable {
+    public let nodeID: NodeID
+    public let path: String
+    private let pool: DatabasePool
+    private let writer: GroupCommitWriter
+    private let feed = ChangeFeed()
+    private let options: StoreOptions
+
+    /// Opens (creating if needed) the replica file at `path` for the node
+    /// whose key is `key`.
+    public init(path: String, key: NodeKey, options: StoreOptions = StoreOptions()) throws {
+        self.nodeID = key.nodeID
+        self.path = path
+        self.options = options
+        var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
+        configuration.maximumReaderCount = 4
+        configuration.foreignKeysEnabled = false
+        configuration.prepareDatabase { db in
+            guard let connection = db.sqliteConnection else { return }
+            let code = p2pdb_harden_connection(connection)
+            guard code == 0 else { throw P2PDBError(.storage, "could not configure SQLite (code \(code))") }
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            // GRDB switches WAL databases to synchronous=NORMAL after the
+            // connection is prepared; set the durability afterwards.
+            try pool.writeWithoutTransaction { db in
+                try db.execute(sql: "PRAGMA synchronous = \(options.durability.pragmaValue)")
+                try db.inTransaction(.immediate) {
+                    try InternalSchema.create(db)
+                    return .commit
+                }
+            }
+            writer = try GroupCommitWriter(pool: pool, key: key, options: options, feed: feed)
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    /// The durability setting SQLite reports on the writer connection:
+    /// 2 for FULL, 1 for NORMAL, 0 for OFF.
+    public func synchronousSetting() throws -> Int {
+        try pool.writeWithoutTransaction { try Int.fetchOne($0, sql: "PRAGMA synchronous") ?? -1 }
+    }
+
+    // MARK: SQL
+
+    /// Runs one transaction. A request made only of read-only statements
+    /// runs on a reader; anything else goes through the group-commit writer
+    /// and returns once its entry is durable.
+    public func execute(_ requests: [SQLRequest]) async throws -> TransactionResult {
+        if let results = try await readOnly(requests) {
+            return TransactionResult(results: results, entry: nil)
+        }
+        guard case .transaction(let result) = try await writer.submit(.transaction(requests)) else {
+            throw P2PDBError(.storage, "the writer answered a transaction with something else")
+        }
+        return result
+    }
+
+    /// Runs read-only SQL; refuses anything that would write.
+    public func query(_ request: SQLRequest) async throws -> [StatementResult] {
+        guard let results = try await readOnly([request]) else {
+            throw P2PDBError(.refused, "this statement writes; run it as a write")
+        }
+        return results
+    }
+
+    /// The results if every statement is read-only, nil if any writes.
+    private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
+        do {
+            return try await pool.read { db -> [StatementResult]? in
+                var results: [StatementResult] = []
+                for request in requests {
+                    let statements = try db.allStatements(
+                        sql: request.sql, arguments: StatementArguments(values: request.parameters))
+                    while let statement = try statements.next() {
+                        guard try StatementGuard.classify(statement.sql) == .plain, statement.isReadonly else {
+                            return nil
+                        }
+                        results.append(try LocalTransaction.execute(statement, db))
+                    }
+                }
+                return results
+            }
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    // MARK: Entries
+
+    /// Verifies nothing: pass entries whose signatures were checked (decoding
+    /// with ``Entry/init(bytes:)`` does). Stores and merges them.
+    public func apply(_ entries: [Entry], atomic: Bool = false) async throws -> ApplyReport {
+        guard case .entries(let report) = try await writer.submit(.entries(entries, atomic: atomic)) else {
+            throw P2PDBError(.storage, "the writer answered entries with something else")
+        }
+        return report
+    }
+
+    /// Decodes and verifies every entry of a bundle, then applies them all
+    /// or none.
+    public func importBundle(_ bytes: [UInt8]) async throws -> ApplyReport {
+        let bodies = try BundleCodec.decode(bytes)
+        let entries = try EntryVerifier.verify(bodies)
+        return try await apply(entries, atomic: true)
+    }
+
+    /// A bundle of the entries not covered by `since` (all when nil), in an
+    /// order that applies cleanly.
+    public func exportBundle(since: VersionVector? = nil) async throws -> (bytes: [UInt8], count: Int) {
+        let bodies = try await pool.read { db -> [[UInt8]] in
+            var authors: [Int64: NodeID] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT idx, node_id FROM _p2pdb_authors") {
+                if let bytes = (row[1] as DatabaseValue).storage.blobBytes, let raw = Bytes32(bytes) {
+                    authors[row[0]] = NodeID(raw)
+                }
+            }
+            var result: [[UInt8]] = []
+            let rows = try Row.fetchCursor(db, sql: "SELECT author, seq, body FROM _p2pdb_entries ORDER BY position")
+            while let row = try rows.next() {
+                if let since, let author = authors[row[0]], since.contains(author: author, seq: UInt64(row[1] as Int64)) {
+                    continue
+                }
+                if let body = (row[2] as DatabaseValue).storage.blobBytes { result.append(body) }
+            }
+            return result
+        }
+        return (BundleCodec.encode(bodies), bodies.count)
+    }
+
+    /// Entries in arrival order after `position` (0 for the start).
+    public func entries(after position: Int64, limit: Int) async throws -> [AppliedEntry] {
+        try await pool.read { db in
+            try LogStore.bodies(db, after: position, limit: limit).map {
+                AppliedEntry(position: $0.0, entry: try Entry(bytes: $0.1, verifySignature: false))
+            }
+        }
+    }
+
+    /// The entry with this ID and its position, if held.
+    public func entry(_ id: EntryID) async throws -> AppliedEntry? {
+        try await pool.read { db in
+            guard let position = try LogStore.position(db, of: id), let body = try LogStore.body(db, id: id) else { return nil }
+            return AppliedEntry(position: position, entry: try Entry(bytes: body, verifySignature: false))
+        }
+    }
+
+    /// The position of an entry in the local log, if held.
+    public func position(of id: EntryID) async throws -> Int64? {
+        try await pool.read { try LogStore.position($0, of: id) }
+    }
+
+    // MARK: Status
+
+    public var summary: ReplicaSummary { writer.summary }
+
+    public func equivocations() async throws -> [Equivocation] {
+        try await pool.read { db in
+            var byKey: [String: Equivocation] = [:]
+            let sql = """
+                SELECT a.node_id, e.seq, e.first_id, e.second_id FROM _p2pdb_equivocations e
+                JOIN _p2pdb_authors a ON a.idx = e.author ORDER BY a.node_id, e.seq
+                """
+            for row in try Row.fetchAll(db, sql: sql) {
+                guard let author = (row[0] as DatabaseValue).storage.blobBytes.flatMap(Bytes32.init),
+                    let first = (row[2] as DatabaseValue).storage.blobBytes.flatMap(Bytes32.init),
+                    let second = (row[3] as DatabaseValue).storage.blobBytes.flatMap(Bytes32.init)
+                else { continue }
+                let seq = UInt64(row[1] as Int64)
+                let key = "\(author.hex):\(seq)"
+                var item = byKey[key] ?? Equivocation(author: NodeID(author), seq: seq, entries: [])
+                for id in [EntryID(first), EntryID(second)] where !item.entries.contains(id) { item.entries.append(id) }
+                item.entries.sort()
+                byKey[key] = item
+            }
+            return byKey.values.sorted { ($0.author, $0.seq) < ($1.author, $1.seq) }
+        }
+    }
+
+    public func pendingCount() async throws -> Int {
+        try await pool.read { try LogStore.pendingCount($0) }
+    }
+
+    /// Entries the replica applies from now on, local or remote, once durable.
+    public func changes(bufferSize: Int = 4096) -> AsyncStream<AppliedEntry> {
+        feed.subscribe(bufferSize: bufferSize)
+    }
+
+    // MARK: Verification
+
+    /// Checks every entry and re-derives the replicated state from the log;
+    /// see ``ReplicaVerifier``.
+    public func verify() async throws -> VerificationReport {
+        do {
+            return try await pool.read { db in try ReplicaVerifier(nodeID: self.nodeID).verify(db) }
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    /// Stops accepting writes, waits for queued ones, and closes the file.
+    public func close() async throws {
+        await writer.close()
+        feed.finishAll()
+        try pool.close()
+    }
+}

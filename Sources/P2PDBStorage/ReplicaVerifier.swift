@@ -1,0 +1,159 @@
+import GRDB
+import P2PDBCore
+
+/// The result of `p2pdb verify`.
+public struct VerificationReport: Sendable, Equatable {
+    public var entriesChecked = 0
+    public var rowsChecked = 0
+    /// What is wrong, first problem first. Empty when the replica is sound.
+    public var problems: [String] = []
+    public var stateHash: StateHash = .zero
+
+    public var isValid: Bool { problems.isEmpty }
+}
+
+/// Checks a replica file against its own log.
+///
+/// Every entry's hash, signature and parents are checked; then the whole
+/// log is replayed into an empty in-memory replica and its tables, row
+/// metadata and state hash are compared with the file's. Anything altered
+/// behind P2PDB's back (a row edited with the sqlite3 shell, a tampered
+/// entry, a deleted tombstone) shows up as the first difference.
+struct ReplicaVerifier {
+    let nodeID: NodeID
+
+    func verify(_ db: Database) throws -> VerificationReport {
+        var report = VerificationReport()
+        let scratch = try DatabaseQueue()
+        var replayed: ReplicaState?
+        try scratch.write { scratchDB in
+            try InternalSchema.create(scratchDB)
+            var state = try ReplicaState.load(scratchDB, selfID: nodeID)
+            var seen = Set<EntryID>()
+            let rows = try Row.fetchCursor(db, sql: "SELECT position, id, seq, lamport, body FROM _p2pdb_entries ORDER BY position")
+            while let row = try rows.next() {
+                let position: Int64 = row[0]
+                guard let body = (row[4] as DatabaseValue).storage.blobBytes,
+                    let storedID = (row[1] as DatabaseValue).storage.blobBytes.flatMap(Bytes32.init).map(EntryID.init)
+                else {
+                    report.problems.append("entry at position \(position): stored ID or body is not a blob")
+                    return
+                }
+                let entry: Entry
+                do {
+                    entry = try Entry(bytes: body)
+                } catch {
+                    report.problems.append("entry \(storedID.hex) at position \(position): \(error)")
+                    return
+                }
+                guard entry.id == storedID else {
+                    report.problems.append(
+                        "entry \(storedID.hex) at position \(position): its bytes hash to \(entry.id.hex) (tampered)")
+                    return
+                }
+                guard UInt64(row[2] as Int64) == entry.seq, UInt64(row[3] as Int64) == entry.lamport else {
+                    report.problems.append("entry \(storedID.hex) at position \(position): indexed seq or Lamport clock altered")
+                    return
+                }
+                if let missing = entry.parents.first(where: { !seen.contains($0) }) {
+                    report.problems.append("entry \(entry.id.hex) at position \(position): parent \(missing.hex) is not before it in the log")
+                    return
+                }
+                seen.insert(entry.id)
+                let (outcome, _) = try EntryApplier.apply(entry, scratchDB, state: &state, now: 0)
+                guard outcome == .applied else {
+                    report.problems.append("entry \(entry.id.hex) at position \(position): \(outcome)")
+                    return
+                }
+                report.entriesChecked += 1
+            }
+            replayed = state
+        }
+        guard let replayed, report.problems.isEmpty else { return report }
+        report.stateHash = replayed.stateHash
+        try scratch.read { scratchDB in
+            try compareTables(db, scratchDB, replayed: replayed, report: &report)
+            if report.problems.isEmpty { try compareMetadata(db, scratchDB, replayed: replayed, report: &report) }
+        }
+        if report.problems.isEmpty {
+            let stored = try DatabaseValue.fetchOne(db, sql: "SELECT value FROM _p2pdb_meta WHERE key = 'rows_hash'")?
+                .storage.blobBytes.flatMap(Bytes32.init).map(StateHash.init(value:)) ?? .zero
+            if stored != replayed.rowsHash {
+                report.problems.append("the stored state hash does not match the rows (\(stored.hex) stored)")
+            }
+        }
+        return report
+    }
+
+    private func compareTables(_ db: Database, _ scratch: Database, replayed: ReplicaState, report: inout VerificationReport) throws {
+        let fileTables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger')")
+        for name in fileTables.sorted() where !InternalSchema.isInternal(name) && replayed.layouts[SQLText.key(name)] == nil {
+            report.problems.append("\(name) exists in the file but not in the log: it was created outside P2PDB")
+        }
+        for layout in replayed.layouts.values.sorted(by: { $0.key < $1.key }) {
+            let fileColumns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [layout.name])
+            guard fileColumns == layout.columnNames else {
+                report.problems.append("table \(layout.name): the file has columns \(fileColumns), the log gives \(layout.columnNames)")
+                continue
+            }
+            let columns = layout.columnNames.map(SQLText.quoteIdentifier).joined(separator: ", ")
+            let order = layout.primaryKeyIndexes.map { SQLText.quoteIdentifier(layout.columnNames[$0]) }.joined(separator: ", ")
+            let sql = "SELECT \(columns) FROM \(layout.quotedName) ORDER BY \(order)"
+            var expected: [[Value]: [Value]] = [:]
+            for row in try Row.fetchAll(scratch, sql: sql) {
+                let values = row.values
+                expected[layout.primaryKey(of: values)] = values
+            }
+            let cursor = try Row.fetchCursor(db, sql: sql)
+            while let row = try cursor.next() {
+                let values = row.values
+                let key = layout.primaryKey(of: values)
+                report.rowsChecked += 1
+                guard let wanted = expected.removeValue(forKey: key) else {
+                    report.problems.append("table \(layout.name), row \(describe(key)): present in the file but not derived from the log")
+                    return
+                }
+                if let column = values.indices.first(where: { values[$0] != wanted[$0] }) {
+                    report.problems.append(
+                        "table \(layout.name), row \(describe(key)): column \(layout.columnNames[column]) is \(values[column]) in the file, the log gives \(wanted[column])")
+                    return
+                }
+            }
+            if let missing = expected.keys.sorted(by: { describe($0) < describe($1) }).first {
+                report.problems.append("table \(layout.name), row \(describe(missing)): derived from the log but missing from the file")
+                return
+            }
+        }
+    }
+
+    private func compareMetadata(_ db: Database, _ scratch: Database, replayed: ReplicaState, report: inout VerificationReport) throws {
+        func load(_ db: Database) throws -> [String: String] {
+            var authors: [Int64: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT idx, node_id FROM _p2pdb_authors") {
+                authors[row[0]] = (row[1] as DatabaseValue).storage.blobBytes.map(Hex.encode) ?? "?"
+            }
+            var tables: [Int64: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT key, tid FROM _p2pdb_tables") { tables[row[1]] = row[0] }
+            var result: [String: String] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT tid, pk, cl, lamport, author, clocks FROM _p2pdb_rows") {
+                let overrides = try RowMetadata.decodeOverrides((row[5] as DatabaseValue).storage.blobBytes)
+                    .sorted { $0.key < $1.key }
+                    .map { "\($0.key):\($0.value.lamport)@\(authors[$0.value.author] ?? "0")" }
+                let key = "\(tables[row[0]] ?? "?")/\(Hex.encode((row[1] as DatabaseValue).storage.blobBytes ?? []))"
+                result[key] = "cl \(row[2] as Int64), \(row[3] as Int64)@\(authors[row[4]] ?? "?") \(overrides)"
+            }
+            return result
+        }
+        let file = try load(db)
+        let expected = try load(scratch)
+        for key in Set(file.keys).union(expected.keys).sorted() where file[key] != expected[key] {
+            report.problems.append(
+                "merge metadata of row \(key) is \(file[key] ?? "missing") in the file, the log gives \(expected[key] ?? "nothing")")
+            return
+        }
+    }
+
+    private func describe(_ key: [Value]) -> String {
+        key.count == 1 ? key[0].description : "(" + key.map(\.description).joined(separator: ", ") + ")"
+    }
+}

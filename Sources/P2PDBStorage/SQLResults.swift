@@ -1,0 +1,94 @@
+import P2PDBCore
+
+/// One SQL text and its positional parameters. The text may hold several
+/// statements separated by semicolons; parameters are consumed in order.
+public struct SQLRequest: Sendable, Equatable {
+    public var sql: String
+    public var parameters: [Value]
+
+    public init(_ sql: String, _ parameters: [Value] = []) {
+        self.sql = sql
+        self.parameters = parameters
+    }
+}
+
+/// What one statement returned: rows for a query (or a RETURNING clause),
+/// and the number of rows it changed.
+public struct StatementResult: Sendable, Equatable {
+    public var columns: [String]
+    public var rows: [[Value]]
+    public var changes: Int
+    public var isQuery: Bool
+
+    public init(columns: [String] = [], rows: [[Value]] = [], changes: Int = 0, isQuery: Bool = false) {
+        self.columns = columns
+        self.rows = rows
+        self.changes = changes
+        self.isQuery = isQuery
+    }
+}
+
+/// What a transaction returned: a result per statement, and the entry that
+/// records its writes (nil when it wrote nothing).
+public struct TransactionResult: Sendable, Equatable {
+    public var results: [StatementResult]
+    public var entry: EntryID?
+
+    public var changes: Int { results.reduce(0) { $0 + $1.changes } }
+    /// The last statement that returned rows, if any.
+    public var lastQuery: StatementResult? { results.last { $0.isQuery } }
+}
+
+/// An entry that the replica stored and merged, with its position in the
+/// local log (the order in which it arrived).
+public struct AppliedEntry: Sendable, Equatable {
+    public var position: Int64
+    public var entry: Entry
+}
+
+/// How many entries of a batch were applied, already held, waiting for
+/// parents, or refused.
+public struct ApplyReport: Sendable, Equatable {
+    public var applied = 0
+    public var duplicates = 0
+    public var pending = 0
+    public var rejected: [(EntryID, String)] = []
+
+    public static func == (lhs: ApplyReport, rhs: ApplyReport) -> Bool {
+        lhs.applied == rhs.applied && lhs.duplicates == rhs.duplicates && lhs.pending == rhs.pending
+            && lhs.rejected.map(\.0) == rhs.rejected.map(\.0)
+    }
+
+    public init() {}
+}
+
+/// Durability of acknowledged writes.
+public enum Durability: String, Sendable, CaseIterable {
+    /// Every commit waits for an fsync (`synchronous=FULL`): an
+    /// acknowledged write survives power loss. The default.
+    case full
+    /// No fsync per commit (`synchronous=NORMAL`): survives a crash of the
+    /// process, may lose the last commits on power loss.
+    case normal
+    /// No fsync at all (`synchronous=OFF`): for tests and throwaway data.
+    case off
+
+    var pragmaValue: String { rawValue.uppercased() }
+}
+
+/// How to open a replica file.
+public struct StoreOptions: Sendable {
+    public var durability: Durability
+    public var clock: any WallClock
+    /// The most transactions committed together under one fsync.
+    public var maximumBatch: Int
+    /// Verified entries kept while they wait for missing parents.
+    public var maximumPending: Int
+
+    public init(durability: Durability = .full, clock: any WallClock = SystemClock(), maximumBatch: Int = 256, maximumPending: Int = 100_000) {
+        self.durability = durability
+        self.clock = clock
+        self.maximumBatch = maximumBatch
+        self.maximumPending = maximumPending
+    }
+}

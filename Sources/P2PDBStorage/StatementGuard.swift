@@ -1,0 +1,160 @@
+import P2PDBCore
+
+/// Decides, from a statement's tokens, whether P2PDB runs it and how.
+///
+/// SQLite's own defensive settings (no ATTACH, no extension loading, no
+/// writable_schema) and the change capture's check of every written table
+/// stand behind this; the guard exists to refuse early with a message that
+/// says why and what to do instead.
+enum StatementGuard {
+    enum Kind: Equatable {
+        /// SELECT, VALUES, WITH, EXPLAIN, read-only PRAGMA, or DML: run as is.
+        case plain
+        case createTable
+        case createIndex
+        case alterTableAddColumn
+        case begin
+        case commit
+    }
+
+    static func classify(_ sql: String) throws(P2PDBError) -> Kind {
+        guard let tokens = SQLText.tokenize(sql) else {
+            throw P2PDBError(.invalidSQL, "unterminated string, identifier or comment in SQL")
+        }
+        return try classify(tokens)
+    }
+
+    static func classify(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
+        if let internalName = tokens.first(where: {
+            ($0.kind == .word || $0.kind == .quotedIdentifier) && InternalSchema.isInternalP2PDB($0.text)
+        }) {
+            throw P2PDBError(
+                .refused,
+                "\(internalName.text) is an internal P2PDB table; read the log with `p2pdb log` or GET /v1/entries")
+        }
+        guard let first = tokens.first?.keyword else {
+            throw P2PDBError(.invalidSQL, "empty statement")
+        }
+        switch first {
+        case "SELECT", "VALUES", "WITH", "EXPLAIN":
+            try refuseRollbackConflictClause(tokens)
+            return .plain
+        case "INSERT", "REPLACE", "UPDATE", "DELETE":
+            try refuseRollbackConflictClause(tokens)
+            return .plain
+        case "CREATE":
+            return try classifyCreate(tokens)
+        case "ALTER":
+            guard tokens.count > 3, tokens[1].isKeyword("TABLE") else { return .plain }
+            let action = tokens.dropFirst(3).first { $0.kind == .word && ["ADD", "RENAME", "DROP"].contains($0.keyword ?? "") }
+            guard action?.keyword == "ADD" else {
+                throw P2PDBError(
+                    .refused,
+                    "ALTER TABLE ... \(action?.text.uppercased() ?? "") is refused: replicated tables only grow; use ALTER TABLE ... ADD COLUMN")
+            }
+            return .alterTableAddColumn
+        case "DROP":
+            let object = tokens.count > 1 ? tokens[1].text.uppercased() : ""
+            throw P2PDBError(
+                .refused,
+                "DROP \(object) is refused: other replicas keep writing to replicated objects; delete rows instead")
+        case "PRAGMA":
+            return try classifyPragma(tokens)
+        case "BEGIN":
+            return .begin
+        case "COMMIT", "END":
+            return .commit
+        case "ROLLBACK", "SAVEPOINT", "RELEASE":
+            throw P2PDBError(
+                .refused,
+                "\(first) is refused: each request runs as one transaction, and a request that fails changes nothing")
+        case "ATTACH", "DETACH":
+            throw P2PDBError(.refused, "\(first) is refused: a replica is one database file")
+        case "VACUUM", "ANALYZE", "REINDEX":
+            throw P2PDBError(.refused, "\(first) is refused: P2PDB manages the database file itself")
+        default:
+            throw P2PDBError(.invalidSQL, "unknown statement starting with \(tokens[0].text)")
+        }
+    }
+
+    private static func classifyCreate(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
+        var index = 1
+        if index < tokens.count, tokens[index].isKeyword("TEMP") || tokens[index].isKeyword("TEMPORARY") {
+            throw P2PDBError(.refused, "temporary tables and views are refused: every table is replicated")
+        }
+        var unique = false
+        if index < tokens.count, tokens[index].isKeyword("UNIQUE") {
+            unique = true
+            index += 1
+        }
+        guard index < tokens.count, let object = tokens[index].keyword else {
+            throw P2PDBError(.invalidSQL, "incomplete CREATE statement")
+        }
+        switch object {
+        case "TABLE":
+            guard !unique else { throw P2PDBError(.invalidSQL, "CREATE UNIQUE must be followed by INDEX") }
+            let body = tokens[(index + 1)...]
+            if let asIndex = body.firstIndex(where: { $0.isKeyword("AS") }),
+                body.prefix(upTo: asIndex).allSatisfy({ !$0.isPunctuation("(") })
+            {
+                throw P2PDBError(
+                    .refused, "CREATE TABLE ... AS SELECT is refused: declare the columns and a PRIMARY KEY")
+            }
+            for (keyword, reason) in refusedTableKeywords where body.contains(where: { $0.isKeyword(keyword) }) {
+                throw P2PDBError(.refused, reason)
+            }
+            return .createTable
+        case "INDEX":
+            guard !unique else {
+                throw P2PDBError(
+                    .refused,
+                    "UNIQUE indexes are refused: uniqueness cannot hold across replicas that write while apart; create a plain index")
+            }
+            if tokens.contains(where: { $0.isKeyword("WHERE") }) {
+                throw P2PDBError(.refused, "partial indexes (CREATE INDEX ... WHERE) are not replicated; index whole columns")
+            }
+            return .createIndex
+        case "VIEW":
+            throw P2PDBError(.refused, "CREATE VIEW is not replicated yet; write the SELECT in your query")
+        case "TRIGGER":
+            throw P2PDBError(
+                .refused, "CREATE TRIGGER is refused: triggers would run again on every replica and double their effects")
+        case "VIRTUAL":
+            throw P2PDBError(.refused, "virtual tables are refused: only ordinary tables can be replicated")
+        default:
+            throw P2PDBError(.invalidSQL, "unknown CREATE \(object)")
+        }
+    }
+
+    private static let refusedTableKeywords: [(String, String)] = [
+        ("UNIQUE", "UNIQUE constraints are refused: uniqueness cannot hold across replicas that write while apart (the PRIMARY KEY identifies rows)"),
+        ("CHECK", "CHECK constraints are refused: rows merged column by column could violate them on another replica"),
+        ("REFERENCES", "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge"),
+    ]
+
+    private static func refuseRollbackConflictClause(_ tokens: [SQLText.Token]) throws(P2PDBError) {
+        for index in tokens.indices.dropLast() where tokens[index].isKeyword("OR") && tokens[index + 1].isKeyword("ROLLBACK") {
+            throw P2PDBError(.refused, "OR ROLLBACK is refused: a failing statement already rolls its request back; use OR ABORT")
+        }
+    }
+
+    /// Pragmas that only read the schema or check the file.
+    private static let readOnlyPragmas: Set<String> = [
+        "TABLE_INFO", "TABLE_XINFO", "TABLE_LIST", "INDEX_LIST", "INDEX_INFO", "INDEX_XINFO", "INTEGRITY_CHECK",
+        "QUICK_CHECK", "COMPILE_OPTIONS", "COLLATION_LIST", "FUNCTION_LIST",
+    ]
+
+    private static func classifyPragma(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
+        var nameIndex = 1
+        if tokens.count > 3, tokens[2].isPunctuation(".") { nameIndex = 3 }
+        guard nameIndex < tokens.count, let name = tokens[nameIndex].keyword else {
+            throw P2PDBError(.invalidSQL, "incomplete PRAGMA")
+        }
+        guard readOnlyPragmas.contains(name), !tokens.contains(where: { $0.isPunctuation("=") }) else {
+            throw P2PDBError(
+                .refused,
+                "PRAGMA \(tokens[nameIndex].text) is refused: P2PDB sets connection and file settings itself; read-only schema pragmas (table_info, index_list, ...) are allowed")
+        }
+        return .plain
+    }
+}

@@ -1,0 +1,81 @@
+import P2PDBCore
+
+/// A replicated table as this replica holds it physically: column order,
+/// key positions, which columns are counters, and the SQL to reach a row.
+///
+/// Built from ``ReplicatedSchema/Table`` whenever the schema changes; the
+/// physical table always has exactly these columns in this order.
+final class TableLayout: Sendable {
+    let tid: Int64
+    let table: ReplicatedSchema.Table
+    let name: String
+    let key: String
+    let columnNames: [String]
+    let columnKeys: [String]
+    let columnIndexByKey: [String: Int]
+    let primaryKeyIndexes: [Int]
+    let isPrimaryKey: [Bool]
+    let isCounter: [Bool]
+    /// Indexes of non-key, non-counter columns: the last-writer-wins ones.
+    let registerIndexes: [Int]
+    let literalDefaults: [Value]
+    let fillValues: [Value]
+
+    let quotedName: String
+    let selectRowSQL: String
+    let insertRowSQL: String
+    let deleteRowSQL: String
+    let whereKeySQL: String
+
+    init(tid: Int64, table: ReplicatedSchema.Table) {
+        self.tid = tid
+        self.table = table
+        name = table.name
+        key = table.key
+        columnNames = table.columns.map(\.definition.name)
+        columnKeys = table.columns.map(\.key)
+        columnIndexByKey = Dictionary(uniqueKeysWithValues: columnKeys.enumerated().map { ($1, $0) })
+        primaryKeyIndexes = table.primaryKeyIndexes
+        var isPrimaryKey = Array(repeating: false, count: table.columns.count)
+        for index in primaryKeyIndexes { isPrimaryKey[index] = true }
+        self.isPrimaryKey = isPrimaryKey
+        isCounter = table.columns.enumerated().map { !isPrimaryKey[$0] && $1.definition.isCounter }
+        registerIndexes = table.columns.indices.filter { !isPrimaryKey[$0] && !table.columns[$0].definition.isCounter }
+        literalDefaults = table.columns.map(\.definition.literalDefault)
+        fillValues = table.columns.map(\.definition.fillValue)
+
+        quotedName = SQLText.quoteIdentifier(table.name)
+        let quotedColumns = columnNames.map(SQLText.quoteIdentifier)
+        whereKeySQL = primaryKeyIndexes.map { "\(quotedColumns[$0]) = ?" }.joined(separator: " AND ")
+        selectRowSQL = "SELECT \(quotedColumns.joined(separator: ", ")) FROM \(quotedName) WHERE \(whereKeySQL)"
+        insertRowSQL = "INSERT INTO \(quotedName) (\(quotedColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ")))"
+        deleteRowSQL = "DELETE FROM \(quotedName) WHERE \(whereKeySQL)"
+    }
+
+    var columnCount: Int { columnNames.count }
+
+    func primaryKey(of row: [Value]) -> [Value] { primaryKeyIndexes.map { row[$0] } }
+
+    /// UPDATE of the given columns of one row, keyed by primary key.
+    func updateSQL(columns: [Int]) -> String {
+        let assignments = columns.map { "\(SQLText.quoteIdentifier(columnNames[$0])) = ?" }.joined(separator: ", ")
+        return "UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)"
+    }
+
+    /// The row's contribution to the state hash.
+    func digest(of row: [Value]) -> Bytes32 {
+        var cells: [(name: String, value: Value)] = []
+        cells.reserveCapacity(row.count)
+        for index in row.indices where !isPrimaryKey[index] && row[index] != literalDefaults[index] {
+            cells.append((columnKeys[index], row[index]))
+        }
+        return StateDigest.row(table: key, primaryKey: primaryKey(of: row), cells: cells)
+    }
+
+    /// The encoding of a primary key used as the metadata key.
+    static func encodeKey(_ values: [Value]) -> [UInt8] {
+        var writer = ByteWriter(capacity: 24)
+        for value in values { writer.writeValue(value) }
+        return writer.bytes
+    }
+}
