@@ -158,6 +158,18 @@ public final class ReplicaStore: Sendable {
         }
     }
 
+    /// The newest `limit` entries, newest first.
+    public func recentEntries(limit: Int) async throws -> [AppliedEntry] {
+        try await pool.read { db in
+            try Row.fetchAll(db, sql: "SELECT position, body FROM _p2pdb_entries ORDER BY position DESC LIMIT ?", arguments: [limit])
+                .map { row in
+                    AppliedEntry(
+                        position: row[0],
+                        entry: try Entry(bytes: (row[1] as DatabaseValue).storage.blobBytes ?? [], verifySignature: false))
+                }
+        }
+    }
+
     /// The entry with this ID and its position, if held.
     public func entry(_ id: EntryID) async throws -> AppliedEntry? {
         try await pool.read { db in

@@ -1,0 +1,105 @@
+import Foundation
+import P2PDBCore
+
+/// A node's data directory: its key, its replica file, its API token.
+///
+/// ```
+/// DIR/node.key        Ed25519 private key (mode 0600)
+/// DIR/api.token       bearer token of the HTTP API (mode 0600)
+/// DIR/replica.sqlite  replicated tables and the log (plus -wal, -shm)
+/// DIR/lock            held by the process that has the node open
+/// ```
+public struct DataDirectory: Sendable {
+    public let url: URL
+
+    public init(path: String) {
+        url = URL(fileURLWithPath: path, isDirectory: true).standardizedFileURL
+    }
+
+    public var path: String { url.path }
+    public var keyURL: URL { url.appendingPathComponent("node.key") }
+    public var tokenURL: URL { url.appendingPathComponent("api.token") }
+    public var replicaURL: URL { url.appendingPathComponent("replica.sqlite") }
+    public var lockURL: URL { url.appendingPathComponent("lock") }
+    /// Written by a running `p2pdb serve`: where its HTTP API listens.
+    public var serveInfoURL: URL { url.appendingPathComponent("serve.json") }
+
+    public var isInitialized: Bool { FileManager.default.fileExists(atPath: keyURL.path) }
+
+    private static let keyHeader = "p2pdb-ed25519-seed-v1"
+
+    /// Creates the directory with a new node key and API token.
+    ///
+    /// - Throws: ``P2PDBError`` if the directory is already initialised or
+    ///   cannot be written.
+    @discardableResult
+    public func initialize(key: NodeKey = NodeKey()) throws -> NodeKey {
+        guard !isInitialized else {
+            throw P2PDBError(.invalidInput, "\(path) is already initialised (node \(try loadKey().nodeID))")
+        }
+        do {
+            try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        } catch {
+            throw P2PDBError(.storage, "cannot create \(path): \(error.localizedDescription)")
+        }
+        try writePrivate(tokenURL, Self.newToken() + "\n")
+        try writePrivate(keyURL, "\(Self.keyHeader)\n\(Hex.encode(key.seed))\n")
+        return key
+    }
+
+    /// Fails unless the directory has been initialised.
+    public func requireInitialized() throws {
+        guard isInitialized else {
+            throw P2PDBError(.notInitialized, "\(path) is not an initialised P2PDB data directory; run `p2pdb init --data \(path)` first")
+        }
+    }
+
+    public func loadKey() throws -> NodeKey {
+        try requireInitialized()
+        let text: String
+        do {
+            text = try String(contentsOf: keyURL, encoding: .utf8)
+        } catch {
+            throw P2PDBError(.storage, "cannot read \(keyURL.path): \(error.localizedDescription)")
+        }
+        let lines = text.split(whereSeparator: \.isNewline).map(String.init)
+        guard lines.count == 2, lines[0] == Self.keyHeader, let seed = Hex.decode(lines[1]) else {
+            throw P2PDBError(.corrupt, "\(keyURL.path) is not a P2PDB node key")
+        }
+        do {
+            return try NodeKey(seed: seed)
+        } catch {
+            throw P2PDBError(.corrupt, "\(keyURL.path): \(error)")
+        }
+    }
+
+    /// The API token, creating one if an older directory has none.
+    public func apiToken() throws -> String {
+        try requireInitialized()
+        if let text = try? String(contentsOf: tokenURL, encoding: .utf8) {
+            let token = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            if !token.isEmpty { return token }
+        }
+        let token = Self.newToken()
+        try writePrivate(tokenURL, token + "\n")
+        return token
+    }
+
+    static func newToken() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
+    }
+
+    private func writePrivate(_ file: URL, _ contents: String) throws {
+        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        guard descriptor >= 0 else {
+            throw P2PDBError(.storage, "cannot create \(file.path): \(String(cString: strerror(errno)))")
+        }
+        defer { close(descriptor) }
+        fchmod(descriptor, 0o600)
+        let bytes = Array(contents.utf8)
+        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
+            throw P2PDBError(.storage, "cannot write \(file.path): \(String(cString: strerror(errno)))")
+        }
+    }
+}

@@ -1,0 +1,34 @@
+import Foundation
+import P2PDBCore
+
+/// An exclusive lock on a data directory, so that only one process writes
+/// a replica at a time. Held until released or the process exits.
+public final class DirectoryLock: Sendable {
+    private let descriptor: Int32
+
+    /// Takes the lock, or fails at once if another process holds it.
+    public init(_ directory: DataDirectory) throws {
+        let descriptor = open(directory.lockURL.path, O_RDWR | O_CREAT, 0o600)
+        guard descriptor >= 0 else {
+            throw P2PDBError(.storage, "cannot open \(directory.lockURL.path): \(String(cString: strerror(errno)))")
+        }
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = pread(descriptor, &buffer, buffer.count, 0)
+            close(descriptor)
+            let holder = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            throw P2PDBError(
+                .locked,
+                "\(directory.path) is in use by another p2pdb process (pid \(holder)); stop it, or send SQL to it with --url")
+        }
+        let pid = Array("\(getpid())\n".utf8)
+        _ = ftruncate(descriptor, 0)
+        _ = pwrite(descriptor, pid, pid.count, 0)
+        self.descriptor = descriptor
+    }
+
+    deinit {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}

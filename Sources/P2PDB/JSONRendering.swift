@@ -1,0 +1,119 @@
+import P2PDBCore
+import P2PDBStorage
+
+/// The JSON shapes shared by the CLI's `--json` output and the HTTP API.
+public enum JSONRendering {
+    public static func query(_ result: StatementResult) -> JSON {
+        .object([
+            ("columns", .array(result.columns.map(JSON.string))),
+            ("rows", .array(result.rows.map { .array($0.map(\.json)) })),
+        ])
+    }
+
+    /// `{"changes": N, "entry": "<id>" | null}`, plus the rows of the last
+    /// query when the transaction also returned rows (RETURNING, SELECT).
+    public static func transaction(_ result: TransactionResult) -> JSON {
+        if result.entry == nil, result.changes == 0, let query = result.lastQuery { return Self.query(query) }
+        var members: [(String, JSON)] = [
+            ("changes", .integer(result.changes)),
+            ("entry", result.entry.map { .string($0.hex) } ?? .null),
+        ]
+        if let query = result.lastQuery {
+            members.append(("columns", .array(query.columns.map(JSON.string))))
+            members.append(("rows", .array(query.rows.map { .array($0.map(\.json)) })))
+        }
+        return .object(members)
+    }
+
+    public static func statement(_ result: StatementResult) -> JSON {
+        result.isQuery ? query(result) : .object([("changes", .integer(result.changes))])
+    }
+
+    public static func versionVector(_ vector: VersionVector) -> JSON {
+        .object(vector.sorted.map { ($0.author.hex, .integer($0.seq)) })
+    }
+
+    public static func status(_ status: NodeStatus, peers: JSON = .array([])) -> JSON {
+        let summary = status.summary
+        return .object([
+            ("node_id", .string(summary.nodeID.hex)),
+            ("entries", .integer(summary.entryCount)),
+            ("heads", .array(summary.heads.map { .string($0.hex) })),
+            ("lamport", .integer(summary.lamport)),
+            ("state_hash", .string(summary.stateHash.hex)),
+            ("version_vector", versionVector(summary.versionVector)),
+            (
+                "equivocations",
+                .array(
+                    status.equivocations.map {
+                        .object([
+                            ("author", .string($0.author.hex)), ("seq", .integer($0.seq)),
+                            ("entries", .array($0.entries.map { .string($0.hex) })),
+                        ])
+                    })
+            ),
+            ("pending_entries", .integer(status.pendingEntries)),
+            ("peers", peers),
+        ])
+    }
+
+    /// An entry for audit: everything it carries, signature included.
+    public static func entry(_ applied: AppliedEntry) -> JSON {
+        let entry = applied.entry
+        return .object([
+            ("id", .string(entry.id.hex)),
+            ("position", .integer(applied.position)),
+            ("author", .string(entry.author.hex)),
+            ("seq", .integer(entry.seq)),
+            ("lamport", .integer(entry.lamport)),
+            ("parents", .array(entry.parents.map { .string($0.hex) })),
+            ("time", .integer(entry.wallTime)),
+            ("schema", .array(entry.payload.schemaChanges.map(schemaChange))),
+            ("changes", changes(entry.payload.tableChanges, table: nil)),
+            ("signature", .string(Hex.encode(entry.signature))),
+        ])
+    }
+
+    /// Row changes as JSON objects, optionally only those of one table.
+    public static func changes(_ tables: [TableChanges], table filter: String?) -> JSON {
+        var items: [JSON] = []
+        for changes in tables where filter.map({ SQLText.key($0) == SQLText.key(changes.table) }) ?? true {
+            for row in changes.rows {
+                var members: [(String, JSON)] = [
+                    ("table", .string(changes.table)),
+                    ("op", .string(row.kind == .insert ? "insert" : row.kind == .update ? "update" : "delete")),
+                    ("key", .object(zip(changes.primaryKeyColumns, row.primaryKey).map { ($0, $1.json) })),
+                ]
+                if !row.values.isEmpty {
+                    members.append(("values", .object(row.values.map { (changes.columns[$0.column], $0.value.json) })))
+                }
+                if !row.deltas.isEmpty {
+                    members.append(("deltas", .object(row.deltas.map { (changes.columns[$0.column], .integer($0.delta)) })))
+                }
+                items.append(.object(members))
+            }
+        }
+        return .array(items)
+    }
+
+    static func schemaChange(_ change: SchemaChange) -> JSON {
+        switch change {
+        case .createTable(let table):
+            return .object([("op", .string("create_table")), ("table", .string(table.name)),
+                            ("sql", .string(ReplicatedSchemaPreview.createSQL(table)))])
+        case .addColumn(let table, let column):
+            return .object([("op", .string("add_column")), ("table", .string(table)), ("column", .string(column.sql))])
+        case .createIndex(let index):
+            return .object([("op", .string("create_index")), ("table", .string(index.table)), ("sql", .string(index.sql))])
+        }
+    }
+}
+
+/// The DDL a table definition produces, for display.
+enum ReplicatedSchemaPreview {
+    static func createSQL(_ table: TableDefinition) -> String {
+        var schema = ReplicatedSchema()
+        schema.apply(.createTable(table), origin: .init(stamp: Stamp(lamport: 0, author: NodeID(Bytes32(word0: 0, word1: 0, word2: 0, word3: 0))), change: 0))
+        return schema.table(named: table.name)?.createSQL ?? ""
+    }
+}

@@ -1,0 +1,80 @@
+@_exported import P2PDBCore
+@_exported import P2PDBStorage
+
+/// A P2PDB node opened on its data directory: the embeddable database.
+///
+/// ```swift
+/// let node = try Node.open(DataDirectory(path: "register-1"), createIfNeeded: true)
+/// try await node.execute("CREATE TABLE sales (id TEXT PRIMARY KEY, item TEXT, qty INTEGER)")
+/// let result = try await node.execute("INSERT INTO sales VALUES (?, ?, ?)", ["s-1", "apple", 2])
+/// print(result.entry!)                       // the signed log entry
+/// for await applied in node.changes() { … }  // local and replicated writes
+/// ```
+///
+/// Every write is one signed entry, durable before the call returns. Reads
+/// run on the local replica and never wait for the network.
+public final class Node: Sendable {
+    public let directory: DataDirectory
+    public let store: ReplicaStore
+    private let lock: DirectoryLock
+
+    public var nodeID: NodeID { store.nodeID }
+
+    private init(directory: DataDirectory, store: ReplicaStore, lock: DirectoryLock) {
+        self.directory = directory
+        self.store = store
+        self.lock = lock
+    }
+
+    /// Opens the node in `directory`, taking its lock.
+    ///
+    /// - Parameter createIfNeeded: initialise the directory (new key and
+    ///   token) when it is not initialised yet, as `p2pdb serve` does.
+    /// - Throws: ``P2PDBError`` `.notInitialized` if the directory has no
+    ///   key and `createIfNeeded` is false; `.locked` if another process has
+    ///   it open.
+    public static func open(_ directory: DataDirectory, createIfNeeded: Bool = false, options: StoreOptions = StoreOptions()) throws -> Node {
+        if createIfNeeded && !directory.isInitialized { try directory.initialize() }
+        let key = try directory.loadKey()
+        let lock = try DirectoryLock(directory)
+        let store = try ReplicaStore(path: directory.replicaURL.path, key: key, options: options)
+        return Node(directory: directory, store: store, lock: lock)
+    }
+
+    /// Runs SQL as one transaction: any number of statements separated by
+    /// semicolons, parameters consumed in order.
+    @discardableResult
+    public func execute(_ sql: String, _ parameters: [Value] = []) async throws -> TransactionResult {
+        try await store.execute([SQLRequest(sql, parameters)])
+    }
+
+    /// Runs several requests as one transaction: all or nothing.
+    @discardableResult
+    public func transaction(_ requests: [SQLRequest]) async throws -> TransactionResult {
+        try await store.execute(requests)
+    }
+
+    /// Runs read-only SQL and returns the rows of its last query.
+    public func query(_ sql: String, _ parameters: [Value] = []) async throws -> StatementResult {
+        let results = try await store.query(SQLRequest(sql, parameters))
+        return results.last { $0.isQuery } ?? StatementResult()
+    }
+
+    /// Every entry applied from now on, local or from another replica.
+    public func changes() -> AsyncStream<AppliedEntry> { store.changes() }
+
+    public func status() async throws -> NodeStatus {
+        NodeStatus(
+            summary: store.summary, equivocations: try await store.equivocations(),
+            pendingEntries: try await store.pendingCount())
+    }
+
+    public func close() async throws { try await store.close() }
+}
+
+/// What `p2pdb status` reports.
+public struct NodeStatus: Sendable {
+    public var summary: ReplicaSummary
+    public var equivocations: [Equivocation]
+    public var pendingEntries: Int
+}

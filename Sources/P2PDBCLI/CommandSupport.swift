@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import P2PDB
+
+/// `--data DIR`, shared by every command that works on a data directory.
+struct DataOption: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The node's data directory.", valueName: "dir"))
+    var data: String
+
+    var directory: DataDirectory { DataDirectory(path: data) }
+}
+
+/// Runs a command body, turning a ``P2PDBError`` into one line on standard
+/// error and a non-zero exit status.
+func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+    do {
+        return try await body()
+    } catch let error as P2PDBError {
+        printError(error.message)
+        throw ExitCode(exitCode(for: error.kind))
+    }
+}
+
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("p2pdb: \(message)\n".utf8))
+}
+
+func exitCode(for kind: P2PDBError.Kind) -> Int32 {
+    switch kind {
+    case .notInitialized, .locked: return 3
+    case .corrupt: return 4
+    default: return 1
+    }
+}
+
+/// Parses a `--param` value: JSON scalars keep their type (`42`, `1.5`,
+/// `null`, `"42"`, `{"base64": "..."}`); anything else is text.
+func parseParameter(_ text: String) throws -> Value {
+    guard let json = try? JSON.parse(text) else { return .text(text) }
+    switch json {
+    case .array: return .text(text)
+    default: return try Value(json: json)
+    }
+}
+
+/// Prints query results as an aligned table.
+enum TablePrinter {
+    static func render(_ result: StatementResult) -> String {
+        let header = result.columns
+        let rows = result.rows.map { $0.map(cell) }
+        var widths = header.map(\.count)
+        for row in rows {
+            for (index, value) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], value.count) }
+        }
+        func line(_ cells: [String]) -> String {
+            cells.enumerated().map { $1.padding(toLength: widths[$0], withPad: " ", startingAt: 0) }
+                .joined(separator: " | ").trimmingTrailingSpaces()
+        }
+        var output = [line(header), widths.map { String(repeating: "-", count: $0) }.joined(separator: "-+-")]
+        output += rows.map(line)
+        output.append("(\(rows.count) row\(rows.count == 1 ? "" : "s"))")
+        return output.joined(separator: "\n")
+    }
+
+    static func cell(_ value: Value) -> String {
+        switch value {
+        case .null: return "NULL"
+        case .integer(let integer): return String(integer)
+        case .real(let real): return String(real)
+        case .text(let text): return text
+        case .blob(let bytes): return "X'" + Hex.encode(bytes).uppercased() + "'"
+        }
+    }
+}
+
+extension String {
+    func trimmingTrailingSpaces() -> String {
+        var result = self
+        while result.last == " " { result.removeLast() }
+        return result
+    }
+}
+
+func printJSON(_ json: JSON) { print(json.text) }

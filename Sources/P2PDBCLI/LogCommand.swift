@@ -1,0 +1,100 @@
+import ArgumentParser
+import P2PDB
+
+struct LogCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "log", abstract: "List log entries, newest first.")
+
+    @OptionGroup var data: DataOption
+
+    @Option(help: "The most entries to list.")
+    var limit = 100
+
+    @Flag(help: "Print entries as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let node = try Node.open(data.directory)
+            let entries = try await node.store.recentEntries(limit: max(limit, 0))
+            if json {
+                printJSON(.array(entries.map(Self.summary)))
+            } else {
+                for applied in entries {
+                    let entry = applied.entry
+                    let parents = entry.parents.map(\.short).joined(separator: ",")
+                    print(
+                        "\(entry.id.hex)  author \(entry.author.short)  seq \(entry.seq)  lamport \(entry.lamport)  parents [\(parents)]  changes \(entry.rowChangeCount + entry.payload.schemaChanges.count)"
+                    )
+                }
+            }
+            try await node.close()
+        }
+    }
+
+    static func summary(_ applied: AppliedEntry) -> JSON {
+        let entry = applied.entry
+        return .object([
+            ("id", .string(entry.id.hex)),
+            ("author", .string(entry.author.hex)),
+            ("seq", .integer(entry.seq)),
+            ("lamport", .integer(entry.lamport)),
+            ("parents", .array(entry.parents.map { .string($0.hex) })),
+            ("changes", .integer(entry.rowChangeCount)),
+            ("schema_changes", .integer(entry.payload.schemaChanges.count)),
+            ("time", .integer(entry.wallTime)),
+        ])
+    }
+}
+
+struct StatusCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "status", abstract: "Show the node ID, log size, heads, state hash and version vector.")
+
+    @OptionGroup var data: DataOption
+
+    @Flag(help: "Print the status as JSON.")
+    var json = false
+
+    func run() async throws {
+        try await reportingErrors {
+            let node = try Node.open(data.directory)
+            let status = try await node.status()
+            if json {
+                printJSON(JSONRendering.status(status))
+            } else {
+                let summary = status.summary
+                print("node_id:        \(summary.nodeID.hex)")
+                print("entries:        \(summary.entryCount)")
+                print("heads:          \(summary.heads.map(\.hex).joined(separator: " "))")
+                print("lamport:        \(summary.lamport)")
+                print("state_hash:     \(summary.stateHash.hex)")
+                print("version_vector: \(JSONRendering.versionVector(summary.versionVector).text)")
+                print("equivocations:  \(status.equivocations.count)")
+                print("pending:        \(status.pendingEntries)")
+            }
+            try await node.close()
+        }
+    }
+}
+
+struct VerifyCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify",
+        abstract: "Check every entry's hash and signature and re-derive the tables from the log.",
+        discussion: "Exits with status 4 and names the first bad entry or row if anything was altered behind P2PDB's back.")
+
+    @OptionGroup var data: DataOption
+
+    func run() async throws {
+        try await reportingErrors {
+            let node = try Node.open(data.directory)
+            let report = try await node.store.verify()
+            try await node.close()
+            guard report.isValid else {
+                throw P2PDBError(.corrupt, "verification failed: \(report.problems[0])")
+            }
+            print("ok: \(report.entriesChecked) entries and \(report.rowsChecked) rows verified; state hash \(report.stateHash.hex)")
+        }
+    }
+}

@@ -1,0 +1,48 @@
+import Foundation
+
+extension Value {
+    /// The JSON form used by the CLI and the HTTP API: integers and reals
+    /// as numbers, text as strings, NULL as null, blobs as
+    /// `{"base64": "..."}`.
+    public var json: JSON {
+        switch self {
+        case .null: return .null
+        case .integer(let value): return .number(String(value))
+        case .real(let value):
+            if value.isNaN { return .null }
+            if value.isInfinite { return .number(value > 0 ? "1e999" : "-1e999") }
+            let text = String(value)
+            return .number(text.contains(".") || text.contains("e") ? text : text + ".0")
+        case .text(let value): return .string(value)
+        case .blob(let bytes): return .object([("base64", .string(Data(bytes).base64EncodedString()))])
+        }
+    }
+
+    /// Reads the JSON form. A number without fraction or exponent is an
+    /// integer when it fits 64 bits; booleans become 1 and 0.
+    public init(json: JSON) throws(P2PDBError) {
+        switch json {
+        case .null: self = .null
+        case .bool(let value): self = .integer(value ? 1 : 0)
+        case .number(let text):
+            if !text.contains(where: { $0 == "." || $0 == "e" || $0 == "E" }), let integer = Int64(text) {
+                self = .integer(integer)
+            } else if let real = Double(text) {
+                self = .real(real)
+            } else {
+                throw P2PDBError(.invalidInput, "number \(text) is out of range")
+            }
+        case .string(let text): self = .text(text)
+        case .object(let members):
+            guard members.count == 1, members[0].0 == "base64", case .string(let encoded) = members[0].1 else {
+                throw P2PDBError(.invalidInput, "an object value must be {\"base64\": \"...\"} (a blob)")
+            }
+            guard let data = Data(base64Encoded: encoded) else {
+                throw P2PDBError(.invalidInput, "blob is not valid base64")
+            }
+            self = .blob(Array(data))
+        case .array:
+            throw P2PDBError(.invalidInput, "an array is not a SQL value")
+        }
+    }
+}
