@@ -84,6 +84,7 @@ let package = Package(
             dependencies: [
                 "P2PDB",
                 "P2PDBStorage",
+                .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSwift

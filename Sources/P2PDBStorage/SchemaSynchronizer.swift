@@ -25,6 +25,14 @@ enum SchemaSynchronizer {
             if before.isPrefix(of: table) && added.allSatisfy({ canAddWithAlter($0.definition) }) {
                 for column in added {
                     try db.execute(sql: "ALTER TABLE \(layout.quotedName) ADD COLUMN \(column.definition.sql)")
+                    if !column.definition.literalDefault.isNull {
+                        // SQLite 3.40's pre-update hook reads a column added
+                        // after a row was written as NULL, not as its default;
+                        // rewriting the rows stores the default in each, so
+                        // later changes capture the value users see.
+                        let name = SQLText.quoteIdentifier(column.definition.name)
+                        try db.execute(sql: "UPDATE \(layout.quotedName) SET \(name) = \(name)")
+                    }
                 }
                 state.layouts[key] = TableLayout(tid: layout.tid, table: table)
                 continue

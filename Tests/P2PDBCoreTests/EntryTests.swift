@@ -1,0 +1,139 @@
+import P2PDBCore
+import PropertyBased
+import Testing
+
+/// A fixed key, so that entries and their IDs are reproducible.
+let goldenKey = try! NodeKey(seed: Array(repeating: 7, count: 32))
+
+let samplePayload = EntryPayload(
+    schemaChanges: [
+        .createTable(
+            TableDefinition(
+                name: "items",
+                columns: [
+                    ColumnDefinition(name: "id", declaredType: "TEXT"),
+                    ColumnDefinition(name: "name", declaredType: "TEXT", notNull: true, defaultSQL: "''"),
+                    ColumnDefinition(name: "stock", declaredType: "COUNTER INTEGER", notNull: true, defaultSQL: "0"),
+                ],
+                primaryKey: ["id"]))
+    ],
+    tableChanges: [
+        TableChanges(
+            table: "items", primaryKeyColumns: ["id"], columns: ["name", "stock"],
+            rows: [
+                RowChange(kind: .insert, causalLength: 1, primaryKey: ["apple"], values: [ColumnValue(column: 0, value: "Apple")],
+                          deltas: [ColumnDelta(column: 1, delta: 10)]),
+                RowChange(kind: .delete, causalLength: 2, primaryKey: ["pear"]),
+            ])
+    ])
+
+@Suite("Entries")
+struct EntryTests {
+    @Test func encodingRoundTrips() throws {
+        let parent = EntryID(Signatures.sha256([1, 2, 3]))
+        let entry = Entry.make(author: goldenKey, seq: 3, lamport: 9, parents: [parent], wallTime: 1_700_000_000_000, payload: samplePayload)
+        let decoded = try Entry(bytes: entry.bytes)
+        #expect(decoded.id == entry.id)
+        #expect(decoded.author == goldenKey.nodeID)
+        #expect(decoded.seq == 3)
+        #expect(decoded.lamport == 9)
+        #expect(decoded.parents == [parent])
+        #expect(decoded.wallTime == 1_700_000_000_000)
+        #expect(decoded.payload == samplePayload)
+        #expect(decoded.signature == entry.signature)
+    }
+
+    /// Format version 1 must keep decoding to the same entry with the same
+    /// ID: these bytes are what a replica wrote; a future build reads them.
+    @Test func goldenVector() throws {
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
+        #expect(goldenKey.nodeID.hex == "ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c")
+        #expect(Hex.encode(entry.bytes.prefix(40)) == "50324501ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c01010000")
+        #expect(entry.id.hex == Self.goldenID)
+        let decoded = try Entry(bytes: entry.bytes)
+        #expect(decoded.payload == samplePayload)
+    }
+
+    static let goldenID = "9b44281eeeaf80964bac67f5167bdaaece23c24c3b7f2642b2aa7c1a39deb1a7"
+
+    @Test func parentsAreSortedAndDeduplicated() {
+        let a = EntryID(Signatures.sha256([1]))
+        let b = EntryID(Signatures.sha256([2]))
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 2, parents: [b, a, b], wallTime: 0, payload: EntryPayload())
+        #expect(entry.parents == [a, b].sorted())
+    }
+
+    @Test func everyFlippedBitIsDetected() throws {
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 5, payload: samplePayload)
+        for index in stride(from: 0, to: entry.bytes.count, by: 7) {
+            var bytes = entry.bytes
+            bytes[index] ^= 0x01
+            #expect(throws: EntryError.self) { _ = try Entry(bytes: bytes) }
+        }
+    }
+
+    @Test func entryClaimingAnotherAuthorIsRefused() throws {
+        let forger = NodeKey()
+        let honest = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
+        let forged = Entry.make(author: forger, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
+        // Splice the victim's node ID into the forger's signed bytes.
+        var bytes = forged.bytes
+        bytes.replaceSubrange(4..<36, with: goldenKey.nodeID.raw.bytes)
+        #expect(throws: EntryError.badSignature(author: goldenKey.nodeID)) { _ = try Entry(bytes: bytes) }
+        #expect(try Entry(bytes: honest.bytes).author == goldenKey.nodeID)
+    }
+
+    @Test func truncatedAndTrailingBytesAreRefused() {
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
+        #expect(throws: EntryError.self) { _ = try Entry(bytes: Array(entry.bytes.dropLast(10))) }
+        #expect(throws: EntryError.self) { _ = try Entry(bytes: entry.bytes + [0]) }
+        #expect(throws: EntryError.self) { _ = try Entry(bytes: []) }
+    }
+
+    @Test func causalLengthMustFitTheKind() throws {
+        var payload = samplePayload
+        payload.tableChanges[0].rows[1].causalLength = 3  // a delete must be even
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: payload)
+        #expect(throws: EntryError.self) { _ = try Entry(bytes: entry.bytes) }
+    }
+
+    @Test func unknownVersionIsNamed() throws {
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
+        var bytes = entry.bytes
+        bytes[3] = 2
+        #expect(throws: EntryError.malformed(.unsupportedVersion(2))) { _ = try Entry(bytes: bytes) }
+    }
+
+    @Test func randomBytesNeverCrashTheDecoder() async {
+        await propertyCheck(count: 500, input: Gen.uint8().array(of: 0...300)) { (bytes: [UInt8]) in
+            #expect(throws: EntryError.self) { _ = try Entry(bytes: [0x50, 0x32, 0x45, 0x01] + bytes) }
+        }
+    }
+
+    @Test func parallelVerificationNamesTheFirstBadEntry() throws {
+        let entries = (1...200).map { Entry.make(author: goldenKey, seq: UInt64($0), lamport: UInt64($0), parents: [], wallTime: 0, payload: samplePayload) }
+        var bodies = entries.map(\.bytes)
+        #expect(try EntryVerifier.verify(bodies).map(\.id) == entries.map(\.id))
+        bodies[150][60] ^= 0xff
+        #expect(throws: P2PDBError.self) { _ = try EntryVerifier.verify(bodies) }
+        do {
+            _ = try EntryVerifier.verify(bodies)
+        } catch {
+            #expect(error.message.hasPrefix("entry #151"))
+        }
+    }
+}
+
+@Suite("Bundles")
+struct BundleTests {
+    @Test func roundTripAndDamage() throws {
+        let entries = (1...3).map { Entry.make(author: goldenKey, seq: UInt64($0), lamport: UInt64($0), parents: [], wallTime: 0, payload: samplePayload).bytes }
+        let bundle = BundleCodec.encode(entries)
+        #expect(try BundleCodec.decode(bundle) == entries)
+        #expect(throws: P2PDBError.self) { _ = try BundleCodec.decode(Array(bundle.dropLast())) }
+        var corrupted = bundle
+        corrupted[40] ^= 1
+        #expect(throws: P2PDBError.self) { _ = try BundleCodec.decode(corrupted) }
+        #expect(throws: P2PDBError.self) { _ = try BundleCodec.decode(Array("hello".utf8)) }
+    }
+}

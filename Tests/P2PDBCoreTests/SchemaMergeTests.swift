@@ -1,0 +1,110 @@
+import P2PDBCore
+import PropertyBased
+import Testing
+
+@Suite("Replicated schema merge")
+struct SchemaMergeTests {
+    let a = NodeID(Bytes32(word0: 1, word1: 0, word2: 0, word3: 0))
+    let b = NodeID(Bytes32(word0: 2, word1: 0, word2: 0, word3: 0))
+
+    func table(_ name: String, _ columns: [String], key: [String] = ["id"]) -> SchemaChange {
+        .createTable(
+            TableDefinition(
+                name: name, columns: (key + columns).map { ColumnDefinition(name: $0, declaredType: "TEXT") }, primaryKey: key))
+    }
+
+    func origin(_ lamport: UInt64, _ author: NodeID, _ change: Int = 0) -> ReplicatedSchema.Origin {
+        .init(stamp: Stamp(lamport: lamport, author: author), change: change)
+    }
+
+    @Test func concurrentColumnsAreOrderedTheSameEverywhere() {
+        let create = (table("t", ["x"]), origin(1, a))
+        let addA = (SchemaChange.addColumn(table: "t", column: ColumnDefinition(name: "fromA", declaredType: "INTEGER")), origin(2, a))
+        let addB = (SchemaChange.addColumn(table: "t", column: ColumnDefinition(name: "fromB", declaredType: "TEXT")), origin(2, b))
+        var first = ReplicatedSchema()
+        var second = ReplicatedSchema()
+        for (change, origin) in [create, addA, addB] { first.apply(change, origin: origin) }
+        for (change, origin) in [create, addB, addA] { second.apply(change, origin: origin) }
+        #expect(first == second)
+        #expect(first.table(named: "t")?.columns.map(\.definition.name) == ["id", "x", "fromA", "fromB"])
+    }
+
+    @Test func firstDefinitionWinsForTablesAndColumns() {
+        var schema = ReplicatedSchema()
+        schema.apply(table("T", ["late"], key: ["k2"]), origin: origin(5, b))
+        schema.apply(table("t", ["early"], key: ["k1"]), origin: origin(3, a))
+        let merged = schema.table(named: "t")
+        #expect(merged?.name == "t")
+        #expect(merged?.primaryKey == ["k1"])
+        #expect(merged?.columns.map(\.definition.name) == ["k1", "early", "k2", "late"])
+    }
+
+    @Test func columnAddedBeforeItsTableArrivesIsKept() {
+        var schema = ReplicatedSchema()
+        schema.apply(.addColumn(table: "t", column: ColumnDefinition(name: "extra", declaredType: "TEXT")), origin: origin(4, b))
+        #expect(schema.table(named: "t") == nil)
+        schema.apply(table("t", ["x"]), origin: origin(1, a))
+        #expect(schema.table(named: "t")?.columns.map(\.definition.name) == ["id", "x", "extra"])
+    }
+
+    @Test func indexesNeedTheirTableAndColumns() {
+        var schema = ReplicatedSchema()
+        let index = SchemaChange.createIndex(IndexDefinition(name: "by_x", table: "t", columns: [.init(name: "x")]))
+        schema.apply(index, origin: origin(2, a))
+        #expect(schema.effectiveIndexes.isEmpty)
+        schema.apply(table("t", ["x"]), origin: origin(1, a))
+        #expect(schema.effectiveIndexes.map(\.name) == ["by_x"])
+    }
+
+    @Test func mergeIsIndependentOfOrder() async {
+        let changes: [(SchemaChange, ReplicatedSchema.Origin)] = [
+            (table("t", ["x"]), origin(1, a)),
+            (table("t", ["y"], key: ["other"]), origin(1, b)),
+            (.addColumn(table: "t", column: ColumnDefinition(name: "z", declaredType: "REAL")), origin(2, a)),
+            (.addColumn(table: "t", column: ColumnDefinition(name: "z", declaredType: "BLOB")), origin(2, b)),
+            (.createIndex(IndexDefinition(name: "i", table: "t", columns: [.init(name: "z")])), origin(3, a)),
+            (.createIndex(IndexDefinition(name: "i", table: "t", columns: [.init(name: "x")])), origin(3, b)),
+            (table("u", ["w"]), origin(4, b)),
+        ]
+        var reference = ReplicatedSchema()
+        for (change, origin) in changes { reference.apply(change, origin: origin) }
+        await propertyCheck(input: Gen.int(in: 0...Int.max)) { (seed: Int) in
+            var generator = SplitMix(seed: UInt64(seed))
+            var schema = ReplicatedSchema()
+            for (change, origin) in changes.shuffled(using: &generator) { schema.apply(change, origin: origin) }
+            #expect(schema == reference)
+            #expect(schema.digest == reference.digest)
+        }
+    }
+
+    @Test func generatedDDLIsCanonical() {
+        var schema = ReplicatedSchema()
+        schema.apply(
+            .createTable(
+                TableDefinition(
+                    name: "items",
+                    columns: [
+                        ColumnDefinition(name: "id", declaredType: "INTEGER"),
+                        ColumnDefinition(name: "stock", declaredType: "COUNTER INTEGER", notNull: true, defaultSQL: "0"),
+                        ColumnDefinition(name: "name", declaredType: "TEXT", collation: "NOCASE"),
+                    ],
+                    primaryKey: ["id"], withoutRowID: false, strict: true)),
+            origin: origin(1, a))
+        #expect(
+            schema.table(named: "items")?.createSQL
+                == "CREATE TABLE \"items\" (\"id\" INTEGER, \"stock\" COUNTER INTEGER NOT NULL DEFAULT 0, \"name\" TEXT COLLATE \"NOCASE\", PRIMARY KEY (\"id\")) STRICT")
+    }
+}
+
+/// A small seeded generator for shuffles in tests.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}

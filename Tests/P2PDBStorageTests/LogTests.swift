@@ -1,0 +1,173 @@
+import Foundation
+import GRDB
+import P2PDBCore
+import P2PDBStorage
+import Testing
+
+@Suite("Log, equivocation and verification")
+struct LogTests {
+    @Test func entriesCarryTheDAG() async throws {
+        let a = try TestReplica()
+        let b = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        try await a.send(to: b)
+        try await a.sql("INSERT INTO t VALUES (1, 'a')")
+        try await b.sql("INSERT INTO t VALUES (2, 'b')")
+        try await syncAll([a, b])
+        try await a.sql("INSERT INTO t VALUES (3, 'merge')")
+        let entries = try await a.entries()
+        let last = try #require(entries.last)
+        #expect(last.parents.count == 2)
+        #expect(last.seq == 3)
+        #expect(last.lamport == 3)
+        #expect(a.store.summary.heads == [last.id])
+        #expect(a.store.summary.versionVector[a.key.nodeID] == 3)
+        #expect(a.store.summary.versionVector[b.key.nodeID] == 1)
+        let stored = try #require(try await a.store.entry(last.id))
+        #expect(stored.entry.bytes == last.bytes)
+    }
+
+    @Test func equivocationIsKeptReportedAndMergedDeterministically() async throws {
+        let liar = NodeKey()
+        let setup = try TestReplica(key: liar)
+        try await setup.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n COUNTER INTEGER NOT NULL DEFAULT 0)")
+        let base = try await setup.entries()
+        // Two different entries with the liar's sequence number 2.
+        let makeFork = { (value: String, delta: Int64) in
+            Entry.make(
+                author: liar, seq: 2, lamport: 2, parents: [base[0].id], wallTime: 0,
+                payload: EntryPayload(tableChanges: [
+                    TableChanges(
+                        table: "t", primaryKeyColumns: ["id"], columns: ["v", "n"],
+                        rows: [RowChange(kind: .insert, causalLength: 1, primaryKey: [1],
+                                         values: [ColumnValue(column: 0, value: .text(value))], deltas: [ColumnDelta(column: 1, delta: delta)])])
+                ]))
+        }
+        let fork1 = makeFork("one", 1)
+        let fork2 = makeFork("two", 10)
+        let x = try TestReplica()
+        let y = try TestReplica()
+        _ = try await x.store.apply(base + [fork1, fork2])
+        _ = try await y.store.apply(base + [fork2, fork1])
+        let equivocations = try await x.store.equivocations()
+        #expect(equivocations.count == 1)
+        #expect(equivocations.first?.author == liar.nodeID)
+        #expect(Set(equivocations.first?.entries ?? []) == [fork1.id, fork2.id])
+        #expect(try await y.store.equivocations().count == 1)
+        #expect(x.stateHash == y.stateHash)
+        #expect(try await x.rows("SELECT v, n FROM t") == [["two", 11]])
+        try await expectConverged([x, y])
+    }
+
+    @Test func entriesWaitForMissingParents() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        try await a.sql("INSERT INTO t VALUES (1)")
+        try await a.sql("INSERT INTO t VALUES (2)")
+        let entries = try await a.entries()
+        let b = try TestReplica()
+        let first = try await b.store.apply([entries[2]])
+        #expect(first.pending == 1)
+        #expect(try await b.store.pendingCount() == 1)
+        _ = try await b.store.apply([entries[1]])
+        #expect(try await b.store.pendingCount() == 2)
+        let last = try await b.store.apply([entries[0]])
+        #expect(last.applied == 3)
+        #expect(try await b.store.pendingCount() == 0)
+        try await expectConverged([a, b])
+    }
+
+    @Test func invalidEntriesAreRejected() async throws {
+        let author = NodeKey()
+        let a = try TestReplica(key: author)
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        let base = try await a.entries()
+        let lowClock = Entry.make(author: author, seq: 2, lamport: 1, parents: [base[0].id], wallTime: 0, payload: EntryPayload())
+        let skipping = Entry.make(author: author, seq: 5, lamport: 9, parents: [base[0].id], wallTime: 0, payload: EntryPayload())
+        let b = try TestReplica()
+        let report = try await b.store.apply(base + [lowClock, skipping])
+        #expect(report.applied == 1)
+        #expect(report.rejected.count == 2)
+        await #expect(throws: P2PDBError.self) { _ = try await b.store.apply([lowClock], atomic: true) }
+    }
+
+    @Test func bundleImportIsAllOrNothing() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        for index in 1...5 { try await a.sql("INSERT INTO t VALUES (?, 'x')", [.integer(Int64(index))]) }
+        let (bundle, count) = try await a.store.exportBundle()
+        #expect(count == 6)
+        let b = try TestReplica()
+        // Truncated, bit-flipped, forged: nothing changes.
+        await #expect(throws: P2PDBError.self) { _ = try await b.store.importBundle(Array(bundle.dropLast(40))) }
+        var flipped = bundle
+        flipped[flipped.count / 2] ^= 0x10
+        await #expect(throws: P2PDBError.self) { _ = try await b.store.importBundle(flipped) }
+        let entries = try await a.entries()
+        var forgedBody = entries[3].bytes
+        forgedBody[forgedBody.count - 70] ^= 1
+        let forged = BundleCodec.encode(entries.prefix(3).map(\.bytes) + [forgedBody])
+        await #expect(throws: P2PDBError.self) { _ = try await b.store.importBundle(forged) }
+        #expect(b.store.summary.entryCount == 0)
+        #expect(try await b.snapshot().isEmpty)
+        // The genuine bundle, twice.
+        #expect(try await b.store.importBundle(bundle).applied == 6)
+        let before = b.store.summary
+        #expect(try await b.store.importBundle(bundle).duplicates == 6)
+        #expect(b.store.summary == before)
+        // Incremental export.
+        try await a.sql("INSERT INTO t VALUES (9, 'new')")
+        let (delta, deltaCount) = try await a.store.exportBundle(since: b.store.summary.versionVector)
+        #expect(deltaCount == 1)
+        _ = try await b.store.importBundle(delta)
+        try await expectConverged([a, b])
+    }
+
+    @Test func verifyFindsEveryKindOfTampering() async throws {
+        let tamperings: [(String, String)] = [
+            ("UPDATE t SET v = 'edited' WHERE id = 2", "column v"),
+            ("INSERT INTO t VALUES (99, 'sneaky')", "not derived from the log"),
+            ("DELETE FROM t WHERE id = 1", "missing from the file"),
+            ("UPDATE _p2pdb_entries SET body = CAST(substr(body, 1, length(body) - 1) || x'00' AS BLOB) WHERE position = 2", "signature"),
+            ("DELETE FROM _p2pdb_rows WHERE pk = (SELECT pk FROM _p2pdb_rows LIMIT 1)", "metadata"),
+            ("UPDATE _p2pdb_meta SET value = zeroblob(32) WHERE key = 'rows_hash'", "state hash"),
+            ("CREATE TABLE rogue (x)", "outside P2PDB"),
+        ]
+        for (tampering, expected) in tamperings {
+            let replica = try TestReplica()
+            try await replica.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+            try await replica.sql("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+            #expect(try await replica.store.verify().isValid)
+            // Alter the file behind P2PDB's back, as the sqlite3 shell would.
+            let queue = try DatabaseQueue(path: replica.path)
+            try await queue.write { try $0.execute(sql: tampering) }
+            try queue.close()
+            let report = try await replica.store.verify()
+            #expect(!report.isValid, "\(tampering) went unnoticed")
+            #expect(report.problems.first?.contains(expected) == true, "\(tampering): \(report.problems)")
+        }
+    }
+
+    @Test func durabilityDefaultsToFull() throws {
+        let replica = try TestReplica(durability: .full)
+        #expect(try replica.store.synchronousSetting() == 2)
+        let relaxed = try TestReplica(durability: .normal)
+        #expect(try relaxed.store.synchronousSetting() == 1)
+    }
+
+    @Test func changeFeedDeliversLocalAndRemoteEntries() async throws {
+        let a = try TestReplica()
+        let b = try TestReplica()
+        let feed = b.store.changes()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        try await a.send(to: b)
+        try await b.sql("INSERT INTO t VALUES (1)")
+        var received: [AppliedEntry] = []
+        for await applied in feed {
+            received.append(applied)
+            if received.count == 2 { break }
+        }
+        #expect(received.map(\.position) == [1, 2])
+        #expect(received[1].entry.author == b.key.nodeID)
+    }
+}
