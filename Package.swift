@@ -91,7 +91,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBCLITests",
-            dependencies: ["P2PDB"],
+            dependencies: ["P2PDB", "p2pdb", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
     ]

@@ -65,6 +65,8 @@ struct SQLCommand: AsyncParsableCommand {
             buffer = ""
             do {
                 printResult(try await node.execute(statement))
+                // Each result is an acknowledgement: do not let it sit in a buffer.
+                fflush(nil)
             } catch let error as P2PDBError {
                 printError(error.message)
                 if !interactive { throw ExitCode(1) }

@@ -1,0 +1,174 @@
+import Foundation
+import GRDB
+import P2PDB
+import Testing
+
+@Suite("p2pdb command line")
+struct CLITests {
+    @Test func initCreatesAPrivateKeyAndPrintsTheNodeID() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let output = try p2pdb("init", "--data", dir)
+        #expect(output.status == 0)
+        let nodeID = output.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(NodeID(hex: nodeID) != nil)
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/node.key")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+        #expect(try DataDirectory(path: dir).loadKey().nodeID.hex == nodeID)
+        let again = try p2pdb("init", "--data", dir)
+        #expect(again.status != 0)
+        #expect(again.stderr.contains("already initialised"))
+    }
+
+    @Test(arguments: [
+        ["sql", "SELECT 1"], ["status", "--json"], ["log"], ["verify"], ["export", "--out", "/dev/null"], ["import", "/dev/null"],
+    ])
+    func uninitialisedDirectoryIsNamed(_ command: [String]) throws {
+        let temp = try TemporaryDirectory()
+        let output = try p2pdb(arguments: [command[0], "--data", temp.path("nothing")] + command.dropFirst())
+        #expect(output.status != 0)
+        #expect(output.stderr.contains("is not an initialised P2PDB data directory") || output.stderr.contains("cannot read"))
+        #expect(output.stderr.split(separator: "\n").count == 1)
+    }
+
+    @Test(arguments: ["init", "sql", "status", "log", "verify", "export", "import"])
+    func everyCommandHasHelp(_ command: String) throws {
+        let output = try p2pdb(command, "--help")
+        #expect(output.status == 0)
+        #expect(output.stdout.contains("USAGE"))
+    }
+
+    @Test func sqlPrintsJSONForQueriesAndWrites() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, v, n REAL)")
+        let write = try p2pdb("sql", "--data", dir, "--json", "INSERT INTO t VALUES (?, ?, ?), (?, ?, ?)",
+                              "--param", "1", "--param", "hello", "--param", "2.5",
+                              "--param", "2", "--param", "\"42\"", "--param", "null")
+        #expect(write.status == 0)
+        let json = try JSON.parse(write.stdout.trimmingCharacters(in: .whitespacesAndNewlines))
+        #expect(json["changes"] == .number("2"))
+        guard case .string(let entry)? = json["entry"] else { Issue.record("no entry id: \(write.stdout)"); return }
+        #expect(EntryID(hex: entry) != nil)
+        let query = try p2pdb("sql", "--data", dir, "--json", "SELECT id, v, typeof(v), n FROM t ORDER BY id")
+        #expect(query.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                == #"{"columns":["id","v","typeof(v)","n"],"rows":[[1,"hello","text",2.5],[2,"42","text",null]]}"#)
+        let table = try p2pdb("sql", "--data", dir, "SELECT id FROM t")
+        #expect(table.stdout.contains("(2 rows)"))
+    }
+
+    @Test func badSQLGivesOneLineAndNonZeroExit() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        for sql in ["SELEC 1", "CREATE TABLE x (a)", "DROP TABLE x", "ATTACH 'x' AS y"] {
+            let output = try p2pdb("sql", "--data", dir, sql)
+            #expect(output.status != 0)
+            #expect(output.stderr.hasPrefix("p2pdb: "))
+            #expect(output.stderr.split(separator: "\n").count == 1)
+        }
+        let status = try p2pdb("status", "--data", dir, "--json")
+        #expect(try JSON.parse(status.stdout.trimmingCharacters(in: .whitespacesAndNewlines))["entries"] == .number("0"))
+    }
+
+    @Test func statusAndLogDescribeTheLog() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let nodeID = try p2pdb("init", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        try p2pdb("sql", "--data", dir, "INSERT INTO t VALUES (1); INSERT INTO t VALUES (2)")
+        let status = try JSON.parse(try p2pdb("status", "--data", dir, "--json").stdout)
+        #expect(status["node_id"] == .string(nodeID))
+        #expect(status["entries"] == .number("2"))
+        #expect(status["lamport"] == .number("2"))
+        #expect(status["version_vector"] == .object([(nodeID, .number("2"))]))
+        #expect(status["equivocations"] == .array([]))
+        guard case .array(let heads)? = status["heads"], heads.count == 1, case .string(let stateHash)? = status["state_hash"] else {
+            Issue.record("status lacks heads or state_hash"); return
+        }
+        #expect(stateHash.count == 64)
+        let log = try JSON.parse(try p2pdb("log", "--data", dir, "--json").stdout)
+        guard case .array(let entries) = log, entries.count == 2 else { Issue.record("log: \(log)"); return }
+        #expect(entries[0]["seq"] == .number("2"))
+        #expect(entries[0]["changes"] == .number("2"))
+        #expect(entries[0]["id"] == heads[0])
+        #expect(entries[0]["parents"] == .array([entries[1]["id"]!]))
+    }
+
+    @Test func twoRegistersConvergeThroughBundles() throws {
+        let temp = try TemporaryDirectory()
+        let a = temp.path("register-a")
+        let b = temp.path("register-b")
+        try p2pdb("init", "--data", a)
+        try p2pdb("init", "--data", b)
+        try p2pdb("sql", "--data", a, "CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT, stock COUNTER INTEGER NOT NULL DEFAULT 0)")
+        try p2pdb("sql", "--data", a, "INSERT INTO items VALUES ('apple', 'Apple', 10)")
+        #expect(try p2pdb("export", "--data", a, "--out", temp.path("a.bundle")).status == 0)
+        #expect(try p2pdb("import", "--data", b, temp.path("a.bundle")).stdout.contains("imported 2 entries"))
+        // Offline: both sell an apple; A renames it, B deletes nothing.
+        try p2pdb("sql", "--data", a, "UPDATE items SET stock = stock - 1, name = 'Red apple' WHERE id = 'apple'")
+        try p2pdb("sql", "--data", b, "UPDATE items SET stock = stock - 1 WHERE id = 'apple'")
+        let vectorOfB = try JSON.parse(try p2pdb("status", "--data", b, "--json").stdout)["version_vector"]!.text
+        try p2pdb("export", "--data", a, "--out", temp.path("a2.bundle"), "--since", vectorOfB)
+        try p2pdb("export", "--data", b, "--out", temp.path("b.bundle"))
+        #expect(try p2pdb("import", "--data", b, temp.path("a2.bundle")).stdout.contains("imported 1 entries"))
+        #expect(try p2pdb("import", "--data", a, temp.path("b.bundle")).status == 0)
+        let again = try p2pdb("import", "--data", a, temp.path("b.bundle"))
+        #expect(again.stdout.contains("imported 0 entries"))
+        let rowsA = try p2pdb("sql", "--data", a, "--json", "SELECT * FROM items").stdout
+        let rowsB = try p2pdb("sql", "--data", b, "--json", "SELECT * FROM items").stdout
+        #expect(rowsA == rowsB)
+        #expect(rowsA.contains(#"["apple","Red apple",8]"#))
+        let hashA = try JSON.parse(try p2pdb("status", "--data", a, "--json").stdout)["state_hash"]
+        let hashB = try JSON.parse(try p2pdb("status", "--data", b, "--json").stdout)["state_hash"]
+        #expect(hashA == hashB)
+        #expect(try p2pdb("verify", "--data", a).status == 0)
+        // A damaged bundle is refused and changes nothing.
+        let bundle = try Data(contentsOf: URL(fileURLWithPath: temp.path("b.bundle")))
+        try bundle.prefix(bundle.count / 2).write(to: URL(fileURLWithPath: temp.path("cut.bundle")))
+        let cut = try p2pdb("import", "--data", a, temp.path("cut.bundle"))
+        #expect(cut.status == 4)
+        #expect(cut.stderr.contains("truncated or corrupted"))
+        #expect(try JSON.parse(try p2pdb("status", "--data", a, "--json").stdout)["state_hash"] == hashA)
+    }
+
+    @Test func verifyNamesTheRowAlteredBehindItsBack() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT); INSERT INTO t VALUES (7, 'seven')")
+        #expect(try p2pdb("verify", "--data", dir).stdout.hasPrefix("ok:"))
+        let queue = try DatabaseQueue(path: dir + "/replica.sqlite")
+        try queue.write { try $0.execute(sql: "UPDATE t SET v = 'six' WHERE id = 7") }
+        try queue.close()
+        let output = try p2pdb("verify", "--data", dir)
+        #expect(output.status == 4)
+        #expect(output.stderr.contains("table t, row 7: column v is 'six' in the file, the log gives 'seven'"))
+    }
+
+    @Test func shellReadsStatementsFromStandardInput() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        let output = try p2pdb("sql", "--data", dir, input: """
+            CREATE TABLE t (id INTEGER PRIMARY KEY,
+                            v TEXT);
+            INSERT INTO t VALUES (1, 'a;b');
+            SELECT v FROM t;
+            """)
+        #expect(output.status == 0)
+        #expect(output.stdout.contains("a;b"))
+    }
+
+    @Test func secondProcessOnTheSameDirectoryIsRefused() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        let node = try Node.open(DataDirectory(path: dir))
+        let output = try p2pdb("sql", "--data", dir, "SELECT 1")
+        #expect(output.status == 3)
+        #expect(output.stderr.contains("in use by another p2pdb process"))
+        _ = node
+    }
+}

@@ -1,0 +1,63 @@
+import Foundation
+import Testing
+
+/// The `p2pdb` binary built next to the test bundle.
+let p2pdbBinary: URL = {
+    var directory = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
+    for _ in 0..<4 {
+        let candidate = directory.appendingPathComponent("p2pdb")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+        directory = directory.deletingLastPathComponent()
+    }
+    var root = URL(fileURLWithPath: #filePath)
+    while root.path != "/" {
+        root.deleteLastPathComponent()
+        let candidate = root.appendingPathComponent(".build/debug/p2pdb")
+        if FileManager.default.isExecutableFile(atPath: candidate.path) { return candidate }
+    }
+    return URL(fileURLWithPath: "p2pdb")
+}()
+
+struct CommandOutput {
+    var status: Int32
+    var stdout: String
+    var stderr: String
+}
+
+/// Runs `p2pdb` with arguments and waits for it.
+@discardableResult
+func p2pdb(_ arguments: String..., input: String? = nil) throws -> CommandOutput {
+    try p2pdb(arguments: arguments, input: input)
+}
+
+func p2pdb(arguments: [String], input: String? = nil) throws -> CommandOutput {
+    let process = Process()
+    process.executableURL = p2pdbBinary
+    process.arguments = arguments
+    let out = Pipe()
+    let err = Pipe()
+    let inPipe = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    process.standardInput = inPipe
+    try process.run()
+    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
+    try inPipe.fileHandleForWriting.close()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandOutput(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
+        stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// A temporary directory removed when the test ends.
+final class TemporaryDirectory {
+    let url: URL
+    init() throws {
+        url = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-cli-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+    }
+    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
+    deinit { try? FileManager.default.removeItem(at: url) }
+}
