@@ -56,11 +56,21 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Benchmarks run by `p2pdb bench`, each beside plain SQLite.
+        .target(
+            name: "P2PDBBench",
+            dependencies: [
+                "P2PDB",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // The `p2pdb` command line.
         .target(
             name: "P2PDBCLI",
             dependencies: [
                 "P2PDB",
+                "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -17,6 +17,19 @@ public enum ColumnAffinity: Sendable, Equatable {
         }
     }
 
+    /// False when SQLite is certain to store `value` unchanged in a column
+    /// of this affinity; true when it may convert it (a number into a TEXT
+    /// column, text into a numeric one).
+    public func mayConvert(_ value: Value) -> Bool {
+        switch (self, value) {
+        case (_, .null), (_, .blob), (.blob, _): return false
+        case (.text, .text): return false
+        case (.text, _): return true
+        case (.integer, .integer), (.numeric, .integer), (.real, .real): return false
+        default: return true
+        }
+    }
+
     /// The value a NOT NULL column of this affinity takes when a change
     /// leaves it unset and it has no literal default.
     public var zero: Value {
@@ -30,23 +43,10 @@ public enum ColumnAffinity: Sendable, Equatable {
 }
 
 extension ColumnDefinition {
-    /// The DEFAULT as a value when it is a literal; NULL otherwise.
-    ///
-    /// A cell equal to its column's literal default is left out of the row
-    /// digest, so that adding a column (whose default SQLite requires to be
-    /// a literal) leaves every existing row digest unchanged.
+    /// The DEFAULT as a value when it is a literal; NULL otherwise. Before
+    /// the column's affinity is applied: `DEFAULT '5'` gives the text '5'.
     public var literalDefault: Value {
         guard let defaultSQL, let value = SQLText.literalValue(ofDefault: defaultSQL) else { return .null }
-        return value
-    }
-
-    /// What a column holds when a replicated change creates its row without
-    /// a value for it: the literal default, else NULL, else (NOT NULL) zero.
-    /// Never an expression such as CURRENT_TIMESTAMP, which would differ
-    /// between replicas.
-    public var fillValue: Value {
-        let value = literalDefault
-        if value.isNull && notNull { return ColumnAffinity(declaredType: declaredType).zero }
         return value
     }
 }

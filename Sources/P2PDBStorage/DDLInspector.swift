@@ -69,7 +69,7 @@ enum DDLInspector {
         let before = SchemaNames(tables: try objectNames(db, type: "table"), indexes: try objectNames(db, type: "index"))
         try db.execute(sql: "SAVEPOINT p2pdb_ddl")
         do {
-            try statement.execute()
+            try statement.executeRaw()
             let change = try read(before)
             try db.execute(sql: "ROLLBACK TO p2pdb_ddl; RELEASE p2pdb_ddl")
             return change

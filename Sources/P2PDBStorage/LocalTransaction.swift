@@ -25,10 +25,9 @@ struct LocalTransaction {
             var statementNumber = 0
             var committed = false
             for request in requests {
-                let statements = try db.allStatements(sql: request.sql, arguments: StatementArguments(values: request.parameters))
-                while let statement = try statements.next() {
+                try StatementSource.forEach(request, db) { statement in
                     defer { statementNumber += 1 }
-                    let kind = try StatementGuard.classify(statement.sql)
+                    let kind = try StatementGuard.classify(statement.rawSQL)
                     if committed {
                         throw P2PDBError(.refused, "statements after COMMIT are refused: send them as another request")
                     }
@@ -63,6 +62,7 @@ struct LocalTransaction {
                         results.append(try Self.execute(statement, db))
                         if let violation = capture.violation { throw violation }
                     }
+                    return true
                 }
             }
             let tableChanges = try buildTableChanges(capture.end(), stamp: stamp, db, state: &working)
@@ -87,16 +87,16 @@ struct LocalTransaction {
         }
     }
 
+    /// Runs a bound statement to completion, collecting its rows.
     static func execute(_ statement: Statement, _ db: Database) throws -> StatementResult {
-        if statement.columnCount > 0 {
-            let columns = statement.columnNames
-            var rows: [[Value]] = []
-            let cursor = try Row.fetchCursor(statement)
-            while let row = try cursor.next() { rows.append(row.values) }
-            return StatementResult(columns: columns, rows: rows, changes: statement.isReadonly ? 0 : db.changesCount, isQuery: true)
+        let columnCount = statement.columnCount
+        var rows: [[Value]] = []
+        while try statement.stepRaw() { rows.append(statement.currentRowRaw()) }
+        let changes = statement.isReadonly ? 0 : db.changesCount
+        if columnCount > 0 {
+            return StatementResult(columns: statement.columnNames, rows: rows, changes: changes, isQuery: true)
         }
-        try statement.execute()
-        return StatementResult(changes: statement.isReadonly ? 0 : db.changesCount)
+        return StatementResult(changes: changes)
     }
 
     // MARK: Row changes

@@ -18,14 +18,13 @@ public struct EntrySummary: Sendable, Equatable {
 enum LogStore {
     static func contains(_ db: Database, id: EntryID) throws -> Bool {
         let statement = try db.cachedStatement(sql: "SELECT 1 FROM _p2pdb_entries WHERE id = ?")
-        statement.setUncheckedArguments([id.raw.bytes.databaseBlob])
-        return try Int.fetchOne(statement) != nil
+        return try statement.firstRowRaw([.blob(id.raw.bytes)]) != nil
     }
 
     static func lamport(_ db: Database, of id: EntryID) throws -> UInt64? {
         let statement = try db.cachedStatement(sql: "SELECT lamport FROM _p2pdb_entries WHERE id = ?")
-        statement.setUncheckedArguments([id.raw.bytes.databaseBlob])
-        return try Int64.fetchOne(statement).map(UInt64.init)
+        guard case .integer(let lamport)? = try statement.firstRowRaw([.blob(id.raw.bytes)])?.first else { return nil }
+        return UInt64(lamport)
     }
 
     /// The IDs of stored entries by `author` with sequence number `seq`.
@@ -39,11 +38,10 @@ enum LogStore {
     static func insert(_ db: Database, _ entry: Entry, author: Int64) throws -> Int64 {
         let statement = try db.cachedStatement(
             sql: "INSERT INTO _p2pdb_entries(id, author, seq, lamport, changes, body) VALUES (?, ?, ?, ?, ?, ?)")
-        statement.setUncheckedArguments([
-            entry.id.raw.bytes.databaseBlob, author, Int64(entry.seq), Int64(entry.lamport),
-            entry.rowChangeCount, entry.bytes.databaseBlob,
+        try statement.runRaw([
+            .blob(entry.id.raw.bytes), .integer(author), .integer(Int64(entry.seq)), .integer(Int64(entry.lamport)),
+            .integer(Int64(entry.rowChangeCount)), .blob(entry.bytes),
         ])
-        try statement.execute()
         return db.lastInsertedRowID
     }
 

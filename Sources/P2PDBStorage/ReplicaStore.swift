@@ -85,26 +85,39 @@ public final class ReplicaStore: Sendable {
         return results
     }
 
-    /// The results if every statement is read-only, nil if any writes.
-    private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
+    /// Runs read-only SQL on the calling thread, blocking it: for callers
+    /// that are not async, and for the read benchmark.
+    public func querySync(_ request: SQLRequest) throws -> [StatementResult] {
         do {
-            return try await pool.read { db -> [StatementResult]? in
-                var results: [StatementResult] = []
-                for request in requests {
-                    let statements = try db.allStatements(
-                        sql: request.sql, arguments: StatementArguments(values: request.parameters))
-                    while let statement = try statements.next() {
-                        guard try StatementGuard.classify(statement.sql) == .plain, statement.isReadonly else {
-                            return nil
-                        }
-                        results.append(try LocalTransaction.execute(statement, db))
-                    }
-                }
-                return results
+            guard let results = try pool.read({ try Self.readOnly([request], $0) }) else {
+                throw P2PDBError(.refused, "this statement writes; run it as a write")
             }
+            return results
         } catch {
             throw StoreErrors.map(error)
         }
+    }
+
+    /// The results if every statement is read-only, nil if any writes.
+    private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
+        do {
+            return try await pool.read { db in try Self.readOnly(requests, db) }
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    private static func readOnly(_ requests: [SQLRequest], _ db: Database) throws -> [StatementResult]? {
+        var results: [StatementResult] = []
+        for request in requests {
+            let readOnly = try StatementSource.forEach(request, db) { statement in
+                guard try StatementGuard.classify(statement.rawSQL) == .plain, statement.isReadonly else { return false }
+                results.append(try LocalTransaction.execute(statement, db))
+                return true
+            }
+            if !readOnly { return nil }
+        }
+        return results
     }
 
     // MARK: Entries

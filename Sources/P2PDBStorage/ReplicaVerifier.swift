@@ -86,6 +86,12 @@ struct ReplicaVerifier {
     }
 
     private func compareTables(_ db: Database, _ scratch: Database, replayed: ReplicaState, report: inout VerificationReport) throws {
+        var rowsHash = StateHash.zero
+        defer {
+            if report.problems.isEmpty && rowsHash != replayed.rowsHash {
+                report.problems.append("the rows hash to \(rowsHash.hex), the log's incremental state gives \(replayed.rowsHash.hex)")
+            }
+        }
         let fileTables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger')")
         for name in fileTables.sorted() where !InternalSchema.isInternal(name) && replayed.layouts[SQLText.key(name)] == nil {
             report.problems.append("\(name) exists in the file but not in the log: it was created outside P2PDB")
@@ -109,6 +115,7 @@ struct ReplicaVerifier {
                 let values = row.values
                 let key = layout.primaryKey(of: values)
                 report.rowsChecked += 1
+                rowsHash.add(layout.digest(of: values))
                 guard let wanted = expected.removeValue(forKey: key) else {
                     report.problems.append("table \(layout.name), row \(describe(key)): present in the file but not derived from the log")
                     return

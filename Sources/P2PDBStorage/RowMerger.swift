@@ -114,7 +114,14 @@ enum RowMerger {
 
         try write(db, layout: layout, key: change.primaryKey, old: oldRow, new: newRow)
         if let oldRow { state.rowsHash.subtract(layout.digest(of: oldRow)) }
-        if let newRow { state.rowsHash.add(layout.digest(of: newRow)) }
+        if var newRow {
+            // Values from an author whose schema differed may be converted
+            // by this column's affinity; the digest covers what is stored.
+            if layout.mayConvert(newRow), let stored = try fetchRow(db, layout: layout, key: change.primaryKey) {
+                newRow = stored
+            }
+            state.rowsHash.add(layout.digest(of: newRow))
+        }
         try RowMetadataStore.save(db, tid: layout.tid, key: key, newMetadata)
     }
 
@@ -137,9 +144,7 @@ enum RowMerger {
     }
 
     static func fetchRow(_ db: Database, layout: TableLayout, key: [Value]) throws -> [Value]? {
-        let statement = try db.cachedStatement(sql: layout.selectRowSQL)
-        statement.setUncheckedArguments(StatementArguments(values: key))
-        return try Row.fetchOne(statement)?.values
+        try db.cachedStatement(sql: layout.selectRowSQL).firstRowRaw(key)
     }
 
     private static func write(_ db: Database, layout: TableLayout, key: [Value], old: [Value]?, new: [Value]?) throws {
@@ -147,19 +152,13 @@ enum RowMerger {
         case (nil, nil):
             return
         case (_?, nil):
-            let statement = try db.cachedStatement(sql: layout.deleteRowSQL)
-            statement.setUncheckedArguments(StatementArguments(values: key))
-            try statement.execute()
+            try db.cachedStatement(sql: layout.deleteRowSQL).runRaw(key)
         case (nil, let row?):
-            let statement = try db.cachedStatement(sql: layout.insertRowSQL)
-            statement.setUncheckedArguments(StatementArguments(values: row))
-            try statement.execute()
+            try db.cachedStatement(sql: layout.insertRowSQL).runRaw(row)
         case (let before?, let row?):
             let columns = row.indices.filter { !layout.isPrimaryKey[$0] && row[$0] != before[$0] }
             guard !columns.isEmpty else { return }
-            let statement = try db.cachedStatement(sql: layout.updateSQL(columns: columns))
-            statement.setUncheckedArguments(StatementArguments(values: columns.map { row[$0] } + key))
-            try statement.execute()
+            try db.cachedStatement(sql: layout.updateSQL(columns: columns)).runRaw(columns.map { row[$0] } + key)
         }
     }
 

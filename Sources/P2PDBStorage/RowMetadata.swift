@@ -69,23 +69,23 @@ enum RowMetadataStore {
     static func load(_ db: Database, tid: Int64, key: [UInt8]) throws -> RowMetadata? {
         let statement = try db.cachedStatement(
             sql: "SELECT cl, lamport, author, clocks FROM _p2pdb_rows WHERE tid = ? AND pk = ?")
-        statement.setUncheckedArguments([tid, key.databaseBlob])
-        guard let row = try Row.fetchOne(statement) else { return nil }
-        let clocks: [UInt8]? = (row[3] as DatabaseValue).storage.blobBytes
+        guard let row = try statement.firstRowRaw([.integer(tid), .blob(key)]),
+            case .integer(let causalLength) = row[0], case .integer(let lamport) = row[1], case .integer(let author) = row[2]
+        else { return nil }
+        var clocks: [UInt8]?
+        if case .blob(let bytes) = row[3] { clocks = bytes }
         return RowMetadata(
-            causalLength: UInt64(row[0] as Int64),
-            base: RowMetadata.LocalStamp(lamport: UInt64(row[1] as Int64), author: row[2]),
+            causalLength: UInt64(causalLength), base: RowMetadata.LocalStamp(lamport: UInt64(lamport), author: author),
             overrides: try RowMetadata.decodeOverrides(clocks))
     }
 
     static func save(_ db: Database, tid: Int64, key: [UInt8], _ metadata: RowMetadata) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT OR REPLACE INTO _p2pdb_rows(tid, pk, cl, lamport, author, clocks) VALUES (?, ?, ?, ?, ?, ?)")
-        statement.setUncheckedArguments([
-            tid, key.databaseBlob, Int64(metadata.causalLength), Int64(metadata.base.lamport), metadata.base.author,
-            metadata.encodedOverrides?.databaseBlob,
+        try statement.runRaw([
+            .integer(tid), .blob(key), .integer(Int64(metadata.causalLength)), .integer(Int64(metadata.base.lamport)),
+            .integer(metadata.base.author), metadata.encodedOverrides.map(Value.blob) ?? .null,
         ])
-        try statement.execute()
     }
 
     /// Records a local insert without reading first: the row was absent,
@@ -98,8 +98,9 @@ enum RowMetadataStore {
                     cl = cl + 1 + (cl % 2), lamport = excluded.lamport, author = excluded.author, clocks = NULL
                 RETURNING cl
                 """)
-        statement.setUncheckedArguments([tid, key.databaseBlob, Int64(stamp.lamport), stamp.author])
-        guard let causalLength = try Int64.fetchOne(statement) else {
+        guard let row = try statement.firstRowRaw([.integer(tid), .blob(key), .integer(Int64(stamp.lamport)), .integer(stamp.author)]),
+            case .integer(let causalLength) = row[0]
+        else {
             throw P2PDBError(.storage, "row metadata upsert returned nothing")
         }
         return UInt64(causalLength)

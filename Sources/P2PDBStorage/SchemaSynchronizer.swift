@@ -43,7 +43,15 @@ enum SchemaSynchronizer {
             state.layouts[key] = TableLayout(tid: layout.tid, table: table)
             replay.insert(key)
         }
-        replay.formUnion(try resolvedOrphans(db, schema: new))
+        for key in try resolvedOrphans(db, schema: new) where !replay.contains(key) {
+            // Rows of this table were merged without the columns they now
+            // have: derive the table again from the log.
+            if let layout = state.layouts[key] {
+                try removeAllRows(db, layout: layout, state: &state)
+                try db.execute(sql: "DELETE FROM \(layout.quotedName)")
+            }
+            replay.insert(key)
+        }
         try synchronizeIndexes(db, from: old, to: new, recreatedTables: replay)
         return replay
     }

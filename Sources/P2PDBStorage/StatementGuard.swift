@@ -1,4 +1,5 @@
 import P2PDBCore
+import Synchronization
 
 /// Decides, from a statement's tokens, whether P2PDB runs it and how.
 ///
@@ -18,11 +19,20 @@ enum StatementGuard {
     }
 
     static func classify(_ sql: String) throws(P2PDBError) -> Kind {
+        if let kind = cache.withLock({ $0[sql] }) { return kind }
         guard let tokens = SQLText.tokenize(sql) else {
             throw P2PDBError(.invalidSQL, "unterminated string, identifier or comment in SQL")
         }
-        return try classify(tokens)
+        let kind = try classify(tokens)
+        cache.withLock { cache in
+            if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
+            cache[sql] = kind
+        }
+        return kind
     }
+
+    /// Statements are sent again and again; tokenizing each once is enough.
+    private static let cache = Mutex<[String: Kind]>([:])
 
     static func classify(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
         if let internalName = tokens.first(where: {

@@ -18,6 +18,8 @@ final class TableLayout: Sendable {
     let isCounter: [Bool]
     /// Indexes of non-key, non-counter columns: the last-writer-wins ones.
     let registerIndexes: [Int]
+    let affinities: [ColumnAffinity]
+    /// What SQLite stores for each column's literal DEFAULT (NULL if none).
     let literalDefaults: [Value]
     let fillValues: [Value]
 
@@ -41,8 +43,14 @@ final class TableLayout: Sendable {
         self.isPrimaryKey = isPrimaryKey
         isCounter = table.columns.enumerated().map { !isPrimaryKey[$0] && $1.definition.isCounter }
         registerIndexes = table.columns.indices.filter { !isPrimaryKey[$0] && !table.columns[$0].definition.isCounter }
-        literalDefaults = table.columns.map(\.definition.literalDefault)
-        fillValues = table.columns.map(\.definition.fillValue)
+        affinities = table.columns.map { ColumnAffinity(declaredType: $0.definition.declaredType) }
+        let literalDefaults = table.columns.map { DefaultValues.stored(for: $0.definition) }
+        self.literalDefaults = literalDefaults
+        fillValues = table.columns.indices.map { index in
+            let column = table.columns[index].definition
+            if literalDefaults[index].isNull && column.notNull { return ColumnAffinity(declaredType: column.declaredType).zero }
+            return literalDefaults[index]
+        }
 
         quotedName = SQLText.quoteIdentifier(table.name)
         let quotedColumns = columnNames.map(SQLText.quoteIdentifier)
@@ -60,6 +68,12 @@ final class TableLayout: Sendable {
     func updateSQL(columns: [Int]) -> String {
         let assignments = columns.map { "\(SQLText.quoteIdentifier(columnNames[$0])) = ?" }.joined(separator: ", ")
         return "UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)"
+    }
+
+    /// True if SQLite may store some value of `row` differently from how it
+    /// is given (a number written into a TEXT column, say).
+    func mayConvert(_ row: [Value]) -> Bool {
+        row.indices.contains { affinities[$0].mayConvert(row[$0]) }
     }
 
     /// The row's contribution to the state hash.

@@ -1,0 +1,35 @@
+import GRDB
+import P2PDBCore
+
+/// Prepares the statements of a request.
+///
+/// Most requests are one statement sent again and again with new
+/// parameters; those come from the connection's statement cache, prepared
+/// once. Text holding several statements is prepared one statement at a
+/// time, so that each can use what the previous one created.
+enum StatementSource {
+    /// Calls `body` with each statement of the request, its parameters
+    /// bound, until `body` returns false.
+    ///
+    /// - Returns: false if `body` stopped the iteration.
+    @discardableResult
+    static func forEach(_ request: SQLRequest, _ db: Database, _ body: (Statement) throws -> Bool) throws -> Bool {
+        var next = 0
+        if let statement = try? db.cachedStatement(sql: request.sql) {
+            try statement.bindRaw(from: request.parameters, next: &next)
+            guard try body(statement) else { return false }
+        } else {
+            let statements = try db.allStatements(sql: request.sql)
+            while let statement = try statements.next() {
+                try statement.bindRaw(from: request.parameters, next: &next)
+                guard try body(statement) else { return false }
+            }
+        }
+        guard next == request.parameters.count else {
+            throw P2PDBError(
+                .invalidParameters,
+                "wrong number of statement parameters: the SQL takes \(next), \(request.parameters.count) given")
+        }
+        return true
+    }
+}
