@@ -19,6 +19,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/x-sheep/swift-property-based", from: "2.0.1"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
     ],
     targets: [
         // SQLite entry points that the system header hides behind compile-time
@@ -56,6 +61,21 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // `p2pdb serve`: the HTTP/JSON API, the change feed, metrics and the
+        // node's lifecycle as a service.
+        .target(
+            name: "P2PDBServer",
+            dependencies: [
+                "P2PDB",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Benchmarks run by `p2pdb bench`, each beside plain SQLite.
         .target(
             name: "P2PDBBench",
@@ -70,6 +90,7 @@ let package = Package(
             name: "P2PDBCLI",
             dependencies: [
                 "P2PDB",
+                "P2PDBServer",
                 "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -97,6 +118,11 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "P2PDBServerTests",
+            dependencies: ["P2PDB", "P2PDBServer"],
             swiftSettings: strictSwift
         ),
         .testTarget(

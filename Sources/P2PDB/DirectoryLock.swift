@@ -1,10 +1,11 @@
 import Foundation
 import P2PDBCore
+import Synchronization
 
 /// An exclusive lock on a data directory, so that only one process writes
 /// a replica at a time. Held until released or the process exits.
 public final class DirectoryLock: Sendable {
-    private let descriptor: Int32
+    private let descriptor: Mutex<Int32?>
 
     /// Takes the lock, or fails at once if another process holds it.
     public init(_ directory: DataDirectory) throws {
@@ -24,11 +25,15 @@ public final class DirectoryLock: Sendable {
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(descriptor, 0)
         _ = pwrite(descriptor, pid, pid.count, 0)
-        self.descriptor = descriptor
+        self.descriptor = Mutex(descriptor)
     }
 
-    deinit {
+    /// Releases the lock; later calls do nothing.
+    func release() {
+        guard let descriptor = descriptor.withLock({ value in defer { value = nil }; return value }) else { return }
         flock(descriptor, LOCK_UN)
         close(descriptor)
     }
+
+    deinit { release() }
 }

@@ -96,7 +96,7 @@ public enum JSONRendering {
         return .array(items)
     }
 
-    static func schemaChange(_ change: SchemaChange) -> JSON {
+    public static func schemaChange(_ change: SchemaChange) -> JSON {
         switch change {
         case .createTable(let table):
             return .object([("op", .string("create_table")), ("table", .string(table.name)),
@@ -115,5 +115,21 @@ enum ReplicatedSchemaPreview {
         var schema = ReplicatedSchema()
         schema.apply(.createTable(table), origin: .init(stamp: Stamp(lamport: 0, author: NodeID(Bytes32(word0: 0, word1: 0, word2: 0, word3: 0))), change: 0))
         return schema.table(named: table.name)?.createSQL ?? ""
+    }
+}
+
+extension JSONRendering {
+    public static func peers(_ peers: [PeerStatus]) -> JSON {
+        .array(
+            peers.map { peer in
+                .object([
+                    ("node_id", peer.nodeID.map { .string($0.hex) } ?? .null),
+                    ("address", .string(peer.address)),
+                    ("connected", .bool(peer.connected)),
+                    ("source", .string(peer.source.rawValue)),
+                    ("entries_behind", .integer(peer.entriesBehind)),
+                    ("entries_ahead", .integer(peer.entriesAhead)),
+                ])
+            })
     }
 }

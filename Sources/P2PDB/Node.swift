@@ -69,7 +69,12 @@ public final class Node: Sendable {
             pendingEntries: try await store.pendingCount())
     }
 
-    public func close() async throws { try await store.close() }
+    /// Finishes queued writes, closes the replica and releases the data
+    /// directory for other processes.
+    public func close() async throws {
+        defer { lock.release() }
+        try await store.close()
+    }
 }
 
 /// What `p2pdb status` reports.

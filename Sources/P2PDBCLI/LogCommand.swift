@@ -49,31 +49,39 @@ struct LogCommand: AsyncParsableCommand {
 
 struct StatusCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "status", abstract: "Show the node ID, log size, heads, state hash and version vector.")
+        commandName: "status", abstract: "Show the node ID, log size, heads, state hash, version vector and peers.")
 
-    @OptionGroup var data: DataOption
+    @OptionGroup var target: TargetOptions
 
     @Flag(help: "Print the status as JSON.")
     var json = false
 
     func run() async throws {
         try await reportingErrors {
-            let node = try Node.open(data.directory)
-            let status = try await node.status()
-            if json {
-                printJSON(JSONRendering.status(status))
-            } else {
-                let summary = status.summary
-                print("node_id:        \(summary.nodeID.hex)")
-                print("entries:        \(summary.entryCount)")
-                print("heads:          \(summary.heads.map(\.hex).joined(separator: " "))")
-                print("lamport:        \(summary.lamport)")
-                print("state_hash:     \(summary.stateHash.hex)")
-                print("version_vector: \(JSONRendering.versionVector(summary.versionVector).text)")
-                print("equivocations:  \(status.equivocations.count)")
-                print("pending:        \(status.pendingEntries)")
+            let status: JSON
+            switch try target.open() {
+            case .local(let node):
+                status = JSONRendering.status(try await node.status())
+                try await node.close()
+            case .remote(let remote):
+                status = try await remote.status()
             }
-            try await node.close()
+            if json {
+                printJSON(status)
+                return
+            }
+            guard case .object(let members) = status else { return }
+            for (name, value) in members {
+                let text: String
+                switch value {
+                case .string(let string): text = string
+                case .number(let number): text = number
+                case .array(let items) where name == "heads": text = items.map { $0.stringValue ?? $0.text }.joined(separator: " ")
+                case .array(let items): text = items.isEmpty ? "none" : value.text
+                default: text = value.text
+                }
+                print("\(name):".padding(toLength: 16, withPad: " ", startingAt: 0) + text)
+            }
         }
     }
 }

@@ -12,7 +12,7 @@ struct SQLCommand: AsyncParsableCommand {
             (42, 1.5, null, "42", {"base64": "..."}), anything else is text.
             """)
 
-    @OptionGroup var data: DataOption
+    @OptionGroup var target: TargetOptions
 
     @Argument(help: "SQL to run. Omit it to read statements from standard input.")
     var sql: String?
@@ -26,14 +26,23 @@ struct SQLCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let values = try parameters.map(parseParameter)
-            let node = try Node.open(data.directory)
-            if let sql {
-                let result = try await node.execute(sql, values)
-                printResult(result)
-            } else {
-                try await shell(node)
+            switch try target.open() {
+            case .local(let node):
+                try await run(name: node.nodeID.short, values) { try await node.execute($0, $1) }
+                try await node.close()
+            case .remote(let remote):
+                try await run(name: remote.baseURL.absoluteString, values) { try await remote.execute($0, $1) }
             }
-            try await node.close()
+        }
+    }
+
+    private func run(
+        name: String, _ values: [Value], execute: (String, [Value]) async throws -> TransactionResult
+    ) async throws {
+        if let sql {
+            printResult(try await execute(sql, values))
+        } else {
+            try await shell(name: name) { try await execute($0, []) }
         }
     }
 
@@ -49,10 +58,10 @@ struct SQLCommand: AsyncParsableCommand {
     }
 
     /// Reads statements until end of input, running each as it completes.
-    private func shell(_ node: Node) async throws {
+    private func shell(name: String, execute: (String) async throws -> TransactionResult) async throws {
         let interactive = isatty(STDIN_FILENO) != 0
         var buffer = ""
-        if interactive { print("p2pdb \(node.nodeID.short) — end statements with ';', Ctrl-D quits") }
+        if interactive { print("p2pdb \(name) — end statements with ';', Ctrl-D quits") }
         while true {
             if interactive {
                 print(buffer.isEmpty ? "p2pdb> " : "   ...> ", terminator: "")
@@ -64,7 +73,7 @@ struct SQLCommand: AsyncParsableCommand {
             let statement = buffer
             buffer = ""
             do {
-                printResult(try await node.execute(statement))
+                printResult(try await execute(statement))
                 // Each result is an acknowledgement: do not let it sit in a buffer.
                 fflush(nil)
             } catch let error as P2PDBError {
@@ -73,7 +82,7 @@ struct SQLCommand: AsyncParsableCommand {
             }
         }
         if !buffer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            printResult(try await node.execute(buffer))
+            printResult(try await execute(buffer))
         }
     }
 }

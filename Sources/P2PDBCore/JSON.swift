@@ -30,6 +30,12 @@ public enum JSON: Sendable, Equatable {
 
     public static func integer(_ value: some BinaryInteger) -> JSON { .number(String(value)) }
 
+    /// The string, if this is one.
+    public var stringValue: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
     // MARK: Printing
 
     public var text: String {

@@ -2,6 +2,7 @@ import CSQLiteExtras
 import Foundation
 import GRDB
 import P2PDBCore
+import Synchronization
 
 /// A replica: one SQLite file holding the replicated tables and the log.
 ///
@@ -23,6 +24,7 @@ public final class ReplicaStore: Sendable {
     private let writer: GroupCommitWriter
     private let feed = ChangeFeed()
     private let options: StoreOptions
+    private let closed = Atomic<Bool>(false)
 
     /// Opens (creating if needed) the replica file at `path` for the node
     /// whose key is `key`.
@@ -68,6 +70,7 @@ public final class ReplicaStore: Sendable {
     /// runs on a reader; anything else goes through the group-commit writer
     /// and returns once its entry is durable.
     public func execute(_ requests: [SQLRequest]) async throws -> TransactionResult {
+        try ensureOpen()
         if let results = try await readOnly(requests) {
             return TransactionResult(results: results, entry: nil)
         }
@@ -79,6 +82,7 @@ public final class ReplicaStore: Sendable {
 
     /// Runs read-only SQL; refuses anything that would write.
     public func query(_ request: SQLRequest) async throws -> [StatementResult] {
+        try ensureOpen()
         guard let results = try await readOnly([request]) else {
             throw P2PDBError(.refused, "this statement writes; run it as a write")
         }
@@ -125,6 +129,7 @@ public final class ReplicaStore: Sendable {
     /// Verifies nothing: pass entries whose signatures were checked (decoding
     /// with ``Entry/init(bytes:)`` does). Stores and merges them.
     public func apply(_ entries: [Entry], atomic: Bool = false) async throws -> ApplyReport {
+        try ensureOpen()
         guard case .entries(let report) = try await writer.submit(.entries(entries, atomic: atomic)) else {
             throw P2PDBError(.storage, "the writer answered entries with something else")
         }
@@ -244,8 +249,15 @@ public final class ReplicaStore: Sendable {
         }
     }
 
+    private func ensureOpen() throws(P2PDBError) {
+        guard !closed.load(ordering: .acquiring) else {
+            throw P2PDBError(.unavailable, "the replica is closed; no reads or writes are accepted")
+        }
+    }
+
     /// Stops accepting writes, waits for queued ones, and closes the file.
     public func close() async throws {
+        guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         await writer.close()
         feed.finishAll()
         try pool.close()

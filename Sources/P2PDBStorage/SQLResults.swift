@@ -34,6 +34,11 @@ public struct TransactionResult: Sendable, Equatable {
     public var results: [StatementResult]
     public var entry: EntryID?
 
+    public init(results: [StatementResult], entry: EntryID?) {
+        self.results = results
+        self.entry = entry
+    }
+
     public var changes: Int { results.reduce(0) { $0 + $1.changes } }
     /// The last statement that returned rows, if any.
     public var lastQuery: StatementResult? { results.last { $0.isQuery } }

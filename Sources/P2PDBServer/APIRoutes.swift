@@ -1,0 +1,133 @@
+import HTTPTypes
+import Hummingbird
+import NIOCore
+import P2PDB
+
+/// The HTTP/JSON API of a node: its routes and their middleware.
+///
+/// | route | answer |
+/// |---|---|
+/// | `POST /v1/sql` | `{"columns", "rows"}` for a query, `{"changes", "entry"}` for a write |
+/// | `POST /v1/tx` | `{"results": [...], "entry"}`, all statements or none |
+/// | `GET /v1/status` | node ID, log, state hash, version vector, peers |
+/// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit |
+/// | `GET /v1/entries/ID` | one entry |
+/// | `GET /v1/changes` | Server-Sent Events, one per applied entry |
+/// | `GET /metrics` | Prometheus text |
+/// | `GET /healthz` | 200 while the node is up; no token needed |
+struct APIRoutes: Sendable {
+    let node: Node
+    let configuration: ServerConfiguration
+    let metrics: NodeMetrics
+    let gate: ShutdownGate
+    let peers: (any PeerStatusProvider)?
+
+    func router() -> Router<BasicRequestContext> {
+        let router = Router(context: BasicRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        router.add(middleware: ErrorMiddleware(maximumBodySize: configuration.maximumBodySize, metrics: metrics))
+        router.add(middleware: ShutdownMiddleware(gate: gate))
+        router.add(middleware: BearerTokenMiddleware(token: configuration.apiToken))
+
+        router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
+        router.post("/v1/sql") { request, _ in try await sql(request) }
+        router.post("/v1/tx") { request, _ in try await transaction(request) }
+        router.get("/v1/status") { _, _ in JSONResponse.make(try await status()) }
+        router.get("/v1/entries") { request, _ in try await entries(request) }
+        router.get("/v1/entries/:id") { _, context in try await entry(context.parameters.require("id")) }
+        router.get("/v1/changes") { request, _ in try await changes(request) }
+        router.get("/metrics") { _, _ in try await prometheus() }
+        return router
+    }
+
+    private func body(_ request: Request) async throws -> JSON {
+        let buffer = try await request.body.collect(upTo: configuration.maximumBodySize)
+        return try RequestDecoding.document(Array(buffer.readableBytesView))
+    }
+
+    private func sql(_ request: Request) async throws -> Response {
+        let statement = try RequestDecoding.statement(try await body(request))
+        return JSONResponse.make(JSONRendering.transaction(try await node.transaction([statement])))
+    }
+
+    private func transaction(_ request: Request) async throws -> Response {
+        let statements = try RequestDecoding.transaction(try await body(request))
+        let result = try await node.transaction(statements)
+        return JSONResponse.make(
+            .object([
+                ("results", .array(result.results.map(JSONRendering.statement))),
+                ("entry", result.entry.map { .string($0.hex) } ?? .null),
+            ]))
+    }
+
+    private func status() async throws -> JSON {
+        JSONRendering.status(try await node.status(), peers: JSONRendering.peers(await peers?.peers() ?? []))
+    }
+
+    private func entries(_ request: Request) async throws -> Response {
+        let query = request.uri.queryParameters
+        var limit = 100
+        if let text = query.get("limit") {
+            guard let value = Int(text), value > 0 else {
+                throw P2PDBError(.invalidInput, "limit must be a positive integer")
+            }
+            limit = min(value, configuration.maximumEntriesPerPage)
+        }
+        var after: Int64 = 0
+        if let text = query.get("after") { after = try await position(ofEntry: text) }
+        let page = try await node.store.entries(after: after, limit: limit)
+        return JSONResponse.make(
+            .object([
+                ("entries", .array(page.map(JSONRendering.entry))),
+                ("next", page.count == limit ? page.last.map { .string($0.entry.id.hex) } ?? .null : .null),
+            ]))
+    }
+
+    private func entry(_ text: String) async throws -> Response {
+        guard let id = EntryID(hex: text) else {
+            throw P2PDBError(.invalidInput, "\(text) is not an entry ID (64 hex digits)")
+        }
+        guard let applied = try await node.store.entry(id) else {
+            throw P2PDBError(.notFound, "no entry \(id.hex) in this node's log")
+        }
+        return JSONResponse.make(JSONRendering.entry(applied))
+    }
+
+    private func position(ofEntry text: String) async throws -> Int64 {
+        guard let id = EntryID(hex: text) else {
+            throw P2PDBError(.invalidInput, "\(text) is not an entry ID (64 hex digits)")
+        }
+        guard let position = try await node.store.position(of: id) else {
+            throw P2PDBError(.notFound, "no entry \(id.hex) in this node's log; resume from an entry it holds")
+        }
+        return position
+    }
+
+    private func changes(_ request: Request) async throws -> Response {
+        // Last-Event-ID (set by a reconnecting EventSource) wins over ?after=.
+        let resumeFrom = request.headers[.lastEventID] ?? request.uri.queryParameters.get("after")
+        let after: Int64
+        if let resumeFrom, !resumeFrom.isEmpty {
+            after = try await position(ofEntry: resumeFrom)
+        } else {
+            after = node.store.summary.lastPosition
+        }
+        let stream = ChangeEventStream(
+            store: node.store, gate: gate, heartbeat: configuration.changeFeedHeartbeat,
+            table: request.uri.queryParameters.get("table"), after: after)
+        return Response(
+            status: .ok, headers: ChangeEventStream.headers,
+            body: ResponseBody { writer in try await stream.write(to: &writer) })
+    }
+
+    private func prometheus() async throws -> Response {
+        metrics.recordReplica(try await node.status())
+        return Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: metrics.exposition())))
+    }
+}
+
+extension HTTPField.Name {
+    static let lastEventID = HTTPField.Name("Last-Event-ID")!
+}

@@ -1,0 +1,30 @@
+import Hummingbird
+import P2PDB
+
+/// Requires `Authorization: Bearer <token>` on every request except the
+/// health check, comparing in constant time so that response timing does
+/// not reveal how much of a guess was right.
+struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
+    let token: [UInt8]
+    let openPaths: Set<String>
+
+    init(token: String, openPaths: Set<String> = ["/healthz"]) {
+        self.token = Array(token.utf8)
+        self.openPaths = openPaths
+    }
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if openPaths.contains(request.uri.path) { return try await next(request, context) }
+        guard let header = request.headers[.authorization], header.hasPrefix("Bearer "),
+            Self.constantTimeEqual(Array(header.utf8.dropFirst("Bearer ".utf8.count)), token)
+        else { throw APIError.unauthorized }
+        return try await next(request, context)
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var difference: UInt8 = 0
+        for index in a.indices { difference |= a[index] ^ b[index] }
+        return difference == 0
+    }
+}

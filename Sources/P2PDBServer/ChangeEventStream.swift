@@ -1,0 +1,97 @@
+import Hummingbird
+import NIOCore
+import P2PDB
+
+/// `GET /v1/changes`: every entry the node applies, local or from a peer,
+/// as Server-Sent Events, with the entry ID as the event ID.
+///
+/// The log is the source of truth and the live feed only wakes the stream
+/// up: after each wake-up the stream sends every entry after the last one
+/// it sent, in log order. A slow client therefore never loses events (the
+/// log is its buffer), and a client that reconnects with `Last-Event-ID`
+/// resumes exactly after the last event it saw.
+struct ChangeEventStream: Sendable {
+    let store: ReplicaStore
+    let gate: ShutdownGate
+    let heartbeat: Duration
+    /// Only changes to this table, when set.
+    let table: String?
+    /// The log position after which to start.
+    let after: Int64
+
+    static let headers: HTTPFields = [
+        .contentType: "text/event-stream; charset=utf-8",
+        .cacheControl: "no-cache",
+    ]
+
+    func write(to writer: inout any ResponseBodyWriter) async throws {
+        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        guard let closeID = gate.onClose({ wake.finish() }) else {
+            try await writer.finish(nil)
+            return
+        }
+        defer { gate.cancel(closeID) }
+        let store = self.store
+        let heartbeat = self.heartbeat
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                // A subscriber that falls behind is dropped by the feed;
+                // subscribe again, the log fills any gap.
+                while !Task.isCancelled {
+                    for await _ in store.changes(bufferSize: 64) { wake.yield() }
+                    try await Task.sleep(for: .milliseconds(10))
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: heartbeat)
+                    wake.yield()
+                }
+            }
+            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
+            var last = after
+            var lastWrite = ContinuousClock.now
+            var iterator = wakeUps.makeAsyncIterator()
+            repeat {
+                while true {
+                    let batch = try await store.entries(after: last, limit: 256)
+                    guard let final = batch.last else { break }
+                    var buffer = ByteBuffer()
+                    for applied in batch { append(applied, to: &buffer) }
+                    last = final.position
+                    if buffer.readableBytes > 0 {
+                        try await writer.write(buffer)
+                        lastWrite = .now
+                    }
+                }
+                // Half the period: timer wake-ups drift, and a late
+                // heartbeat is worse than an early one.
+                if ContinuousClock.now - lastWrite >= heartbeat / 2 {
+                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
+                    lastWrite = .now
+                }
+            } while await iterator.next() != nil
+            group.cancelAll()
+        }
+        try await writer.finish(nil)
+    }
+
+    private func append(_ applied: AppliedEntry, to buffer: inout ByteBuffer) {
+        let entry = applied.entry
+        let changes = JSONRendering.changes(entry.payload.tableChanges, table: table)
+        let schema = entry.payload.schemaChanges.filter { change in
+            table.map { SQLText.key($0) == SQLText.key(change.tableName) } ?? true
+        }
+        if table != nil, case .array(let items) = changes, items.isEmpty, schema.isEmpty { return }
+        let data = JSON.object([
+            ("entry", .string(entry.id.hex)),
+            ("author", .string(entry.author.hex)),
+            ("seq", .integer(entry.seq)),
+            ("lamport", .integer(entry.lamport)),
+            ("time", .integer(entry.wallTime)),
+            ("schema", .array(schema.map(JSONRendering.schemaChange))),
+            ("changes", changes),
+        ])
+        buffer.writeString("id: \(entry.id.hex)\ndata: \(data.text)\n\n")
+    }
+}

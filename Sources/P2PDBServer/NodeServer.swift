@@ -1,0 +1,109 @@
+import Hummingbird
+import Logging
+import NIOCore
+import P2PDB
+import ServiceLifecycle
+
+/// A node run as a service: its HTTP API, its change feed, its metrics, and
+/// whatever other services (peer sync) are handed in, under one
+/// ServiceLifecycle group.
+///
+/// ```swift
+/// let node = try Node.open(directory, createIfNeeded: true)
+/// let server = NodeServer(node: node, configuration: ServerConfiguration(apiToken: try directory.apiToken()), logger: logger)
+/// try await server.run()     // until SIGINT or SIGTERM
+/// ```
+///
+/// Shutdown runs in this order: new requests get 503 and change feeds end;
+/// the HTTP server finishes the requests in flight; the extra services stop;
+/// the replica finishes its queued writes and closes. Nothing acknowledged
+/// is lost, and nothing is acknowledged that is not durable.
+public final class NodeServer: Sendable {
+    public let node: Node
+    public let configuration: ServerConfiguration
+    public let metrics: NodeMetrics
+    private let gate = ShutdownGate()
+    private let group: ServiceGroup
+
+    /// - Parameters:
+    ///   - services: more services to run beside the API, stopped before
+    ///     the replica closes (the peer sync engine).
+    ///   - peers: what `/v1/status` reports under `peers`.
+    ///   - onListening: called with the bound port once the API listens.
+    ///   - handleSignals: stop gracefully on SIGINT and SIGTERM (the
+    ///     `p2pdb serve` process); tests stop the server with ``shutdown()``.
+    public init(
+        node: Node, configuration: ServerConfiguration, metrics: NodeMetrics = NodeMetrics(),
+        services: [any Service] = [], peers: (any PeerStatusProvider)? = nil, handleSignals: Bool = false,
+        logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) {
+        self.node = node
+        self.configuration = configuration
+        self.metrics = metrics
+        let routes = APIRoutes(node: node, configuration: configuration, metrics: metrics, gate: gate, peers: peers)
+        let host = configuration.host
+        let application = Application(
+            router: routes.router(),
+            configuration: ApplicationConfiguration(
+                address: .hostname(host, port: configuration.port), serverName: "p2pdb", reuseAddress: true),
+            onServerRunning: { channel in
+                let port = channel.localAddress?.port ?? configuration.port
+                logger.info("HTTP API listening on http://\(host):\(port)", metadata: ["node": "\(node.nodeID.short)"])
+                await onListening(port)
+            },
+            logger: logger)
+        var configured: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            .init(service: ReplicaService(node: node, metrics: metrics, logger: logger))
+        ]
+        configured += services.map { .init(service: $0) }
+        configured.append(.init(service: application))
+        configured.append(.init(service: GateService(gate: gate, logger: logger)))
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: configured, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(30)
+        group = ServiceGroup(configuration: groupConfiguration)
+    }
+
+    /// Runs until shut down by a signal or by ``shutdown()``.
+    public func run() async throws { try await group.run() }
+
+    /// Starts a graceful shutdown; ``run()`` returns once it is complete.
+    public func shutdown() async { await group.triggerGracefulShutdown() }
+}
+
+/// Owns the replica for the lifetime of the group: counts applied entries
+/// for the metrics, and closes the replica last, after every writer stopped.
+private struct ReplicaService: Service {
+    let node: Node
+    let metrics: NodeMetrics
+    let logger: Logger
+
+    func run() async throws {
+        let changes = node.changes()
+        let metrics = self.metrics
+        let nodeID = node.nodeID
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await applied in changes { metrics.recordApplied(applied, localNode: nodeID) }
+            }
+            try? await gracefulShutdown()
+            logger.info("closing the replica")
+            try await node.close()
+            group.cancelAll()
+        }
+        logger.info("replica closed")
+    }
+}
+
+/// The first service to hear of a shutdown: from then on new requests get
+/// 503 and open change feeds end.
+private struct GateService: Service {
+    let gate: ShutdownGate
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.info("shutting down: refusing new requests")
+        gate.close()
+    }
+}

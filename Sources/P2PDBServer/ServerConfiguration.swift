@@ -1,0 +1,62 @@
+import P2PDB
+
+/// How `p2pdb serve` exposes a node over HTTP.
+///
+/// ```swift
+/// var configuration = ServerConfiguration(apiToken: try directory.apiToken())
+/// configuration.port = 0          // any free port; see NodeServer.onListening
+/// ```
+public struct ServerConfiguration: Sendable {
+    /// The address the HTTP API binds to. Loopback by default: exposing the
+    /// API beyond the machine is an explicit choice.
+    public var host: String
+    public var port: Int
+    /// The bearer token every endpoint but `/healthz` requires.
+    public var apiToken: String
+    /// Request bodies above this size are refused with 413.
+    public var maximumBodySize: Int
+    /// The most entries one `GET /v1/entries` returns.
+    public var maximumEntriesPerPage: Int
+    /// How often an idle change feed sends a comment line, so that dead
+    /// clients are noticed and proxies keep the connection open.
+    public var changeFeedHeartbeat: Duration
+
+    public static let defaultPort = 7070
+    public static let defaultMaximumBodySize = 8 << 20
+
+    public init(
+        host: String = "127.0.0.1", port: Int = ServerConfiguration.defaultPort, apiToken: String,
+        maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, maximumEntriesPerPage: Int = 1000,
+        changeFeedHeartbeat: Duration = .seconds(15)
+    ) {
+        self.host = host
+        self.port = port
+        self.apiToken = apiToken
+        self.maximumBodySize = maximumBodySize
+        self.maximumEntriesPerPage = maximumEntriesPerPage
+        self.changeFeedHeartbeat = changeFeedHeartbeat
+    }
+
+    /// Parses `HOST:PORT` (an IPv6 host in brackets: `[::1]:7070`).
+    public static func parseAddress(_ text: String) throws(P2PDBError) -> (host: String, port: Int) {
+        let host: Substring
+        let portText: Substring
+        if text.hasPrefix("["), let close = text.firstIndex(of: "]") {
+            host = text[text.index(after: text.startIndex)..<close]
+            let rest = text[text.index(after: close)...]
+            guard rest.hasPrefix(":") else { throw P2PDBError(.invalidInput, "\(text) is not HOST:PORT") }
+            portText = rest.dropFirst()
+        } else {
+            guard let colon = text.lastIndex(of: ":") else {
+                throw P2PDBError(.invalidInput, "\(text) is not HOST:PORT (for example 127.0.0.1:7070)")
+            }
+            host = text[..<colon]
+            portText = text[text.index(after: colon)...]
+        }
+        guard !host.isEmpty else { throw P2PDBError(.invalidInput, "\(text): the host is missing") }
+        guard let port = Int(portText), (0...65535).contains(port) else {
+            throw P2PDBError(.invalidInput, "\(text): the port must be a number from 0 to 65535")
+        }
+        return (String(host), port)
+    }
+}

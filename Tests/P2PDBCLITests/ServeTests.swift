@@ -1,0 +1,142 @@
+import Foundation
+import P2PDB
+import Testing
+
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+/// A `p2pdb serve` process on a free loopback port, killed when the test ends.
+final class ServeProcess {
+    let process = Process()
+    let directory: String
+    let url: String
+
+    init(data directory: String, arguments: [String] = []) throws {
+        self.directory = directory
+        try? FileManager.default.removeItem(atPath: directory + "/serve.json")
+        process.executableURL = p2pdbBinary
+        process.arguments = ["serve", "--data", directory, "--http", "127.0.0.1:0", "--log-level", "warning"] + arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        let deadline = Date().addingTimeInterval(20)
+        var found: String?
+        while found == nil && Date() < deadline && process.isRunning {
+            if let data = FileManager.default.contents(atPath: directory + "/serve.json"),
+                let json = try? JSON.parse(Array(data)), let url = json["url"]?.stringValue
+            {
+                found = url
+            } else {
+                usleep(50_000)
+            }
+        }
+        guard let found else {
+            process.terminate()
+            throw P2PDBError(.unavailable, "p2pdb serve did not start")
+        }
+        url = found
+    }
+
+    /// Sends a signal and waits for the process to exit.
+    func stop(_ signal: Int32 = SIGTERM) {
+        guard process.isRunning else { return }
+        kill(process.processIdentifier, signal)
+        process.waitUntilExit()
+    }
+
+    deinit { stop(SIGKILL) }
+}
+
+/// One HTTP request, blocking.
+func httpRequest(_ method: String, _ url: String, token: String, body: String? = nil) async throws -> (Int, JSON?) {
+    var request = URLRequest(url: URL(string: url)!)
+    request.httpMethod = method
+    request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+    if let body { request.httpBody = Data(body.utf8) }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSON.parse(Array(data)))
+}
+
+@Suite("p2pdb serve", .serialized)
+struct ServeTests {
+    @Test func commandsReachARunningNodeAndItStopsGracefully() async throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let server = try ServeProcess(data: dir)
+        let token = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(token.count == 64)
+
+        let create = try p2pdb("sql", "--url", server.url, "--token", token, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        #expect(create.status == 0, "\(create.stderr)")
+        // The directory is held by the server: --data goes through it.
+        let insert = try p2pdb("sql", "--data", dir, "--json", "INSERT INTO t VALUES (1, 'one')")
+        #expect(insert.status == 0, "\(insert.stderr)")
+        #expect(try JSON.parse(insert.stdout)["changes"] == .number("1"))
+        let select = try p2pdb("sql", "--url", server.url, "--token", token, "--json", "SELECT v FROM t")
+        #expect(try JSON.parse(select.stdout)["rows"] == .array([.array([.string("one")])]))
+        let status = try p2pdb("status", "--url", server.url, "--token", token, "--json")
+        #expect(try JSON.parse(status.stdout)["entries"] == .number("2"))
+        #expect(try JSON.parse(status.stdout)["peers"] == .array([]))
+
+        let wrongToken = try p2pdb("sql", "--url", server.url, "--token", "wrong", "SELECT 1")
+        #expect(wrongToken.status != 0)
+        #expect(wrongToken.stderr.contains("bearer token"))
+        let badSQL = try p2pdb("sql", "--data", dir, "SELEC 1")
+        #expect(badSQL.status == 1)
+        #expect(badSQL.stderr.contains("syntax error"))
+
+        server.stop(SIGTERM)
+        #expect(server.process.terminationReason == .exit)
+        #expect(server.process.terminationStatus == 0)
+        #expect(!FileManager.default.fileExists(atPath: dir + "/serve.json"))
+        let after = try p2pdb("sql", "--data", dir, "--json", "SELECT count(*) FROM t")
+        #expect(try JSON.parse(after.stdout)["rows"] == .array([.array([.number("1")])]))
+        #expect(try p2pdb("verify", "--data", dir).status == 0)
+    }
+
+    @Test func acknowledgedHTTPWritesSurviveKill9() async throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let server = try ServeProcess(data: dir)
+        let token = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = server.url
+        let pid = server.process.processIdentifier
+        _ = try await httpRequest("POST", url + "/v1/sql", token: token, body: #"{"sql": "CREATE TABLE t (id INTEGER PRIMARY KEY)"}"#)
+
+        let acknowledged = await withTaskGroup(of: [Int].self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    var ids: [Int] = []
+                    for n in 0..<1000 {
+                        let id = writer * 10_000 + n
+                        guard let (status, _) = try? await httpRequest(
+                            "POST", url + "/v1/sql", token: token, body: #"{"sql": "INSERT INTO t VALUES (\#(id))"}"#),
+                            status == 200
+                        else { break }
+                        ids.append(id)
+                    }
+                    return ids
+                }
+            }
+            group.addTask {
+                try? await Task.sleep(for: .milliseconds(700))
+                kill(pid, SIGKILL)
+                return []
+            }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        server.process.waitUntilExit()
+        #expect(acknowledged.count > 0)
+        #expect(server.process.terminationReason == .uncaughtSignal)
+
+        let rows = try JSON.parse(try p2pdb("sql", "--data", dir, "--json", "SELECT id FROM t").stdout)
+        guard case .array(let items)? = rows["rows"] else { Issue.record("no rows"); return }
+        let stored = Set(items.compactMap { row -> Int? in
+            guard case .array(let cells) = row, case .number(let text) = cells[0] else { return nil }
+            return Int(text)
+        })
+        #expect(Set(acknowledged).isSubset(of: stored))
+        #expect(try p2pdb("verify", "--data", dir).status == 0)
+    }
+}
