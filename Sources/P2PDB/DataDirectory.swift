@@ -35,7 +35,8 @@ public struct DataDirectory: Sendable {
     @discardableResult
     public func initialize(key: NodeKey = NodeKey()) throws -> NodeKey {
         guard !isInitialized else {
-            throw P2PDBError(.invalidInput, "\(path) is already initialised (node \(try loadKey().nodeID))")
+            let node = (try? loadKey().nodeID.hex) ?? "with an unreadable key"
+            throw P2PDBError(.invalidInput, "\(path) is already initialised (node \(node))")
         }
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
@@ -90,16 +91,26 @@ public struct DataDirectory: Sendable {
         return Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
+    /// Writes a file readable by its owner only, through a temporary file
+    /// and a rename, so that a crash leaves either no file or the whole file.
     private func writePrivate(_ file: URL, _ contents: String) throws {
-        let descriptor = open(file.path, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        let temporary = file.path + ".tmp"
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
         guard descriptor >= 0 else {
             throw P2PDBError(.storage, "cannot create \(file.path): \(String(cString: strerror(errno)))")
         }
-        defer { close(descriptor) }
         fchmod(descriptor, 0o600)
         let bytes = Array(contents.utf8)
-        guard write(descriptor, bytes, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
+        let written = write(descriptor, bytes, bytes.count) == bytes.count && fsync(descriptor) == 0
+        close(descriptor)
+        guard written, rename(temporary, file.path) == 0 else {
+            unlink(temporary)
             throw P2PDBError(.storage, "cannot write \(file.path): \(String(cString: strerror(errno)))")
+        }
+        let directoryDescriptor = open(url.path, O_RDONLY)
+        if directoryDescriptor >= 0 {
+            fsync(directoryDescriptor)
+            close(directoryDescriptor)
         }
     }
 }

@@ -25,6 +25,13 @@ enum DDLInspector {
                 guard columns.count > layout.columnCount, let added = columns.last else { continue }
                 let definition = try columnDefinition(db, table: layout.name, info: added)
                 try check(column: definition, table: layout.name, isPrimaryKey: false)
+                if definition.isCounter, definition.literalDefault != .integer(0) {
+                    // Existing rows would start at the default here while
+                    // replicas that merge their inserts start counters at 0.
+                    throw P2PDBError(
+                        .refused,
+                        "a COUNTER column added to an existing table must have DEFAULT 0; add it with DEFAULT 0, then UPDATE the rows that need another value")
+                }
                 if try foreignKeyCount(db, table: layout.name) > 0 {
                     throw P2PDBError(.refused, "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge")
                 }

@@ -25,12 +25,23 @@ enum EntryApplier {
         var position: Int64
     }
 
-    static func apply(_ entry: Entry, _ db: Database, state: inout ReplicaState, now: Int64) throws -> (ApplyOutcome, Applied?) {
+    static func apply(
+        _ entry: Entry, _ db: Database, state: inout ReplicaState, now: Int64, maximumPending: Int
+    ) throws -> (ApplyOutcome, Applied?) {
         if try LogStore.contains(db, id: entry.id) { return (.duplicate, nil) }
         var parentLamport: UInt64 = 0
         for parent in entry.parents {
             guard let lamport = try LogStore.lamport(db, of: parent) else {
+                if try LogStore.isPending(db, id: entry.id) { return (.pending, nil) }
+                guard state.pendingCount < maximumPending else {
+                    return (
+                        .rejected(
+                            "its parents are missing and \(state.pendingCount) entries already wait for theirs; send the parents first"),
+                        nil
+                    )
+                }
                 try LogStore.addPending(db, entry, receivedAt: now)
+                state.pendingCount += 1
                 return (.pending, nil)
             }
             parentLamport = max(parentLamport, lamport)
@@ -92,22 +103,51 @@ enum EntryApplier {
         }
     }
 
-    /// Applies pending entries whose parents have all arrived, until none is left.
-    static func drainPending(_ db: Database, state: inout ReplicaState, now: Int64) throws -> [Applied] {
+    /// Applies pending entries whose parents have all arrived, until none is
+    /// left. Pending entries are loaded once and indexed by the parents they
+    /// wait for, so a long chain that arrived backwards drains in one pass.
+    static func drainPending(
+        _ db: Database, state: inout ReplicaState, now: Int64, maximumPending: Int
+    ) throws -> (applied: [Applied], rejected: [(EntryID, String)]) {
+        guard state.pendingCount > 0 else { return ([], []) }
+        var waiting: [EntryID: Entry] = [:]
+        for body in try LogStore.pendingBodies(db) {
+            if let entry = try? Entry(bytes: body, verifySignature: false) { waiting[entry.id] = entry }
+        }
+        var children: [EntryID: [EntryID]] = [:]
+        var ready: [Entry] = []
+        for entry in waiting.values {
+            var missing = false
+            for parent in entry.parents {
+                let present = waiting[parent] == nil ? try LogStore.contains(db, id: parent) : false
+                guard !present else { continue }
+                children[parent, default: []].append(entry.id)
+                missing = true
+            }
+            if !missing { ready.append(entry) }
+        }
         var applied: [Applied] = []
-        var progress = true
-        while progress {
-            progress = false
-            for body in try LogStore.pendingBodies(db) {
-                guard let entry = try? Entry(bytes: body, verifySignature: false) else { continue }
-                guard try entry.parents.allSatisfy({ try LogStore.contains(db, id: $0) }) else { continue }
-                try LogStore.removePending(db, id: entry.id)
-                let (outcome, result) = try apply(entry, db, state: &state, now: now)
-                if let result { applied.append(result) }
-                if outcome == .applied { progress = true }
+        var rejected: [(EntryID, String)] = []
+        ready.sort { ($0.lamport, $0.id) > ($1.lamport, $1.id) }
+        while let entry = ready.popLast() {
+            try LogStore.removePending(db, id: entry.id)
+            state.pendingCount -= 1
+            waiting[entry.id] = nil
+            let (outcome, result) = try apply(entry, db, state: &state, now: now, maximumPending: maximumPending)
+            if let result { applied.append(result) }
+            if case .rejected(let reason) = outcome { rejected.append((entry.id, reason)) }
+            // A duplicate: the same entry also came without waiting, later
+            // in the batch that parked it. Its children may be ready too.
+            guard outcome == .applied || outcome == .duplicate else { continue }
+            for childID in children.removeValue(forKey: entry.id) ?? [] {
+                guard let child = waiting[childID],
+                    try child.parents.allSatisfy({ try LogStore.contains(db, id: $0) })
+                else { continue }
+                ready.append(child)
+                ready.sort { ($0.lamport, $0.id) > ($1.lamport, $1.id) }
             }
         }
-        return applied
+        return (applied, rejected)
     }
 }
 

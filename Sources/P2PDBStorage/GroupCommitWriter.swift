@@ -158,14 +158,37 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    /// Applies verified entries. Atomic (bundle import): any refusal fails
+    /// the whole job. Otherwise (sync) each entry runs in its own savepoint,
+    /// so one entry that cannot be applied is refused alone and the rest of
+    /// the batch still lands.
     private func applyEntries(_ entries: [Entry], atomic: Bool, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
         var working = state
         var report = ApplyReport()
         var applied: [AppliedEntry] = []
+        let maximumPending = options.maximumPending
         try db.execute(sql: "SAVEPOINT p2pdb_apply")
         do {
             for entry in entries {
-                let (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now)
+                let before = working
+                let outcome: ApplyOutcome
+                let result: EntryApplier.Applied?
+                if atomic {
+                    (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
+                } else {
+                    do {
+                        try db.execute(sql: "SAVEPOINT p2pdb_entry")
+                        (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
+                        try db.execute(sql: "RELEASE p2pdb_entry")
+                    } catch {
+                        // Disk full, I/O errors: the transaction is gone.
+                        guard db.isInsideTransaction else { throw error }
+                        try db.execute(sql: "ROLLBACK TO p2pdb_entry; RELEASE p2pdb_entry")
+                        working = before
+                        report.rejected.append((entry.id, "it cannot be applied: \(StoreErrors.map(error).message)"))
+                        continue
+                    }
+                }
                 switch outcome {
                 case .applied: report.applied += 1
                 case .duplicate: report.duplicates += 1
@@ -179,11 +202,14 @@ final class GroupCommitWriter: @unchecked Sendable {
                 if let result { applied.append(AppliedEntry(position: result.position, entry: result.entry)) }
             }
             if report.applied > 0 {
-                for result in try EntryApplier.drainPending(db, state: &working, now: now) {
-                    applied.append(AppliedEntry(position: result.position, entry: result.entry))
+                let drained = try EntryApplier.drainPending(db, state: &working, now: now, maximumPending: maximumPending)
+                if atomic, let (id, reason) = drained.rejected.first {
+                    throw P2PDBError(.corrupt, "entry \(id.short) is refused: \(reason)")
                 }
+                applied += drained.applied.map { AppliedEntry(position: $0.position, entry: $0.entry) }
+                report.rejected += drained.rejected
                 report.applied = applied.count
-                report.pending = try entries.filter { !(try LogStore.contains(db, id: $0.id)) }.count - report.rejected.count
+                report.pending = try entries.filter { try LogStore.isPending(db, id: $0.id) }.count
             }
             try working.saveRowsHash(db)
             try db.execute(sql: "RELEASE p2pdb_apply")

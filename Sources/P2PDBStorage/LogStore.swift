@@ -99,6 +99,11 @@ enum LogStore {
             arguments: [entry.id.raw.bytes.databaseBlob, entry.bytes.databaseBlob, receivedAt])
     }
 
+    static func isPending(_ db: Database, id: EntryID) throws -> Bool {
+        let statement = try db.cachedStatement(sql: "SELECT 1 FROM _p2pdb_pending WHERE id = ?")
+        return try statement.firstRowRaw([.blob(id.raw.bytes)]) != nil
+    }
+
     static func removePending(_ db: Database, id: EntryID) throws {
         try db.execute(sql: "DELETE FROM _p2pdb_pending WHERE id = ?", arguments: [id.raw.bytes.databaseBlob])
     }

@@ -16,6 +16,8 @@ struct ReplicaState {
     var rowsHash: StateHash
     var entryCount: Int64
     var lastPosition: Int64
+    /// Entries stored in `_p2pdb_pending`, waiting for their parents.
+    var pendingCount: Int
 
     var ownSeq: UInt64 { authors.contiguousSeq(of: selfIndex) }
 
@@ -65,7 +67,8 @@ struct ReplicaState {
         }
         return ReplicaState(
             selfID: selfID, selfIndex: selfIndex, authors: authors, lamport: lamport, heads: try LogStore.heads(db),
-            schema: schema, layouts: layouts, rowsHash: rowsHash, entryCount: entryCount, lastPosition: lastPosition)
+            schema: schema, layouts: layouts, rowsHash: rowsHash, entryCount: entryCount, lastPosition: lastPosition,
+            pendingCount: try LogStore.pendingCount(db))
     }
 
     func saveRowsHash(_ db: Database) throws {

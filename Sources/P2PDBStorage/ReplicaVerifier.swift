@@ -60,7 +60,7 @@ struct ReplicaVerifier {
                     return
                 }
                 seen.insert(entry.id)
-                let (outcome, _) = try EntryApplier.apply(entry, scratchDB, state: &state, now: 0)
+                let (outcome, _) = try EntryApplier.apply(entry, scratchDB, state: &state, now: 0, maximumPending: .max)
                 guard outcome == .applied else {
                     report.problems.append("entry \(entry.id.hex) at position \(position): \(outcome)")
                     return

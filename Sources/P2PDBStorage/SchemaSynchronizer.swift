@@ -34,7 +34,9 @@ enum SchemaSynchronizer {
                         try db.execute(sql: "UPDATE \(layout.quotedName) SET \(name) = \(name)")
                     }
                 }
-                state.layouts[key] = TableLayout(tid: layout.tid, table: table)
+                let widened = TableLayout(tid: layout.tid, table: table)
+                try markUnwritten(db, tid: layout.tid, columns: widened.registerIndexes.filter { $0 >= layout.columnCount })
+                state.layouts[key] = widened
                 continue
             }
             try removeAllRows(db, layout: layout, state: &state)
@@ -54,6 +56,22 @@ enum SchemaSynchronizer {
         }
         try synchronizeIndexes(db, from: old, to: new, recreatedTables: replay)
         return replay
+    }
+
+    /// Existing rows never wrote a column added after them: any write to it,
+    /// whatever its stamp, must beat the default they hold. Without this the
+    /// row's base stamp would cover the new column, and a concurrent write
+    /// with a lower stamp would lose here but win on a replica that learned
+    /// the column before the row.
+    private static func markUnwritten(_ db: Database, tid: Int64, columns: [Int]) throws {
+        guard !columns.isEmpty else { return }
+        let keys = try DatabaseValue.fetchAll(db, sql: "SELECT pk FROM _p2pdb_rows WHERE tid = ?", arguments: [tid])
+            .compactMap(\.storage.blobBytes)
+        for key in keys {
+            guard var metadata = try RowMetadataStore.load(db, tid: tid, key: key) else { continue }
+            for column in columns { metadata.overrides[column] = RowMetadata.LocalStamp(lamport: 0, author: 0) }
+            try RowMetadataStore.save(db, tid: tid, key: key, metadata)
+        }
     }
 
     /// SQLite's ALTER TABLE ADD COLUMN needs a literal default for NOT NULL
@@ -112,6 +130,8 @@ enum SchemaSynchronizer {
         }
         for (key, index) in after.sorted(by: { $0.key < $1.key })
         where before[key]?.sql != index.sql || recreatedTables.contains(SQLText.key(index.table)) {
+            // A table emptied for replay (not dropped) keeps its indexes.
+            try db.execute(sql: "DROP INDEX IF EXISTS \(SQLText.quoteIdentifier(index.name))")
             try db.execute(sql: index.sql)
         }
     }

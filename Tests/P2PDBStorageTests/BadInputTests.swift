@@ -44,6 +44,15 @@ struct BadInputTests {
         try await expectUnchanged("INSERT INTO items VALUES (?, 'x', 0)", ["kiwi", "extra"], kind: .invalidParameters)
     }
 
+    @Test func counterAddedToAnExistingTableMustStartAtZero() async throws {
+        let replica = try TestReplica()
+        try await replica.sql("CREATE TABLE items (id TEXT PRIMARY KEY)")
+        await #expect(throws: P2PDBError.self) {
+            try await replica.sql("ALTER TABLE items ADD COLUMN stock COUNTER INTEGER NOT NULL DEFAULT 5")
+        }
+        try await replica.sql("ALTER TABLE items ADD COLUMN stock COUNTER INTEGER NOT NULL DEFAULT 0")
+    }
+
     @Test func tableWithoutPrimaryKey() async throws {
         try await expectUnchanged("CREATE TABLE loose (a, b)", kind: .refused, containing: "PRIMARY KEY")
     }

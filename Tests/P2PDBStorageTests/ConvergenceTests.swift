@@ -21,7 +21,10 @@ struct ConvergenceTests {
 
     static func run(seed: UInt64, replicaCount: Int, steps: Int) async throws {
         var random = SeededGenerator(seed: seed)
-        let replicas = try (0..<replicaCount).map { _ in try TestReplica() }
+        // Keys from the seed too: node IDs break ties, so a seed must fix them.
+        let replicas = try (0..<replicaCount).map { _ in
+            try TestReplica(key: NodeKey(seed: (0..<32).map { _ in UInt8.random(in: 0...255, using: &random) }))
+        }
         try await replicas[0].sql("CREATE TABLE items (id TEXT PRIMARY KEY, name TEXT, price INTEGER, stock COUNTER INTEGER NOT NULL DEFAULT 0)")
         try await syncAll(replicas)
         for _ in 0..<steps {

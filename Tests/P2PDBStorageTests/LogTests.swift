@@ -77,6 +77,24 @@ struct LogTests {
         try await expectConverged([a, b])
     }
 
+    @Test func waitingEntriesAreBoundedAndDrainInOnePass() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        for id in 1...3 { try await a.sql("INSERT INTO t VALUES (?)", [.integer(Int64(id))]) }
+        let entries = try await a.entries()
+        let b = try TestReplica(maximumPending: 2)
+        let parked = try await b.store.apply([entries[3], entries[2], entries[1]])
+        #expect(parked.pending == 2)
+        #expect(parked.rejected.map(\.0) == [entries[1].id])
+        #expect(parked.rejected.first?.1.contains("send the parents first") == true)
+        let root = try await b.store.apply([entries[0]])
+        #expect(root.applied == 1)
+        let rest = try await b.store.apply([entries[1]])
+        #expect(rest.applied == 3)
+        #expect(try await b.store.pendingCount() == 0)
+        try await expectConverged([a, b])
+    }
+
     @Test func invalidEntriesAreRejected() async throws {
         let author = NodeKey()
         let a = try TestReplica(key: author)

@@ -79,7 +79,7 @@ struct MergeRuleTests {
         try await expectConverged([a, b])
     }
 
-    @Test func insertConcurrentWithDeleteStaysDeleted() async throws {
+    @Test func reinsertFollowingItsOwnDeleteRevivesTheRowEverywhere() async throws {
         // The register was off when head office deleted the product; it
         // re-creates the row without having seen the delete.
         let (office, register) = try await pair()
@@ -98,8 +98,6 @@ struct MergeRuleTests {
 
     @Test func tombstonesNeverExpire() async throws {
         let (office, register) = try await pair()
-        let clock = ManualClock(milliseconds: 0)
-        _ = clock
         try await office.sql("DELETE FROM items WHERE id = 'apple'")
         for day in 0..<40 { try await office.sql("INSERT INTO items VALUES (?, 'x', 1, 0)", [.text("day-\(day)")]) }
         // The register, off for the whole time, still sells the product.
@@ -175,5 +173,29 @@ struct MergeRuleTests {
         #expect(report.applied == Set(all.map(\.id)).count)
         try await syncAll([a, b])
         try await expectConverged([a, b, forward, backward])
+    }
+
+    /// A row written before its replica knew a column never wrote that
+    /// column: a concurrent write to the column with a lower stamp must
+    /// still win, on replicas that learned the column first or last.
+    @Test func aColumnAddedAfterARowWasWrittenTakesAnyWriteToIt() async throws {
+        let (office, register) = try await pair()
+        try await register.sql("ALTER TABLE items ADD COLUMN note TEXT DEFAULT 'none'")
+        try await register.sql("INSERT INTO items (id, name, price, stock, note) VALUES ('pear', 'Pear', 1, 0, 'from register')")
+        // The office has not seen the column; its clock runs ahead.
+        for price in 1...5 { try await office.sql("UPDATE items SET price = ? WHERE id = 'apple'", [.integer(Int64(price))]) }
+        try await office.sql("INSERT INTO items (id, name, price, stock) VALUES ('pear', 'Pear', 2, 0)")
+
+        let columnFirst = try TestReplica()
+        try await register.send(to: columnFirst)
+        try await office.send(to: columnFirst)
+        let rowFirst = try TestReplica()
+        try await office.send(to: rowFirst)
+        try await register.send(to: rowFirst)
+        try await syncAll([office, register])
+        for replica in [office, register, columnFirst, rowFirst] {
+            #expect(try await replica.rows("SELECT note FROM items WHERE id = 'pear'") == [["from register"]])
+        }
+        try await expectConverged([office, register, columnFirst, rowFirst])
     }
 }

@@ -9,13 +9,16 @@ final class TestReplica: Sendable {
     let key: NodeKey
     let directory: URL
 
-    init(key: NodeKey = NodeKey(), durability: Durability = .off, clock: any WallClock = ManualClock(milliseconds: 1_700_000_000_000)) throws {
+    init(
+        key: NodeKey = NodeKey(), durability: Durability = .off, clock: any WallClock = ManualClock(milliseconds: 1_700_000_000_000),
+        maximumPending: Int = 100_000
+    ) throws {
         self.key = key
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try ReplicaStore(
             path: directory.appendingPathComponent("replica.sqlite").path, key: key,
-            options: StoreOptions(durability: durability, clock: clock))
+            options: StoreOptions(durability: durability, clock: clock, maximumPending: maximumPending))
     }
 
     var path: String { store.path }
