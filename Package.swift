@@ -8,7 +8,7 @@ let strictSwift: [SwiftSetting] = [
 
 let package = Package(
     name: "P2PDB",
-    platforms: [.macOS(.v14), .iOS(.v17)],
+    platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "P2PDB", targets: ["P2PDB"]),
         .executable(name: "p2pdb", targets: ["p2pdb"]),
@@ -24,6 +24,13 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/grpc/grpc-swift-2", from: "2.4.3"),
+        .package(url: "https://github.com/grpc/grpc-swift-nio-transport", from: "2.9.2"),
+        .package(url: "https://github.com/grpc/grpc-swift-protobuf", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.37.6"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.21.1"),
     ],
     targets: [
         // SQLite entry points that the system header hides behind compile-time
@@ -61,6 +68,37 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Peer-to-peer replication, independent of any network: sessions,
+        // gossip, anti-entropy, membership. Time, randomness and the
+        // transport are protocols, so a seeded simulator can drive it.
+        .target(
+            name: "P2PDBSync",
+            dependencies: [
+                "P2PDB",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // The real network under P2PDBSync: gRPC over HTTP/2 and mutually
+        // authenticated TLS 1.3, and mDNS discovery on the LAN.
+        .target(
+            name: "P2PDBPeerGRPC",
+            dependencies: [
+                "P2PDBSync",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
+                .product(name: "GRPCNIOTransportHTTP2", package: "grpc-swift-nio-transport"),
+                .product(name: "GRPCProtobuf", package: "grpc-swift-protobuf"),
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "X509", package: "swift-certificates"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // `p2pdb serve`: the HTTP/JSON API, the change feed, metrics and the
         // node's lifecycle as a service.
         .target(
@@ -91,6 +129,8 @@ let package = Package(
             dependencies: [
                 "P2PDB",
                 "P2PDBServer",
+                "P2PDBSync",
+                "P2PDBPeerGRPC",
                 "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,6 +163,11 @@ let package = Package(
         .testTarget(
             name: "P2PDBServerTests",
             dependencies: ["P2PDB", "P2PDBServer"],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "P2PDBSyncTests",
+            dependencies: ["P2PDB", "P2PDBSync", "P2PDBPeerGRPC"],
             swiftSettings: strictSwift
         ),
         .testTarget(

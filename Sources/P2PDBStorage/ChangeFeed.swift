@@ -4,6 +4,7 @@ import Synchronization
 /// in log order, after it is durable.
 final class ChangeFeed: Sendable {
     private let subscribers = Mutex<[Int: AsyncStream<AppliedEntry>.Continuation]>([:])
+    private let batchSubscribers = Mutex<[Int: AsyncStream<[AppliedEntry]>.Continuation]>([:])
     private let nextID = Atomic<Int>(0)
 
     func subscribe(bufferSize: Int) -> AsyncStream<AppliedEntry> {
@@ -17,8 +18,24 @@ final class ChangeFeed: Sendable {
         return stream
     }
 
+    /// The same entries, one array per commit: for consumers that send
+    /// them on (gossip) and gain from batching.
+    func subscribeBatches(bufferSize: Int) -> AsyncStream<[AppliedEntry]> {
+        let (stream, continuation) = AsyncStream.makeStream(
+            of: [AppliedEntry].self, bufferingPolicy: .bufferingOldest(bufferSize))
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        batchSubscribers.withLock { $0[id] = continuation }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.batchSubscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        return stream
+    }
+
     func publish(_ entries: [AppliedEntry]) {
         guard !entries.isEmpty else { return }
+        for continuation in batchSubscribers.withLock({ Array($0.values) }) {
+            if case .dropped = continuation.yield(entries) { continuation.finish() }
+        }
         let current = subscribers.withLock { Array($0.values) }
         for continuation in current {
             for entry in entries {
@@ -37,5 +54,10 @@ final class ChangeFeed: Sendable {
             return Array(subscribers.values)
         }
         for continuation in current { continuation.finish() }
+        let batches = batchSubscribers.withLock { subscribers in
+            defer { subscribers = [:] }
+            return Array(subscribers.values)
+        }
+        for continuation in batches { continuation.finish() }
     }
 }

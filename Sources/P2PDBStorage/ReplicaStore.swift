@@ -237,6 +237,12 @@ public final class ReplicaStore: Sendable {
         feed.subscribe(bufferSize: bufferSize)
     }
 
+    /// The same, one array per commit. A subscriber that falls more than
+    /// `bufferSize` commits behind is dropped: its stream ends.
+    public func changeBatches(bufferSize: Int = 1024) -> AsyncStream<[AppliedEntry]> {
+        feed.subscribeBatches(bufferSize: bufferSize)
+    }
+
     // MARK: Verification
 
     /// Checks every entry and re-derives the replicated state from the log;
@@ -244,6 +250,16 @@ public final class ReplicaStore: Sendable {
     public func verify() async throws -> VerificationReport {
         do {
             return try await pool.read { db in try ReplicaVerifier(nodeID: self.nodeID).verify(db) }
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    /// Runs a read on the pool, mapping errors.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
+        try ensureOpen()
+        do {
+            return try await pool.read(body)
         } catch {
             throw StoreErrors.map(error)
         }

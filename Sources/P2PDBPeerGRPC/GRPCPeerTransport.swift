@@ -1,0 +1,209 @@
+import GRPCCore
+import GRPCNIOTransportHTTP2
+import Logging
+import NIOSSL
+import P2PDB
+import P2PDBSync
+import Synchronization
+
+/// The peer transport of `p2pdb serve --listen`: one gRPC bidirectional
+/// stream per peer over HTTP/2 and mutually authenticated TLS, each side's
+/// certificate bound to its node key (see ``NodeCertificate``).
+///
+/// ```swift
+/// let transport = try GRPCPeerTransport(key: key, listen: ("127.0.0.1", 7071))
+/// let engine = SyncEngine(node: node, transport: transport)
+/// ```
+public final class GRPCPeerTransport: PeerTransport {
+    private let key: NodeKey
+    private let identity: NodeCertificate
+    private let bind: (host: String, port: Int)?
+    private let advertised: String?
+    private let logger: Logger
+    private let bound = Mutex<String?>(nil)
+    private let queueLimit = 1024
+
+    /// - Parameters:
+    ///   - listen: where to accept peers; nil for a node that only dials.
+    ///   - advertise: the address peers should dial, when it differs from
+    ///     the listening one (a wildcard bind, NAT).
+    public init(key: NodeKey, listen: (host: String, port: Int)?, advertise: String? = nil, logger: Logger = Logger(label: "p2pdb.peer")) throws {
+        self.key = key
+        self.identity = try NodeCertificate(key: key)
+        self.bind = listen
+        self.advertised = advertise
+        self.logger = logger
+    }
+
+    public var listenAddress: String? {
+        get async { advertised ?? bound.withLock { $0 } }
+    }
+
+    // MARK: Accepting
+
+    public func run(accept: @escaping @Sendable (any PeerConnection) async -> Void) async throws {
+        guard let bind else {
+            while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
+            return
+        }
+        let identity = self.identity
+        let security = HTTP2ServerTransport.Posix.TransportSecurity.tls(
+            certificateChain: [.bytes(identity.certificateDER, format: .der)],
+            privateKey: .bytes(Array(identity.privateKeyPEM.utf8), format: .pem)
+        ) { config in
+            config.clientCertificateVerification = .noHostnameVerification
+            config.trustRoots = .certificates([])
+            config.customVerificationCallback = NodeCertificate.verifier()
+        }
+        let transport = HTTP2ServerTransport.Posix(
+            address: bind.host.contains(":") ? .ipv6(host: bind.host, port: bind.port) : .ipv4(host: bind.host, port: bind.port),
+            transportSecurity: security,
+            config: .defaults { config in
+                config.rpc.maxRequestPayloadSize = SyncLimits.maximumMessageBytes
+                config.connection.keepalive.time = .seconds(10)
+                config.connection.keepalive.timeout = .seconds(10)
+            })
+        let service = PeerService(accept: accept, queueLimit: queueLimit, logger: logger)
+        let server = GRPCServer(transport: transport, services: [service])
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask { try await server.serve() }
+            if let address = try await transport.listeningAddress.ipv4 {
+                bound.withLock { $0 = "\(address.host):\(address.port)" }
+            } else if let address = try await transport.listeningAddress.ipv6 {
+                bound.withLock { $0 = "[\(address.host)]:\(address.port)" }
+            }
+            logger.info("peer endpoint listening on \(bound.withLock { $0 } ?? "?") (gRPC, mutual TLS)")
+        }
+    }
+
+    // MARK: Dialing
+
+    public func connect(to address: String) async throws -> any PeerConnection {
+        let (host, port) = try Self.parse(address)
+        let identity = self.identity
+        let proven = Mutex<NodeID?>(nil)
+        let security = HTTP2ClientTransport.Posix.TransportSecurity.mTLS(
+            certificateChain: [.bytes(identity.certificateDER, format: .der)],
+            privateKey: .bytes(Array(identity.privateKeyPEM.utf8), format: .pem)
+        ) { config in
+            config.serverCertificateVerification = .noHostnameVerification
+            config.trustRoots = .certificates([])
+            config.customVerificationCallback = NodeCertificate.verifier { nodeID in proven.withLock { $0 = nodeID } }
+        }
+        let transport = try HTTP2ClientTransport.Posix(
+            target: host.contains(":") ? .ipv6(host: host, port: port) : .dns(host: host, port: port),
+            transportSecurity: security,
+            config: .defaults { config in
+                config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(10), allowWithoutCalls: true)
+                config.backoff.initial = .milliseconds(100)
+                config.backoff.max = .seconds(1)
+            })
+        let client = GRPCClient(transport: transport)
+        let connections = Task { try await client.runConnections() }
+        let opened = AsyncStream.makeStream(of: GRPCPeerConnection?.self)
+        let limit = queueLimit
+        let logger = self.logger
+        let call = Task {
+            var options = CallOptions.defaults
+            options.maxResponseMessageBytes = SyncLimits.maximumMessageBytes
+            options.maxRequestMessageBytes = SyncLimits.maximumMessageBytes
+            options.waitForReady = false
+            let peer = P2pdb_Peer_V1_Peer.Client<HTTP2ClientTransport.Posix>(wrapping: client)
+            let pending = Mutex<GRPCPeerConnection?>(nil)
+            do {
+                try await peer.connect(options: options) { writer in
+                    // The TLS handshake has run by the time the first
+                    // response arrives; wait for the connection object.
+                    while pending.withLock({ $0 }) == nil {
+                        try await Task.sleep(for: .milliseconds(1))
+                    }
+                    guard let connection = pending.withLock({ $0 }) else { return }
+                    for try await message in connection.outgoing.messages {
+                        try await writer.write(FrameCoding.frame(message))
+                    }
+                } onResponse: { response in
+                    var frames = response.messages.makeAsyncIterator()
+                    guard let first = try await frames.next(), let nodeID = proven.withLock({ $0 }) else {
+                        opened.continuation.yield(nil)
+                        return
+                    }
+                    let connection = GRPCPeerConnection(
+                        remoteNodeID: nodeID, remoteAddress: address, isInbound: false, limit: limit,
+                        onClose: { client.beginGracefulShutdown() })
+                    pending.withLock { $0 = connection }
+                    opened.continuation.yield(connection)
+                    do {
+                        try await connection.incoming.send(try FrameCoding.message(first))
+                        while let frame = try await frames.next() {
+                            try await connection.incoming.send(try FrameCoding.message(frame))
+                        }
+                        connection.incoming.finish()
+                    } catch {
+                        connection.incoming.finish(throwing: error)
+                    }
+                    connection.close()
+                }
+            } catch {
+                logger.debug("peer call to \(address) ended: \(error)")
+            }
+            opened.continuation.yield(nil)
+            pending.withLock { $0 }?.close()
+            client.beginGracefulShutdown()
+        }
+        var iterator = opened.stream.makeAsyncIterator()
+        let connection = await withTaskCancellationHandler {
+            await iterator.next() ?? nil
+        } onCancel: {
+            call.cancel()
+        }
+        guard let connection else {
+            call.cancel()
+            client.beginGracefulShutdown()
+            connections.cancel()
+            throw P2PDBError(.unavailable, "cannot open a peer session with \(address)")
+        }
+        return connection
+    }
+
+    static func parse(_ address: String) throws(P2PDBError) -> (String, Int) {
+        let host: Substring
+        let portText: Substring
+        if address.hasPrefix("["), let close = address.firstIndex(of: "]") {
+            host = address[address.index(after: address.startIndex)..<close]
+            portText = address[address.index(after: close)...].dropFirst()
+        } else if let colon = address.lastIndex(of: ":") {
+            host = address[..<colon]
+            portText = address[address.index(after: colon)...]
+        } else {
+            throw P2PDBError(.invalidInput, "peer address \(address) is not HOST:PORT")
+        }
+        guard !host.isEmpty, let port = Int(portText), (1...65535).contains(port) else {
+            throw P2PDBError(.invalidInput, "peer address \(address) is not HOST:PORT")
+        }
+        return (String(host), port)
+    }
+}
+
+/// The server side of `Peer.Connect`: identifies the peer from its TLS
+/// certificate and hands the session to the sync engine.
+struct PeerService: P2pdb_Peer_V1_Peer.SimpleServiceProtocol {
+    let accept: @Sendable (any PeerConnection) async -> Void
+    let queueLimit: Int
+    let logger: Logger
+
+    func connect(
+        request: RPCAsyncSequence<P2pdb_Peer_V1_Frame, any Error>, response: RPCWriter<P2pdb_Peer_V1_Frame>,
+        context: ServerContext
+    ) async throws {
+        guard let certificate = (context.transportSpecific as? HTTP2ServerTransport.Posix.Context)?.peerCertificate,
+            let nodeID = NodeCertificate.nodeID(of: certificate)
+        else {
+            logger.warning("refusing a peer at \(context.remotePeer): no certificate bound to a node key")
+            throw RPCError(code: .unauthenticated, message: "present a P2PDB node certificate")
+        }
+        let connection = GRPCPeerConnection(
+            remoteNodeID: nodeID, remoteAddress: context.remotePeer, isInbound: true, limit: queueLimit)
+        await accept(connection)
+        await connection.pump(frames: request) { frame in try await response.write(frame) }
+    }
+}

@@ -1,0 +1,74 @@
+import P2PDB
+
+/// The addresses a node knows, how it learned them, and when to dial each
+/// again. Pure state: the engine asks it what to dial and tells it what
+/// happened.
+struct PeerDirectory {
+    struct Record {
+        var address: String
+        var nodeID: NodeID?
+        var source: PeerStatus.Source
+        var connected = false
+        var failures = 0
+        var nextAttempt: UInt64 = 0
+    }
+
+    private(set) var records: [String: Record] = [:]
+    /// Addresses that turned out to be this node itself.
+    private var ownAddresses = Set<String>()
+    let selfID: NodeID
+
+    init(selfID: NodeID) { self.selfID = selfID }
+
+    /// Learns an address; a seed stays a seed whoever mentions it later.
+    mutating func add(_ address: String, nodeID: NodeID?, source: PeerStatus.Source) {
+        guard !ownAddresses.contains(address), nodeID != selfID else { return }
+        if var record = records[address] {
+            if let nodeID { record.nodeID = nodeID }
+            records[address] = record
+        } else {
+            records[address] = Record(address: address, nodeID: nodeID, source: source)
+        }
+    }
+
+    mutating func markOwn(_ address: String) {
+        ownAddresses.insert(address)
+        records[address] = nil
+    }
+
+    /// Addresses due for a dial: not connected, not to a node already
+    /// connected under another address, and past their backoff.
+    func due(now: UInt64, connectedNodes: Set<NodeID>) -> [String] {
+        records.values
+            .filter { !$0.connected && $0.nextAttempt <= now && !($0.nodeID.map(connectedNodes.contains) ?? false) }
+            .map(\.address)
+            .sorted()
+    }
+
+    mutating func connected(_ address: String, nodeID: NodeID) {
+        guard var record = records[address] else { return }
+        record.connected = true
+        record.nodeID = nodeID
+        record.failures = 0
+        records[address] = record
+    }
+
+    /// A dial failed or a connection ended: wait longer each time, with
+    /// jitter so that nodes restarted together do not dial in lockstep.
+    mutating func disconnected(_ address: String, now: UInt64, configuration: SyncConfiguration, random: any RandomSource) {
+        guard var record = records[address] else { return }
+        record.connected = false
+        record.failures += 1
+        let exponent = min(record.failures - 1, 16)
+        let delay = min(configuration.minimumBackoff << UInt64(exponent), configuration.maximumBackoff)
+        let jitter = delay / 4 == 0 ? 0 : random.next() % (delay / 4)
+        record.nextAttempt = now + delay - delay / 8 + jitter
+        records[address] = record
+    }
+
+    /// Addresses worth sharing with peers: those with a known node.
+    var shareable: [PeerAddress] {
+        records.values.compactMap { record in record.nodeID.map { PeerAddress(nodeID: $0, address: record.address) } }
+            .sorted { $0.address < $1.address }
+    }
+}

@@ -1,0 +1,36 @@
+/// How a node replicates with its peers.
+public struct SyncConfiguration: Sendable {
+    /// Seed addresses (`--join`), dialed at start and whenever disconnected.
+    public var seeds: [String]
+    /// How many peers a new entry is pushed to at once.
+    public var fanout: Int
+    /// The most peers held at once, inbound and outbound together.
+    public var maximumPeers: Int
+    /// How often each peer is sent a summary (anti-entropy), in ms.
+    public var antiEntropyInterval: UInt64
+    /// How often peers exchange addresses, in ms.
+    public var peerExchangeInterval: UInt64
+    /// A peer heard from for this long is considered dead, in ms.
+    public var deadPeerTimeout: UInt64
+    /// Reconnection backoff: the first delay and the ceiling, in ms.
+    public var minimumBackoff: UInt64
+    public var maximumBackoff: UInt64
+    /// How often the engine's timer runs, in ms.
+    public var tickInterval: UInt64
+
+    public init(
+        seeds: [String] = [], fanout: Int = 4, maximumPeers: Int = 32, antiEntropyInterval: UInt64 = 1000,
+        peerExchangeInterval: UInt64 = 5000, deadPeerTimeout: UInt64 = 15_000, minimumBackoff: UInt64 = 250,
+        maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100
+    ) {
+        self.seeds = seeds
+        self.fanout = fanout
+        self.maximumPeers = maximumPeers
+        self.antiEntropyInterval = antiEntropyInterval
+        self.peerExchangeInterval = peerExchangeInterval
+        self.deadPeerTimeout = deadPeerTimeout
+        self.minimumBackoff = minimumBackoff
+        self.maximumBackoff = maximumBackoff
+        self.tickInterval = tickInterval
+    }
+}

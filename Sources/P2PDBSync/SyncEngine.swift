@@ -1,0 +1,501 @@
+import CoreMetrics
+import Logging
+import P2PDB
+
+/// Replicates a node with its peers: sessions, push gossip, pull
+/// anti-entropy, fetching missing parents, peer exchange and reconnection.
+///
+/// ```swift
+/// let engine = SyncEngine(node: node, transport: transport, configuration: SyncConfiguration(seeds: ["10.0.0.2:7071"]))
+/// try await engine.run()    // until cancelled
+/// ```
+///
+/// - A new entry, local or received by push, goes to `fanout` random peers
+///   at once; a peer passes on what it did not have. Entries the log holds
+///   already are dropped before their signature is checked.
+/// - Every `antiEntropyInterval` each peer gets a summary (version vector
+///   and heads). The side that is behind pulls: the other streams every
+///   entry the vector does not cover, in causal order, a page at a time. A
+///   pull cut by a disconnect resumes from the new vector, not from zero.
+/// - Entries with missing parents wait in the replica; the engine asks the
+///   peer for the parents.
+///
+/// Time, randomness and the network are protocols (``SyncClock``,
+/// ``RandomSource``, ``PeerTransport``), so tests and a simulator can run
+/// many engines in one process.
+public actor SyncEngine: PeerStatusProvider {
+    public let node: Node
+    private let store: ReplicaStore
+    private let transport: any PeerTransport
+    private let configuration: SyncConfiguration
+    private let clock: any SyncClock
+    private let random: any RandomSource
+    private let logger: Logger
+    private let metrics: SyncMetrics
+
+    private var sessions: [ObjectIdentifier: Session] = [:]
+    private var directory: PeerDirectory
+    private var dialing = Set<String>()
+    private var origins = EntryOrigins(capacity: 65_536)
+    private var lastSummary: UInt64 = 0
+    private var lastExchange: UInt64 = 0
+    private var spawn: AsyncStream<@Sendable () async -> Void>.Continuation?
+    private var listenAddress: String?
+
+    /// One connected peer.
+    private final class Session {
+        let connection: any PeerConnection
+        let dialedAddress: String?
+        let source: PeerStatus.Source
+        var hello: Hello?
+        var remoteVector = VersionVector()
+        var remoteHeads: [EntryID] = []
+        var lastHeard: UInt64
+        var pulling = false
+        var refusedEntries = 0
+
+        init(connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source, now: UInt64) {
+            self.connection = connection
+            self.dialedAddress = dialedAddress
+            self.source = source
+            self.lastHeard = now
+        }
+
+        var nodeID: NodeID { connection.remoteNodeID }
+        var isEstablished: Bool { hello != nil }
+    }
+
+    public init(
+        node: Node, transport: any PeerTransport, configuration: SyncConfiguration = SyncConfiguration(),
+        clock: any SyncClock = ContinuousSyncClock(), random: any RandomSource = SystemRandomSource(),
+        metricsFactory: (any MetricsFactory)? = nil, logger: Logger = Logger(label: "p2pdb.sync")
+    ) {
+        self.node = node
+        self.store = node.store
+        self.transport = transport
+        self.configuration = configuration
+        self.clock = clock
+        self.random = random
+        self.logger = logger
+        self.metrics = SyncMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+        self.directory = PeerDirectory(selfID: node.nodeID)
+    }
+
+    // MARK: Running
+
+    /// Listens, dials seeds, gossips and runs anti-entropy until cancelled.
+    public func run() async throws {
+        for seed in configuration.seeds { directory.add(seed, nodeID: nil, source: .seed) }
+        let (jobs, continuation) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
+        spawn = continuation
+        defer {
+            continuation.finish()
+            for session in sessions.values { session.connection.close() }
+        }
+        let transport = self.transport
+        try await withThrowingDiscardingTaskGroup { group in
+            group.addTask {
+                try await transport.run { connection in await self.attach(connection, dialedAddress: nil, source: .inbound) }
+            }
+            group.addTask { await self.gossip() }
+            group.addTask { await self.timer() }
+            for await job in jobs { group.addTask { await job() } }
+            group.cancelAll()
+        }
+    }
+
+    /// Adds an address to dial, as `--join` does at start.
+    public func join(_ address: String) {
+        directory.add(address, nodeID: nil, source: .seed)
+    }
+
+    private func background(_ job: @escaping @Sendable () async -> Void) {
+        spawn?.yield(job)
+    }
+
+    private func timer() async {
+        while !Task.isCancelled {
+            do {
+                try await clock.sleep(milliseconds: configuration.tickInterval)
+            } catch {
+                return
+            }
+            await tick()
+        }
+    }
+
+    /// Periodic work: dead peers, summaries, peer exchange, dialing.
+    func tick() async {
+        await learnListenAddress()
+        let now = clock.nowMilliseconds
+        for session in sessions.values where now > session.lastHeard + configuration.deadPeerTimeout {
+            logger.notice("peer \(session.nodeID.short) silent for \(now - session.lastHeard) ms; closing")
+            session.connection.close()
+        }
+        if now >= lastSummary + configuration.antiEntropyInterval {
+            lastSummary = now
+            let summary = currentSummary()
+            for session in sessions.values where session.isEstablished { send(summary, to: session) }
+        }
+        if now >= lastExchange + configuration.peerExchangeInterval {
+            lastExchange = now
+            let peers = SyncMessage.peers(Array(shareablePeers().prefix(SyncLimits.maximumPeersPerMessage)))
+            for session in sessions.values where session.isEstablished { send(peers, to: session) }
+        }
+        dialDueAddresses(now: now)
+        metrics.peers.record(sessions.values.filter(\.isEstablished).count)
+        let mine = store.summary.versionVector
+        let lag = sessions.values.map { $0.remoteVector.entriesAhead(of: mine) }.max() ?? 0
+        metrics.lag.record(Double(lag))
+    }
+
+    /// The address peers can dial us at, once the transport listens: sent
+    /// in every hello so that peer exchange can pass it on.
+    private func learnListenAddress() async {
+        guard listenAddress == nil, let address = await transport.listenAddress else { return }
+        listenAddress = address
+        directory.markOwn(address)
+    }
+
+    private func dialDueAddresses(now: UInt64) {
+        let connectedNodes = Set(sessions.values.map(\.nodeID))
+        var room = configuration.maximumPeers - sessions.count - dialing.count
+        for address in directory.due(now: now, connectedNodes: connectedNodes) where room > 0 && !dialing.contains(address) {
+            room -= 1
+            dialing.insert(address)
+            let source = directory.records[address]?.source ?? .seed
+            let transport = self.transport
+            background {
+                do {
+                    let connection = try await transport.connect(to: address)
+                    await self.dialed(address, connection, source: source)
+                } catch {
+                    await self.dialFailed(address, error)
+                }
+            }
+        }
+    }
+
+    private func dialed(_ address: String, _ connection: any PeerConnection, source: PeerStatus.Source) async {
+        dialing.remove(address)
+        await attach(connection, dialedAddress: address, source: source)
+    }
+
+    private func dialFailed(_ address: String, _ error: any Error) {
+        dialing.remove(address)
+        directory.disconnected(address, now: clock.nowMilliseconds, configuration: configuration, random: random)
+        logger.debug("cannot reach \(address): \(error)")
+    }
+
+    // MARK: Sessions
+
+    /// Takes a new connection: says hello, then reads it until it ends.
+    func attach(_ connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source) async {
+        guard sessions.count < configuration.maximumPeers else {
+            logger.info("refusing \(connection.remoteAddress): already at the limit of \(configuration.maximumPeers) peers")
+            connection.close()
+            return
+        }
+        await learnListenAddress()
+        let session = Session(connection: connection, dialedAddress: dialedAddress, source: source, now: clock.nowMilliseconds)
+        let id = ObjectIdentifier(connection)
+        sessions[id] = session
+        send(.hello(Hello(nodeID: node.nodeID, listenAddress: listenAddress)), to: session)
+        background {
+            do {
+                for try await message in connection.inbound {
+                    guard await self.received(message, on: id) else { break }
+                }
+                await self.detached(id, reason: "connection closed")
+            } catch {
+                await self.detached(id, reason: "\(error)")
+            }
+        }
+    }
+
+    private func detached(_ id: ObjectIdentifier, reason: String) {
+        guard let session = sessions.removeValue(forKey: id) else { return }
+        session.connection.close()
+        let now = clock.nowMilliseconds
+        if let address = session.dialedAddress {
+            directory.disconnected(address, now: now, configuration: configuration, random: random)
+        } else if let address = session.hello?.listenAddress {
+            directory.disconnected(address, now: now, configuration: configuration, random: random)
+        }
+        if session.isEstablished {
+            logger.info("disconnected from peer \(session.nodeID.short) at \(session.connection.remoteAddress): \(reason)")
+        }
+    }
+
+    /// Handles one message; false ends the session.
+    func received(_ message: SyncMessage, on id: ObjectIdentifier) async -> Bool {
+        guard let session = sessions[id] else { return false }
+        session.lastHeard = clock.nowMilliseconds
+        metrics.bytesReceived.increment(by: message.approximateSize)
+        guard session.isEstablished else {
+            guard case .hello(let hello) = message else {
+                return refuse(session, "sent \(message.name) before hello")
+            }
+            return greet(session, hello)
+        }
+        switch message {
+        case .hello:
+            return refuse(session, "sent a second hello")
+        case .summary(let vector, let heads):
+            guard vector.counts.count <= SyncLimits.maximumVectorSize, heads.count <= SyncLimits.maximumIDsPerMessage else {
+                return refuse(session, "sent an oversized summary")
+            }
+            session.remoteVector = vector
+            session.remoteHeads = heads
+            await catchUp(with: session)
+        case .pull(let have):
+            guard have.counts.count <= SyncLimits.maximumVectorSize else { return refuse(session, "sent an oversized pull") }
+            await answerPull(have, to: session)
+        case .entries(let bodies):
+            guard bodies.count <= SyncLimits.maximumEntriesPerMessage else {
+                return refuse(session, "sent \(bodies.count) entries in one message")
+            }
+            return await ingest(bodies, from: session)
+        case .pullDone:
+            session.pulling = false
+            await catchUp(with: session)
+        case .want(let ids):
+            guard ids.count <= SyncLimits.maximumIDsPerMessage else { return refuse(session, "asked for \(ids.count) entries at once") }
+            await answerWant(ids, to: session)
+        case .peers(let peers):
+            guard peers.count <= SyncLimits.maximumPeersPerMessage else { return refuse(session, "sent \(peers.count) addresses") }
+            for peer in peers where directory.records.count < 1024 {
+                directory.add(peer.address, nodeID: peer.nodeID, source: .exchange)
+            }
+        }
+        return true
+    }
+
+    private func refuse(_ session: Session, _ why: String) -> Bool {
+        logger.warning("refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
+        metrics.refusedPeers.increment()
+        return false
+    }
+
+    private func greet(_ session: Session, _ hello: Hello) -> Bool {
+        guard hello.protocolVersion == Hello.currentProtocolVersion else {
+            return refuse(
+                session,
+                "speaks protocol version \(hello.protocolVersion) and this node speaks \(Hello.currentProtocolVersion); upgrade the older node")
+        }
+        guard hello.nodeID == session.nodeID else {
+            return refuse(session, "claims node \(hello.nodeID.short) but authenticated as \(session.nodeID.short)")
+        }
+        if hello.nodeID == node.nodeID {
+            if let address = session.dialedAddress { directory.markOwn(address) }
+            logger.debug("\(session.connection.remoteAddress) is this node itself; not dialing it again")
+            return false
+        }
+        // Two nodes that dial each other at once keep the connection
+        // opened by the smaller node ID; both sides pick the same one.
+        if let other = sessions.values.first(where: { $0 !== session && $0.isEstablished && $0.nodeID == hello.nodeID }) {
+            let opener = { (candidate: Session) in candidate.connection.isInbound ? candidate.nodeID : self.node.nodeID }
+            let keepOther = opener(other) < opener(session) || (opener(other) == opener(session) && !other.connection.isInbound)
+            if keepOther {
+                logger.debug("already connected to \(hello.nodeID.short); closing the second connection")
+                return false
+            }
+            other.connection.close()
+        }
+        session.hello = hello
+        if let address = session.dialedAddress { directory.connected(address, nodeID: hello.nodeID) }
+        if let address = hello.listenAddress, !address.isEmpty {
+            directory.add(address, nodeID: hello.nodeID, source: session.dialedAddress == nil ? .inbound : session.source)
+            directory.connected(address, nodeID: hello.nodeID)
+        }
+        logger.info(
+            "connected to peer \(hello.nodeID.short) at \(session.connection.remoteAddress) (\(session.connection.isInbound ? "inbound" : session.source.rawValue))")
+        send(currentSummary(), to: session)
+        return true
+    }
+
+    // MARK: Anti-entropy
+
+    private func currentSummary() -> SyncMessage {
+        let summary = store.summary
+        return .summary(versionVector: summary.versionVector, heads: Array(summary.heads.prefix(SyncLimits.maximumIDsPerMessage)))
+    }
+
+    /// Pulls what the peer holds and this node lacks.
+    private func catchUp(with session: Session) async {
+        guard !session.pulling else { return }
+        let mine = store.summary.versionVector
+        if !mine.dominates(session.remoteVector) {
+            session.pulling = true
+            send(.pull(have: mine), to: session)
+            return
+        }
+        // Same vector, different heads: entries outside the vector, such as
+        // the second branch of an equivocation.
+        let unknown = session.remoteHeads.filter { !store.summary.heads.contains($0) }
+        guard !unknown.isEmpty, let held = try? await store.held(unknown) else { return }
+        let missing = unknown.filter { !held.contains($0) }
+        if !missing.isEmpty { send(.want(missing), to: session) }
+    }
+
+    /// Streams every entry `have` does not cover, in log order, a page at a
+    /// time; waits for the peer to read each page, so memory stays bounded.
+    private func answerPull(_ have: VersionVector, to session: Session) async {
+        do {
+            var position = try await store.startPosition(notCoveredBy: have)
+            var sent = 0
+            while position < Int64.max - 1 {
+                let page = try await store.entries(
+                    notCoveredBy: have, after: position, limit: SyncLimits.pageEntries, maximumBytes: SyncLimits.pageBytes)
+                if !page.bodies.isEmpty {
+                    let message = SyncMessage.entries(page.bodies)
+                    try await session.connection.send(message)
+                    metrics.bytesSent.increment(by: message.approximateSize)
+                    metrics.entriesSent.increment(by: page.bodies.count)
+                    sent += page.bodies.count
+                }
+                position = page.lastPosition
+                if page.isLast { break }
+            }
+            try await session.connection.send(.pullDone)
+            if sent > 0 { logger.debug("sent \(sent) entries to \(session.nodeID.short) for its pull") }
+        } catch {
+            logger.debug("pull reply to \(session.nodeID.short) ended: \(error)")
+            session.connection.close()
+        }
+    }
+
+    private func answerWant(_ ids: [EntryID], to session: Session) async {
+        guard let bodies = try? await store.bodies(of: ids), !bodies.isEmpty else { return }
+        for page in stride(from: 0, to: bodies.count, by: SyncLimits.pageEntries) {
+            send(.entries(Array(bodies[page..<min(page + SyncLimits.pageEntries, bodies.count)])), to: session)
+        }
+    }
+
+    // MARK: Receiving entries
+
+    /// Verifies and applies entries from a peer. Entries the log holds are
+    /// skipped before any signature check; forged or malformed ones are
+    /// refused and logged, and a peer that keeps sending them is dropped.
+    private func ingest(_ bodies: [[UInt8]], from session: Session) async -> Bool {
+        let ids = bodies.map { EntryID(Signatures.sha256($0)) }
+        guard let held = try? await store.held(ids) else { return true }
+        var fresh: [[UInt8]] = []
+        for (body, id) in zip(bodies, ids) where !held.contains(id) { fresh.append(body) }
+        metrics.duplicatesReceived.increment(by: bodies.count - fresh.count)
+        guard !fresh.isEmpty else { return true }
+        let (entries, failures) = await EntryBatchVerifier.verify(fresh)
+        for failure in failures.prefix(3) {
+            logger.warning("refused an entry from peer \(session.nodeID.short): \(failure)")
+        }
+        metrics.entriesRefused.increment(by: failures.count)
+        session.refusedEntries += failures.count
+        let viaPull = session.pulling
+        for entry in entries { origins.record(entry.id, session: ObjectIdentifier(session.connection), viaPull: viaPull) }
+        do {
+            let report = try await store.apply(entries)
+            metrics.entriesReceived.increment(by: report.applied)
+            for (id, reason) in report.rejected.prefix(3) {
+                logger.warning("refused entry \(id.short) from peer \(session.nodeID.short): \(reason)")
+            }
+            metrics.entriesRefused.increment(by: report.rejected.count)
+            session.refusedEntries += report.rejected.count
+            if report.pending > 0, let missing = try? await store.missingParents(limit: SyncLimits.maximumIDsPerMessage), !missing.isEmpty {
+                send(.want(missing), to: session)
+            }
+        } catch {
+            logger.error("could not apply entries from peer \(session.nodeID.short): \(error)")
+        }
+        if session.refusedEntries > 1000 { return refuse(session, "sent more than 1000 invalid entries") }
+        return true
+    }
+
+    // MARK: Gossip
+
+    /// Pushes each entry the replica applies to `fanout` peers, except the
+    /// one it came from. Entries that arrived as a pull reply are old news
+    /// and are not pushed; anti-entropy covers any peer that lacks them.
+    private func gossip() async {
+        while !Task.isCancelled {
+            for await batch in store.changeBatches() {
+                await push(batch)
+            }
+            // Dropped for falling behind, or the replica closed.
+            try? await clock.sleep(milliseconds: 10)
+        }
+    }
+
+    private func push(_ batch: [AppliedEntry]) async {
+        var bySource: [ObjectIdentifier?: [[UInt8]]] = [:]
+        for applied in batch {
+            let origin = origins.take(applied.entry.id)
+            if origin?.viaPull == true { continue }
+            bySource[origin?.session, default: []].append(applied.entry.bytes)
+        }
+        for (source, bodies) in bySource {
+            let targets = sessions.filter { $0.key != source && $0.value.isEstablished }.map(\.value)
+            for target in choose(configuration.fanout, from: targets) {
+                send(.entries(bodies), to: target)
+                metrics.entriesSent.increment(by: bodies.count)
+            }
+        }
+    }
+
+    private func choose(_ count: Int, from sessions: [Session]) -> [Session] {
+        guard sessions.count > count else { return sessions }
+        var pool = sessions.sorted { $0.nodeID < $1.nodeID }
+        var chosen: [Session] = []
+        while chosen.count < count {
+            chosen.append(pool.remove(at: random.below(pool.count)))
+        }
+        return chosen
+    }
+
+    private func send(_ message: SyncMessage, to session: Session) {
+        if session.connection.offer(message) {
+            metrics.bytesSent.increment(by: message.approximateSize)
+        } else {
+            metrics.messagesDropped.increment()
+        }
+    }
+
+    // MARK: Status
+
+    private func shareablePeers() -> [PeerAddress] {
+        var result = Set(directory.shareable)
+        for session in sessions.values {
+            if let hello = session.hello, let address = hello.listenAddress, !address.isEmpty {
+                result.insert(PeerAddress(nodeID: hello.nodeID, address: address))
+            }
+        }
+        return result.sorted { $0.address < $1.address }
+    }
+
+    public func peers() async -> [PeerStatus] {
+        let mine = store.summary.versionVector
+        var result: [PeerStatus] = []
+        var listed = Set<String>()
+        for session in sessions.values where session.isEstablished {
+            let address = session.dialedAddress ?? session.hello?.listenAddress ?? session.connection.remoteAddress
+            listed.insert(address)
+            result.append(
+                PeerStatus(
+                    nodeID: session.nodeID, address: address, connected: true,
+                    source: session.connection.isInbound ? .inbound : session.source,
+                    entriesBehind: session.remoteVector.entriesAhead(of: mine),
+                    entriesAhead: mine.entriesAhead(of: session.remoteVector)))
+        }
+        for record in directory.records.values where !listed.contains(record.address) && !record.connected {
+            result.append(
+                PeerStatus(
+                    nodeID: record.nodeID, address: record.address, connected: false, source: record.source, entriesBehind: 0,
+                    entriesAhead: 0))
+        }
+        return result.sorted { ($0.connected ? 0 : 1, $0.address) < ($1.connected ? 0 : 1, $1.address) }
+    }
+
+    /// Node IDs of the peers with an established session.
+    public var connectedPeers: Set<NodeID> {
+        Set(sessions.values.filter(\.isEstablished).map(\.nodeID))
+    }
+}

@@ -1,0 +1,96 @@
+import Foundation
+import Logging
+import P2PDB
+import P2PDBSync
+import Testing
+
+/// Nodes in temporary directories, each with a sync engine on an
+/// in-process network; everything is stopped and removed at the end.
+final class TestCluster: Sendable {
+    struct Member: Sendable {
+        let node: Node
+        let engine: SyncEngine
+        let address: String
+        let task: Task<Void, any Error>
+    }
+
+    let network: InProcessNetwork
+    let root: URL
+    let members: [Member]
+
+    static func fastConfiguration(seeds: [String]) -> SyncConfiguration {
+        SyncConfiguration(
+            seeds: seeds, fanout: 3, antiEntropyInterval: 150, peerExchangeInterval: 300, deadPeerTimeout: 3000,
+            minimumBackoff: 50, maximumBackoff: 500, tickInterval: 20)
+    }
+
+    /// - Parameter seeds: for each node, the indexes of the nodes it joins.
+    init(count: Int, seeds: (Int) -> [Int], network: InProcessNetwork = InProcessNetwork()) async throws {
+        self.network = network
+        root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-sync-\(UUID().uuidString)")
+        var members: [Member] = []
+        for index in 0..<count {
+            members.append(try Self.start(index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network))
+        }
+        self.members = members
+    }
+
+    static func start(_ index: Int, seeds: [String], root: URL, network: InProcessNetwork) throws -> Member {
+        let directory = DataDirectory(path: root.appendingPathComponent("node-\(index)").path)
+        let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(durability: .off))
+        let address = "node-\(index)"
+        var logger = Logger(label: "sync-\(index)")
+        logger.logLevel = ProcessInfo.processInfo.environment["P2PDB_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        let engine = SyncEngine(
+            node: node, transport: network.transport(for: node.nodeID, address: address),
+            configuration: fastConfiguration(seeds: seeds), logger: logger)
+        let task = Task { try await engine.run() }
+        return Member(node: node, engine: engine, address: address, task: task)
+    }
+
+    subscript(index: Int) -> Node { members[index].node }
+
+    func stop() async {
+        for member in members {
+            member.task.cancel()
+            _ = try? await member.task.value
+            try? await member.node.close()
+        }
+        try? FileManager.default.removeItem(at: root)
+    }
+
+    var stateHashes: [StateHash] { members.map { $0.node.store.summary.stateHash } }
+
+    /// Waits until every listed node has the same state hash and log size.
+    func waitForConvergence(_ indexes: [Int]? = nil, timeout: Duration = .seconds(20)) async -> Bool {
+        let chosen = indexes ?? Array(members.indices)
+        return await eventually(timeout: timeout) {
+            let summaries = chosen.map { self.members[$0].node.store.summary }
+            return Set(summaries.map(\.stateHash)).count == 1 && Set(summaries.map(\.entryCount)).count == 1
+        }
+    }
+}
+
+/// Polls `condition` until it holds or `timeout` passes.
+func eventually(timeout: Duration = .seconds(20), _ condition: @Sendable () async -> Bool) async -> Bool {
+    let deadline = ContinuousClock.now + timeout
+    while ContinuousClock.now < deadline {
+        if await condition() { return true }
+        try? await Task.sleep(for: .milliseconds(25))
+    }
+    return await condition()
+}
+
+extension Node {
+    func count(_ table: String) async throws -> Int64 {
+        guard case .integer(let count)? = try await query("SELECT count(*) FROM \(table)").rows.first?.first else { return -1 }
+        return count
+    }
+}
+
+extension Sequence where Element: Sendable {
+    func asyncAllSatisfy(_ predicate: (Element) async -> Bool) async -> Bool {
+        for element in self where !(await predicate(element)) { return false }
+        return true
+    }
+}
