@@ -2,17 +2,23 @@ import ArgumentParser
 import Foundation
 import Logging
 import P2PDB
+import P2PDBPeerGRPC
 import P2PDBServer
+import P2PDBSync
+import ServiceLifecycle
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the node: the HTTP/JSON API, the live change feed and metrics.",
+        abstract: "Run the node: the HTTP/JSON API, the live change feed, metrics and peer replication.",
         discussion: """
             Initialises the data directory on first run. Every endpoint except GET /healthz needs \
             Authorization: Bearer <token>; the token is --api-token or the one stored in the data \
             directory (print it with `p2pdb token --data DIR`). SIGINT and SIGTERM stop the node \
             gracefully: requests in flight finish, new ones get 503, nothing acknowledged is lost.
+
+            With --listen the node accepts peers (gRPC over mutually authenticated TLS); --join dials \
+            others. Without either it runs alone and still serves every read and write.
             """)
 
     @OptionGroup var data: DataOption
@@ -28,6 +34,24 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
+
+    @Option(help: ArgumentHelp("Where to accept peer connections.", valueName: "host:port"))
+    var listen: String?
+
+    @Option(help: ArgumentHelp("A peer to connect to; repeat for several.", valueName: "host:port"))
+    var join: [String] = []
+
+    @Option(help: ArgumentHelp("The peer address others should dial, if not the --listen one.", valueName: "host:port"))
+    var advertise: String?
+
+    @Option(help: "How many peers each new entry is pushed to.")
+    var fanout = 4
+
+    @Option(help: "The most peers to hold at once.")
+    var maxPeers = 32
+
+    @Option(help: ArgumentHelp("How often to compare logs with each peer, in milliseconds.", valueName: "ms"))
+    var antiEntropyInterval: UInt64 = 1000
 
     func run() async throws {
         try await reportingErrors {
@@ -50,9 +74,18 @@ struct ServeCommand: AsyncParsableCommand {
             let configuration = ServerConfiguration(
                 host: host, port: port, apiToken: try apiToken ?? directory.apiToken(), maximumBodySize: maxBody)
             logger.info("node \(node.nodeID.hex) serving \(directory.path)")
+            let metrics = NodeMetrics()
+            var services: [any Service] = []
+            var peers: (any PeerStatusProvider)?
+            if listen != nil || !join.isEmpty {
+                let engine = try makeSyncEngine(node: node, key: try directory.loadKey(), metrics: metrics, logger: logger)
+                services.append(SyncService(engine: engine))
+                peers = engine
+            }
             let announcedHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
             let server = NodeServer(
-                node: node, configuration: configuration, handleSignals: true, logger: logger,
+                node: node, configuration: configuration, metrics: metrics, services: services, peers: peers,
+                handleSignals: true, logger: logger,
                 onListening: { port in
                     let url = announcedHost.contains(":") ? "http://[\(announcedHost)]:\(port)" : "http://\(announcedHost):\(port)"
                     do {
@@ -68,6 +101,34 @@ struct ServeCommand: AsyncParsableCommand {
                 throw P2PDBError(.unavailable, "the node stopped: \(error)")
             }
             logger.info("stopped")
+        }
+    }
+}
+
+extension ServeCommand {
+    private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) throws -> SyncEngine {
+        guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
+            throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
+        }
+        var bind: (host: String, port: Int)?
+        if let listen { bind = try ServerConfiguration.parseAddress(listen) }
+        for address in join { _ = try ServerConfiguration.parseAddress(address) }
+        let transport = try GRPCPeerTransport(key: key, listen: bind, advertise: advertise, logger: logger)
+        let configuration = SyncConfiguration(
+            seeds: join, fanout: fanout, maximumPeers: maxPeers, antiEntropyInterval: antiEntropyInterval)
+        return SyncEngine(node: node, transport: transport, configuration: configuration, metricsFactory: metrics.factory, logger: logger)
+    }
+}
+
+/// Runs the sync engine as a service; it stops before the replica closes.
+struct SyncService: Service {
+    let engine: SyncEngine
+
+    func run() async throws {
+        do {
+            try await cancelWhenGracefulShutdown { try await engine.run() }
+        } catch where Task.isShuttingDownGracefully || Task.isCancelled {
+            // Stopped for shutdown.
         }
     }
 }

@@ -66,7 +66,13 @@ public final class GRPCPeerTransport: PeerTransport {
         let service = PeerService(accept: accept, queueLimit: queueLimit, logger: logger)
         let server = GRPCServer(transport: transport, services: [service])
         try await withThrowingDiscardingTaskGroup { group in
-            group.addTask { try await server.serve() }
+            group.addTask {
+                do {
+                    try await server.serve()
+                } catch where Task.isCancelled {
+                    // Stopped.
+                }
+            }
             if let address = try await transport.listeningAddress.ipv4 {
                 bound.withLock { $0 = "\(address.host):\(address.port)" }
             } else if let address = try await transport.listeningAddress.ipv6 {
@@ -91,7 +97,7 @@ public final class GRPCPeerTransport: PeerTransport {
             config.customVerificationCallback = NodeCertificate.verifier { nodeID in proven.withLock { $0 = nodeID } }
         }
         let transport = try HTTP2ClientTransport.Posix(
-            target: host.contains(":") ? .ipv6(host: host, port: port) : .dns(host: host, port: port),
+            target: Self.target(host: host, port: port),
             transportSecurity: security,
             config: .defaults { config in
                 config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(10), allowWithoutCalls: true)
@@ -163,6 +169,15 @@ public final class GRPCPeerTransport: PeerTransport {
             throw P2PDBError(.unavailable, "cannot open a peer session with \(address)")
         }
         return connection
+    }
+
+    /// IP literals are dialed as such (TLS sends no SNI for them); names
+    /// go through DNS.
+    private static func target(host: String, port: Int) -> any ResolvableTarget {
+        if host.contains(":") { return .ipv6(host: host, port: port) as ResolvableTargets.IPv6 }
+        let parts = host.split(separator: ".")
+        if parts.count == 4, parts.allSatisfy({ UInt8($0) != nil }) { return .ipv4(host: host, port: port) as ResolvableTargets.IPv4 }
+        return .dns(host: host, port: port) as ResolvableTargets.DNS
     }
 
     static func parse(_ address: String) throws(P2PDBError) -> (String, Int) {
