@@ -15,7 +15,6 @@ import Synchronization
 /// let engine = SyncEngine(node: node, transport: transport)
 /// ```
 public final class GRPCPeerTransport: PeerTransport {
-    private let key: NodeKey
     private let identity: NodeCertificate
     private let bind: (host: String, port: Int)?
     private let advertised: String?
@@ -27,9 +26,14 @@ public final class GRPCPeerTransport: PeerTransport {
     ///   - listen: where to accept peers; nil for a node that only dials.
     ///   - advertise: the address peers should dial, when it differs from
     ///     the listening one (a wildcard bind, NAT).
-    public init(key: NodeKey, listen: (host: String, port: Int)?, advertise: String? = nil, logger: Logger = Logger(label: "p2pdb.peer")) throws {
-        self.key = key
-        self.identity = try NodeCertificate(key: key)
+    public convenience init(
+        key: NodeKey, listen: (host: String, port: Int)?, advertise: String? = nil, logger: Logger = Logger(label: "p2pdb.peer")
+    ) throws {
+        self.init(identity: try NodeCertificate(key: key), listen: listen, advertise: advertise, logger: logger)
+    }
+
+    init(identity: NodeCertificate, listen: (host: String, port: Int)?, advertise: String?, logger: Logger) {
+        self.identity = identity
         self.bind = listen
         self.advertised = advertise
         self.logger = logger

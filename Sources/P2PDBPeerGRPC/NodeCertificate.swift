@@ -24,6 +24,11 @@ struct NodeCertificate: Sendable {
     let certificateDER: [UInt8]
     let privateKeyPEM: String
 
+    init(certificateDER: [UInt8], privateKeyPEM: String) {
+        self.certificateDER = certificateDER
+        self.privateKeyPEM = privateKeyPEM
+    }
+
     /// Makes a certificate for `key`; a new one for each process start.
     init(key: NodeKey) throws {
         let tlsKey = P256.Signing.PrivateKey()

@@ -12,11 +12,18 @@ final class ServeProcess {
     let directory: String
     let url: String
 
-    init(data directory: String, arguments: [String] = []) throws {
+    /// - Parameter namespace: a network namespace to run in (`ip netns exec`).
+    init(data directory: String, arguments: [String] = [], namespace: String? = nil) throws {
         self.directory = directory
         try? FileManager.default.removeItem(atPath: directory + "/serve.json")
-        process.executableURL = p2pdbBinary
-        process.arguments = ["serve", "--data", directory, "--http", "127.0.0.1:0", "--log-level", "warning"] + arguments
+        let serve = ["serve", "--data", directory, "--http", "127.0.0.1:0", "--log-level", "warning"] + arguments
+        if let namespace {
+            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            process.arguments = ["netns", "exec", namespace, p2pdbBinary.path] + serve
+        } else {
+            process.executableURL = p2pdbBinary
+            process.arguments = serve
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()

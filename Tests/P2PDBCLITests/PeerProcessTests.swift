@@ -1,0 +1,254 @@
+import Foundation
+import P2PDB
+import Testing
+
+/// A free TCP port on loopback (bound, read, released).
+func freePort() throws -> Int {
+    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard descriptor >= 0 else { throw P2PDBError(.unavailable, "socket() failed") }
+    defer { close(descriptor) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    let bound = withUnsafeMutablePointer(to: &address) { pointer in
+        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
+    }
+    guard bound else { throw P2PDBError(.unavailable, "bind() failed") }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// `p2pdb` run through `ip netns exec` when a namespace is given.
+func p2pdb(in namespace: String?, _ arguments: String...) throws -> CommandOutput {
+    guard let namespace else { return try p2pdb(arguments: arguments) }
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+    process.arguments = ["netns", "exec", namespace, p2pdbBinary.path] + arguments
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let stdout = out.fileHandleForReading.readDataToEndOfFile()
+    let stderr = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandOutput(
+        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+}
+
+/// One `p2pdb serve` with a peer endpoint, and its data directory.
+final class PeerNode {
+    let directory: String
+    let peerAddress: String
+    let namespace: String?
+    var process: ServeProcess?
+    private let arguments: [String]
+
+    init(directory: String, host: String = "127.0.0.1", join: [PeerNode] = [], extra: [String] = [], namespace: String? = nil) throws {
+        self.directory = directory
+        self.namespace = namespace
+        peerAddress = "\(host):\(try freePort())"
+        arguments = ["--listen", peerAddress, "--anti-entropy-interval", "300"] + join.flatMap { ["--join", $0.peerAddress] } + extra
+        try start()
+    }
+
+    func start() throws { process = try ServeProcess(data: directory, arguments: arguments, namespace: namespace) }
+
+    func kill9() {
+        process?.stop(SIGKILL)
+        process = nil
+    }
+
+    func sql(_ sql: String) throws -> CommandOutput { try p2pdb(in: namespace, "sql", "--data", directory, "--json", sql) }
+
+    func status() throws -> JSON {
+        try JSON.parse(try p2pdb(in: namespace, "status", "--data", directory, "--json").stdout)
+    }
+
+    var stateHash: String? { (try? status())?["state_hash"]?.stringValue }
+    var entries: String? { (try? status())?["entries"].map(\.text) }
+
+    func count(_ table: String) throws -> Int {
+        let rows = try JSON.parse(try sql("SELECT count(*) FROM \(table)").stdout)["rows"]
+        guard case .array(let items)? = rows, case .array(let cells)? = items.first, case .number(let text)? = cells.first else { return -1 }
+        return Int(text) ?? -1
+    }
+}
+
+/// Polls until every node reports the same state hash and log size.
+func converged(_ nodes: [PeerNode], timeout: TimeInterval = 30) -> Bool {
+    let deadline = Date().addingTimeInterval(timeout)
+    while Date() < deadline {
+        let hashes = Set(nodes.map { $0.stateHash ?? "?" })
+        let sizes = Set(nodes.map { $0.entries ?? "?" })
+        if hashes.count == 1, sizes.count == 1, !hashes.contains("?") { return true }
+        usleep(100_000)
+    }
+    return false
+}
+
+@Suite("Peer replication between p2pdb serve processes", .serialized)
+struct PeerProcessTests {
+    @Test func threeNodesConvergeUnderConcurrentWritesAtEveryNode() async throws {
+        let temp = try TemporaryDirectory()
+        let a = try PeerNode(directory: temp.path("a"))
+        let b = try PeerNode(directory: temp.path("b"), join: [a])
+        let c = try PeerNode(directory: temp.path("c"), join: [a])
+        #expect(try a.sql("CREATE TABLE sales (id TEXT PRIMARY KEY, node TEXT)").status == 0)
+        #expect(try a.sql("CREATE TABLE stock (sku TEXT PRIMARY KEY, units COUNTER INTEGER NOT NULL DEFAULT 0)").status == 0)
+        #expect(try a.sql("INSERT INTO stock VALUES ('apple', 500)").status == 0)
+        #expect(converged([a, b, c]))
+        let nodes = [("a", a.directory), ("b", b.directory), ("c", c.directory)]
+        DispatchQueue.concurrentPerform(iterations: 3) { index in
+            let (name, directory) = nodes[index]
+            for n in 0..<25 {
+                _ = try? p2pdb(
+                    "sql", "--data", directory,
+                    "INSERT INTO sales VALUES ('\(name)-\(n)', '\(name)'); UPDATE stock SET units = units - 1 WHERE sku = 'apple'")
+            }
+        }
+        #expect(converged([a, b, c]))
+        for node in [a, b, c] {
+            #expect(try node.count("sales") == 75)
+            #expect(try JSON.parse(try node.sql("SELECT units FROM stock").stdout)["rows"] == .array([.array([.number("425")])]))
+            guard case .array(let peers)? = try node.status()["peers"] else { Issue.record("no peers"); continue }
+            #expect(peers.filter { $0["connected"] == .bool(true) }.count == 2)
+        }
+    }
+
+    @Test func aLineOfNodesBridgesWrites() async throws {
+        let temp = try TemporaryDirectory()
+        // A and C hold one peer each: they learn of each other through
+        // peer exchange but cannot connect, so B must relay.
+        let b = try PeerNode(directory: temp.path("b"))
+        let a = try PeerNode(directory: temp.path("a"), join: [b], extra: ["--max-peers", "1"])
+        let c = try PeerNode(directory: temp.path("c"), join: [b], extra: ["--max-peers", "1"])
+        #expect(try a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
+        #expect(try a.sql("INSERT INTO t VALUES (1, 'written at a')").status == 0)
+        #expect(converged([a, b, c]))
+        #expect(try JSON.parse(try c.sql("SELECT v FROM t").stdout)["rows"] == .array([.array([.string("written at a")])]))
+        guard case .array(let peersOfC)? = try c.status()["peers"] else { Issue.record("no peers"); return }
+        let connected = peersOfC.filter { $0["connected"] == .bool(true) }
+        #expect(connected.count == 1)
+        #expect(connected.first?["address"]?.stringValue == b.peerAddress)
+    }
+
+    @Test func aKilledNodeCatchesUpAndAWipedNodeRebuilds() async throws {
+        let temp = try TemporaryDirectory()
+        let a = try PeerNode(directory: temp.path("a"))
+        let b = try PeerNode(directory: temp.path("b"), join: [a])
+        #expect(try a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
+        for id in 0..<20 { _ = try a.sql("INSERT INTO t VALUES (\(id), 'before')") }
+        #expect(converged([a, b]))
+
+        b.kill9()
+        for id in 20..<120 { _ = try a.sql("INSERT INTO t VALUES (\(id), 'while b was down')") }
+        let restarted = Date()
+        try b.start()
+        #expect(converged([a, b]))
+        print("catch-up took \(Date().timeIntervalSince(restarted)) s")
+        #expect(try b.count("t") == 120)
+
+        // Lose b's disk: a new, empty node rebuilds everything from a.
+        b.process?.stop(SIGTERM)
+        try FileManager.default.removeItem(atPath: b.directory)
+        let started = Date()
+        try b.start()
+        #expect(converged([a, b]))
+        #expect(try b.count("t") == 120)
+        print("rebuild took \(Date().timeIntervalSince(started)) s")
+        for node in [a, b] {
+            node.process?.stop(SIGTERM)
+            #expect(try p2pdb(in: nil, "verify", "--data", node.directory).status == 0)
+        }
+    }
+
+    @Test(.enabled(if: NetworkNamespaces.available, "needs root and iproute2 network namespaces"))
+    func groupsCutApartConvergeWhenHealed() async throws {
+        let temp = try TemporaryDirectory()
+        let namespaces = try NetworkNamespaces()
+        defer { namespaces.remove() }
+        let a1 = try PeerNode(directory: temp.path("a1"), host: namespaces.addressA, namespace: namespaces.a)
+        let a2 = try PeerNode(directory: temp.path("a2"), host: namespaces.addressA, join: [a1], namespace: namespaces.a)
+        let b1 = try PeerNode(directory: temp.path("b1"), host: namespaces.addressB, join: [a1], namespace: namespaces.b)
+        let b2 = try PeerNode(directory: temp.path("b2"), host: namespaces.addressB, join: [a1, b1], namespace: namespaces.b)
+        let all = [a1, a2, b1, b2]
+        #expect(try a1.sql("CREATE TABLE items (sku TEXT PRIMARY KEY, name TEXT, units COUNTER INTEGER NOT NULL DEFAULT 0)").status == 0)
+        #expect(try a1.sql("INSERT INTO items VALUES ('apple', 'Apple', 10), ('pear', 'Pear', 10)").status == 0)
+        #expect(converged(all))
+
+        try namespaces.cut()
+        #expect(try a1.sql("UPDATE items SET units = units - 2 WHERE sku = 'apple'").status == 0)
+        #expect(try a2.sql("UPDATE items SET name = 'Green apple' WHERE sku = 'apple'").status == 0)
+        #expect(try b1.sql("UPDATE items SET units = units - 3 WHERE sku = 'apple'").status == 0)
+        #expect(try b2.sql("DELETE FROM items WHERE sku = 'pear'").status == 0)
+        #expect(converged([a1, a2]))
+        #expect(converged([b1, b2]))
+        #expect(a1.stateHash != b1.stateHash)
+
+        try namespaces.heal()
+        #expect(converged(all, timeout: 60))
+        for node in all {
+            #expect(try JSON.parse(try node.sql("SELECT sku, name, units FROM items").stdout)["rows"]
+                == .array([.array([.string("apple"), .string("Green apple"), .number("5")])]))
+        }
+        for node in all { node.process?.stop(SIGTERM) }
+    }
+}
+
+/// Two network namespaces joined by a veth pair whose link can be cut and
+/// healed. Nothing leaves the machine: the namespaces hold only each other.
+final class NetworkNamespaces {
+    let a: String
+    let b: String
+    let addressA = "10.231.0.1"
+    let addressB = "10.231.0.2"
+    private let vethA: String
+    private let vethB: String
+
+    static var available: Bool {
+        getuid() == 0 && FileManager.default.isExecutableFile(atPath: "/usr/sbin/ip")
+    }
+
+    init() throws {
+        let tag = String(getpid() % 100_000)
+        a = "p2pdb-a-\(tag)"
+        b = "p2pdb-b-\(tag)"
+        vethA = "p2a\(tag)"
+        vethB = "p2b\(tag)"
+        try Self.ip("netns", "add", a)
+        try Self.ip("netns", "add", b)
+        try Self.ip("link", "add", vethA, "type", "veth", "peer", "name", vethB)
+        try Self.ip("link", "set", vethA, "netns", a)
+        try Self.ip("link", "set", vethB, "netns", b)
+        for (namespace, device, address) in [(a, vethA, addressA), (b, vethB, addressB)] {
+            try Self.ip("netns", "exec", namespace, "ip", "addr", "add", "\(address)/24", "dev", device)
+            try Self.ip("netns", "exec", namespace, "ip", "link", "set", device, "up")
+            try Self.ip("netns", "exec", namespace, "ip", "link", "set", "lo", "up")
+        }
+    }
+
+    func cut() throws { try Self.ip("netns", "exec", a, "ip", "link", "set", vethA, "down") }
+    func heal() throws { try Self.ip("netns", "exec", a, "ip", "link", "set", vethA, "up") }
+
+    func remove() {
+        _ = try? Self.ip("netns", "del", a)
+        _ = try? Self.ip("netns", "del", b)
+    }
+
+    @discardableResult
+    static func ip(_ arguments: String...) throws -> Int32 {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        process.arguments = arguments
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw P2PDBError(.unavailable, "ip \(arguments.joined(separator: " ")) failed")
+        }
+        return process.terminationStatus
+    }
+}
