@@ -146,7 +146,11 @@ struct LogTests {
             ("UPDATE t SET v = 'edited' WHERE id = 2", "column v"),
             ("INSERT INTO t VALUES (99, 'sneaky')", "not derived from the log"),
             ("DELETE FROM t WHERE id = 1", "missing from the file"),
-            ("UPDATE _p2pdb_entries SET body = CAST(substr(body, 1, length(body) - 1) || x'00' AS BLOB) WHERE position = 2", "signature"),
+            (
+                // Flip the last byte of the signature, whatever it was.
+                "UPDATE _p2pdb_entries SET body = CAST(substr(body, 1, length(body) - 1) || CASE WHEN substr(body, -1) = x'00' THEN x'01' ELSE x'00' END AS BLOB) WHERE position = 2",
+                "signature"
+            ),
             ("DELETE FROM _p2pdb_rows WHERE pk = (SELECT pk FROM _p2pdb_rows LIMIT 1)", "metadata"),
             ("UPDATE _p2pdb_meta SET value = zeroblob(32) WHERE key = 'rows_hash'", "state hash"),
             ("CREATE TABLE rogue (x)", "outside P2PDB"),
