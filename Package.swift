@@ -121,6 +121,9 @@ let package = Package(
             name: "P2PDBBench",
             dependencies: [
                 "P2PDB",
+                "P2PDBSync",
+                "P2PDBPeerGRPC",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: strictSwift

@@ -29,7 +29,8 @@ public struct Benchmarks: Sendable {
 
     public func runAll(only: Set<String> = [], progress: (String) -> Void) async throws -> [BenchmarkResult] {
         var results: [BenchmarkResult] = []
-        for benchmark in all where only.isEmpty || only.contains(benchmark.name) {
+        let replication = SyncBenchmarks(scale: scale, durability: durability).all
+        for benchmark in all + replication where only.isEmpty || only.contains(benchmark.name) {
             let result = try await benchmark.run()
             progress(Self.line(result))
             results.append(result)

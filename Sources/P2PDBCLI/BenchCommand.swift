@@ -19,7 +19,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(help: "Durability for both P2PDB and plain SQLite: full, normal or off.")
     var durability: String = "full"
 
-    @Option(help: "Run only these benchmarks: sequential, concurrent, batched, select, apply.")
+    @Option(help: "Run only these benchmarks: sequential, concurrent, batched, select, apply, propagation, catch-up.")
     var only: [String] = []
 
     func run() async throws {
