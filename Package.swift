@@ -101,6 +101,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Finding peers on the LAN: mDNS/DNS-SD over UDP multicast.
+        .target(
+            name: "P2PDBDiscovery",
+            dependencies: [
+                "P2PDB",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // `p2pdb serve`: the HTTP/JSON API, the change feed, metrics and the
         // node's lifecycle as a service.
         .target(
@@ -136,6 +147,7 @@ let package = Package(
                 "P2PDBServer",
                 "P2PDBSync",
                 "P2PDBPeerGRPC",
+                "P2PDBDiscovery",
                 "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -174,7 +186,7 @@ let package = Package(
         .testTarget(
             name: "P2PDBSyncTests",
             dependencies: [
-                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC",
+                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),

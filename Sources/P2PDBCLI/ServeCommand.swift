@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import P2PDB
+import P2PDBDiscovery
 import P2PDBPeerGRPC
 import P2PDBServer
 import P2PDBSync
@@ -44,6 +45,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The peer address others should dial, if not the --listen one.", valueName: "host:port"))
     var advertise: String?
 
+    @Flag(inversion: .prefixedNo, help: "Find and announce peers on the LAN with mDNS/DNS-SD (_p2pdb._tcp); off by default.")
+    var mdns = false
+
     @Option(help: "How many peers each new entry is pushed to.")
     var fanout = 4
 
@@ -77,10 +81,19 @@ struct ServeCommand: AsyncParsableCommand {
             let metrics = NodeMetrics()
             var services: [any Service] = []
             var peers: (any PeerStatusProvider)?
+            if mdns && listen == nil {
+                throw P2PDBError(.invalidInput, "--mdns announces the peer endpoint: pass --listen IP:PORT too")
+            }
             if listen != nil || !join.isEmpty {
                 let engine = try makeSyncEngine(node: node, key: try directory.loadKey(), metrics: metrics, logger: logger)
-                services.append(SyncService(engine: engine))
+                services.append(CancellableService { try await engine.run() })
                 peers = engine
+                if mdns, let announced = advertise ?? listen {
+                    let discovery = try MDNSDiscovery(nodeID: node.nodeID, advertise: announced, logger: logger) { address, nodeID in
+                        await engine.discovered(address, nodeID: nodeID)
+                    }
+                    services.append(CancellableService { try await discovery.run() })
+                }
             }
             let announcedHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
             let server = NodeServer(
@@ -120,13 +133,14 @@ extension ServeCommand {
     }
 }
 
-/// Runs the sync engine as a service; it stops before the replica closes.
-struct SyncService: Service {
-    let engine: SyncEngine
+/// Runs work that lasts until cancelled (the sync engine, mDNS) as a
+/// service: cancelled at graceful shutdown, before the replica closes.
+struct CancellableService: Service {
+    let work: @Sendable () async throws -> Void
 
     func run() async throws {
         do {
-            try await cancelWhenGracefulShutdown { try await engine.run() }
+            try await cancelWhenGracefulShutdown { try await work() }
         } catch where Task.isShuttingDownGracefully || Task.isCancelled {
             // Stopped for shutdown.
         }

@@ -109,6 +109,13 @@ public actor SyncEngine: PeerStatusProvider {
         directory.add(address, nodeID: nil, source: .seed)
     }
 
+    /// Adds an address found on the LAN (mDNS); dialed at the next tick if
+    /// no session with that node exists.
+    public func discovered(_ address: String, nodeID: NodeID) {
+        guard nodeID != node.nodeID, directory.records.count < 1024 else { return }
+        directory.add(address, nodeID: nodeID, source: .mdns)
+    }
+
     private func background(_ job: @escaping @Sendable () async -> Void) {
         spawn?.yield(job)
     }

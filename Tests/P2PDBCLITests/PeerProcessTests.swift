@@ -195,6 +195,22 @@ struct PeerProcessTests {
         }
         for node in all { node.process?.stop(SIGTERM) }
     }
+
+    @Test(.enabled(if: NetworkNamespaces.available, "needs root and iproute2 network namespaces"))
+    func nodesOnTheSameLANFindEachOtherWithMDNS() async throws {
+        let temp = try TemporaryDirectory()
+        let namespaces = try NetworkNamespaces()
+        defer { namespaces.remove() }
+        // No --join: each finds the other by multicast across the veth link.
+        let a = try PeerNode(directory: temp.path("a"), host: namespaces.addressA, extra: ["--mdns"], namespace: namespaces.a)
+        let b = try PeerNode(directory: temp.path("b"), host: namespaces.addressB, extra: ["--mdns"], namespace: namespaces.b)
+        #expect(try a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
+        #expect(try b.sql("CREATE TABLE u (id INTEGER PRIMARY KEY)").status == 0)
+        #expect(converged([a, b], timeout: 30))
+        guard case .array(let peers)? = try b.status()["peers"] else { Issue.record("no peers"); return }
+        #expect(peers.contains { $0["source"]?.stringValue == "mdns" || $0["source"]?.stringValue == "inbound" })
+        for node in [a, b] { node.process?.stop(SIGTERM) }
+    }
 }
 
 /// Two network namespaces joined by a veth pair whose link can be cut and
