@@ -39,7 +39,7 @@ public actor SyncEngine: PeerStatusProvider {
     private var origins = EntryOrigins(capacity: 65_536)
     private var lastSummary: UInt64 = 0
     private var lastExchange: UInt64 = 0
-    private var spawn: AsyncStream<@Sendable () async -> Void>.Continuation?
+    private var dialRequests: [(address: String, source: PeerStatus.Source)] = []
     private var listenAddress: String?
 
     /// One connected peer.
@@ -78,29 +78,78 @@ public actor SyncEngine: PeerStatusProvider {
         self.random = random
         self.logger = logger
         self.metrics = SyncMetrics(factory: metricsFactory ?? MetricsSystem.factory)
-        self.directory = PeerDirectory(selfID: node.nodeID)
+        var directory = PeerDirectory(selfID: node.nodeID)
+        for seed in configuration.seeds { directory.add(seed, nodeID: nil, source: .seed) }
+        self.directory = directory
     }
 
     // MARK: Running
 
     /// Listens, dials seeds, gossips and runs anti-entropy until cancelled.
+    ///
+    /// This is the runtime around ``handle(_:)``: it turns the network, the
+    /// timer and the replica's change feed into events, and does what the
+    /// engine asks (dial an address, read a new session). A simulator can
+    /// skip it and feed events itself, in an order of its choosing.
     public func run() async throws {
-        for seed in configuration.seeds { directory.add(seed, nodeID: nil, source: .seed) }
         let (jobs, continuation) = AsyncStream.makeStream(of: (@Sendable () async -> Void).self)
-        spawn = continuation
         defer {
             continuation.finish()
             for session in sessions.values { session.connection.close() }
         }
         let transport = self.transport
+        let clock = self.clock
+        let interval = configuration.tickInterval
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                try await transport.run { connection in await self.attach(connection, dialedAddress: nil, source: .inbound) }
+                try await transport.run { connection in
+                    if await self.handle(.connected(connection, dialedAddress: nil, source: .inbound)) {
+                        continuation.yield { await self.read(connection) }
+                    }
+                }
             }
-            group.addTask { await self.gossip() }
-            group.addTask { await self.timer() }
+            group.addTask {
+                while !Task.isCancelled {
+                    for await batch in self.store.changeBatches() { await self.handle(.applied(batch)) }
+                    // Dropped for falling behind, or the replica closed.
+                    try? await clock.sleep(milliseconds: 10)
+                }
+            }
+            group.addTask {
+                while !Task.isCancelled {
+                    await self.handle(.tick)
+                    for dial in await self.takeDialRequests() {
+                        continuation.yield { await self.dial(dial.address, source: dial.source) }
+                    }
+                    do {
+                        try await clock.sleep(milliseconds: interval)
+                    } catch {
+                        return
+                    }
+                }
+            }
             for await job in jobs { group.addTask { await job() } }
             group.cancelAll()
+        }
+    }
+
+    private func read(_ connection: any PeerConnection) async {
+        do {
+            for try await message in connection.inbound {
+                guard await handle(.received(message, from: connection)) else { break }
+            }
+            await handle(.disconnected(connection, reason: "connection closed"))
+        } catch {
+            await handle(.disconnected(connection, reason: "\(error)"))
+        }
+    }
+
+    private func dial(_ address: String, source: PeerStatus.Source) async {
+        do {
+            let connection = try await transport.connect(to: address)
+            if await handle(.connected(connection, dialedAddress: address, source: source)) { await read(connection) }
+        } catch {
+            await handle(.dialFailed(address, reason: "\(error)"))
         }
     }
 
@@ -116,23 +165,57 @@ public actor SyncEngine: PeerStatusProvider {
         directory.add(address, nodeID: nodeID, source: .mdns)
     }
 
-    private func background(_ job: @escaping @Sendable () async -> Void) {
-        spawn?.yield(job)
+    // MARK: Events
+
+    /// Everything that happens to the engine. The engine itself starts no
+    /// task and reads no clock but its ``SyncClock``: given the same events
+    /// in the same order, with the same clock and random source, it does
+    /// the same thing.
+    public enum Event: Sendable {
+        /// A new authenticated connection; `dialedAddress` if we dialed it.
+        case connected(any PeerConnection, dialedAddress: String?, source: PeerStatus.Source)
+        case received(SyncMessage, from: any PeerConnection)
+        case disconnected(any PeerConnection, reason: String)
+        case dialFailed(String, reason: String)
+        /// Periodic work: summaries, peer exchange, dead peers, what to dial.
+        case tick
+        /// Entries the replica applied, local or remote, in log order.
+        case applied([AppliedEntry])
     }
 
-    private func timer() async {
-        while !Task.isCancelled {
-            do {
-                try await clock.sleep(milliseconds: configuration.tickInterval)
-            } catch {
-                return
-            }
+    /// Handles one event. For `.connected` and `.received`, false means the
+    /// session is over and its connection should no longer be read.
+    @discardableResult
+    public func handle(_ event: Event) async -> Bool {
+        switch event {
+        case .connected(let connection, let dialedAddress, let source):
+            if let dialedAddress { dialing.remove(dialedAddress) }
+            return await attach(connection, dialedAddress: dialedAddress, source: source)
+        case .received(let message, let connection):
+            return await received(message, on: ObjectIdentifier(connection))
+        case .disconnected(let connection, let reason):
+            detached(ObjectIdentifier(connection), reason: reason)
+        case .dialFailed(let address, let reason):
+            dialing.remove(address)
+            directory.disconnected(address, now: clock.nowMilliseconds, configuration: configuration, random: random)
+            logger.debug("cannot reach \(address): \(reason)")
+        case .tick:
             await tick()
+        case .applied(let batch):
+            push(batch)
         }
+        return true
+    }
+
+    /// Addresses the engine wants dialed, each to be answered with
+    /// `.connected` or `.dialFailed`.
+    public func takeDialRequests() -> [(address: String, source: PeerStatus.Source)] {
+        defer { dialRequests = [] }
+        return dialRequests
     }
 
     /// Periodic work: dead peers, summaries, peer exchange, dialing.
-    func tick() async {
+    private func tick() async {
         await learnListenAddress()
         let now = clock.nowMilliseconds
         for session in sessions.values where now > session.lastHeard + configuration.deadPeerTimeout {
@@ -149,7 +232,7 @@ public actor SyncEngine: PeerStatusProvider {
             let peers = SyncMessage.peers(Array(shareablePeers().prefix(SyncLimits.maximumPeersPerMessage)))
             for session in sessions.values where session.isEstablished { send(peers, to: session) }
         }
-        dialDueAddresses(now: now)
+        requestDials(now: now)
         metrics.peers.record(sessions.values.filter(\.isEstablished).count)
         let mine = store.summary.versionVector
         let lag = sessions.values.map { $0.remoteVector.entriesAhead(of: mine) }.max() ?? 0
@@ -164,60 +247,30 @@ public actor SyncEngine: PeerStatusProvider {
         directory.markOwn(address)
     }
 
-    private func dialDueAddresses(now: UInt64) {
+    private func requestDials(now: UInt64) {
         let connectedNodes = Set(sessions.values.map(\.nodeID))
         var room = configuration.maximumPeers - sessions.count - dialing.count
         for address in directory.due(now: now, connectedNodes: connectedNodes) where room > 0 && !dialing.contains(address) {
             room -= 1
             dialing.insert(address)
-            let source = directory.records[address]?.source ?? .seed
-            let transport = self.transport
-            background {
-                do {
-                    let connection = try await transport.connect(to: address)
-                    await self.dialed(address, connection, source: source)
-                } catch {
-                    await self.dialFailed(address, error)
-                }
-            }
+            dialRequests.append((address, directory.records[address]?.source ?? .seed))
         }
-    }
-
-    private func dialed(_ address: String, _ connection: any PeerConnection, source: PeerStatus.Source) async {
-        dialing.remove(address)
-        await attach(connection, dialedAddress: address, source: source)
-    }
-
-    private func dialFailed(_ address: String, _ error: any Error) {
-        dialing.remove(address)
-        directory.disconnected(address, now: clock.nowMilliseconds, configuration: configuration, random: random)
-        logger.debug("cannot reach \(address): \(error)")
     }
 
     // MARK: Sessions
 
-    /// Takes a new connection: says hello, then reads it until it ends.
-    func attach(_ connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source) async {
+    /// Takes a new connection and says hello; false if it is refused.
+    private func attach(_ connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source) async -> Bool {
         guard sessions.count < configuration.maximumPeers else {
             logger.info("refusing \(connection.remoteAddress): already at the limit of \(configuration.maximumPeers) peers")
             connection.close()
-            return
+            return false
         }
         await learnListenAddress()
         let session = Session(connection: connection, dialedAddress: dialedAddress, source: source, now: clock.nowMilliseconds)
-        let id = ObjectIdentifier(connection)
-        sessions[id] = session
+        sessions[ObjectIdentifier(connection)] = session
         send(.hello(Hello(nodeID: node.nodeID, listenAddress: listenAddress)), to: session)
-        background {
-            do {
-                for try await message in connection.inbound {
-                    guard await self.received(message, on: id) else { break }
-                }
-                await self.detached(id, reason: "connection closed")
-            } catch {
-                await self.detached(id, reason: "\(error)")
-            }
-        }
+        return true
     }
 
     private func detached(_ id: ObjectIdentifier, reason: String) {
@@ -235,7 +288,7 @@ public actor SyncEngine: PeerStatusProvider {
     }
 
     /// Handles one message; false ends the session.
-    func received(_ message: SyncMessage, on id: ObjectIdentifier) async -> Bool {
+    private func received(_ message: SyncMessage, on id: ObjectIdentifier) async -> Bool {
         guard let session = sessions[id] else { return false }
         session.lastHeard = clock.nowMilliseconds
         metrics.bytesReceived.increment(by: message.approximateSize)
@@ -422,17 +475,7 @@ public actor SyncEngine: PeerStatusProvider {
     /// Pushes each entry the replica applies to `fanout` peers, except the
     /// one it came from. Entries that arrived as a pull reply are old news
     /// and are not pushed; anti-entropy covers any peer that lacks them.
-    private func gossip() async {
-        while !Task.isCancelled {
-            for await batch in store.changeBatches() {
-                await push(batch)
-            }
-            // Dropped for falling behind, or the replica closed.
-            try? await clock.sleep(milliseconds: 10)
-        }
-    }
-
-    private func push(_ batch: [AppliedEntry]) async {
+    private func push(_ batch: [AppliedEntry]) {
         var bySource: [ObjectIdentifier?: [[UInt8]]] = [:]
         for applied in batch {
             let origin = origins.take(applied.entry.id)
