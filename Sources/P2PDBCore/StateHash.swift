@@ -64,18 +64,10 @@ public enum StateDigest {
     ///   - primaryKey: the key values in key order.
     ///   - cells: (column key, value) pairs, non-key columns only, in any order.
     public static func row(table: String, primaryKey: [Value], cells: [(name: String, value: Value)]) -> Bytes32 {
-        var writer = ByteWriter(capacity: 128)
-        writer.writeBytes(rowDomain)
-        writer.writeString(SQLText.key(table))
-        writer.writeVarint(primaryKey.count)
-        for value in primaryKey { writer.writeValue(value) }
-        let sorted = cells.sorted { $0.name < $1.name }
-        writer.writeVarint(sorted.count)
-        for cell in sorted {
-            writer.writeString(cell.name)
-            writer.writeValue(cell.value)
-        }
-        return Signatures.sha256(writer.bytes)
+        let digester = RowDigester(
+            table: table, columnKeys: Array(repeating: "", count: primaryKey.count) + cells.map(\.name),
+            primaryKeyIndexes: Array(primaryKey.indices), defaults: nil)
+        return digester.digest(primaryKey + cells.map(\.value))
     }
 
     /// The digest of one table's definition as it appears to users.
@@ -99,7 +91,62 @@ public enum StateDigest {
         return Signatures.sha256(writer.bytes)
     }
 
-    private static let rowDomain = Array("p2pdb/row/v1".utf8)
+    static let rowDomain = Array("p2pdb/row/v1".utf8)
     private static let tableDomain = Array("p2pdb/table/v1".utf8)
     private static let indexDomain = Array("p2pdb/index/v1".utf8)
+}
+
+/// Row digests of one table, with everything that depends only on the
+/// table worked out once: the encoded table name, the order of the columns
+/// by name. The write path digests every row it touches.
+///
+/// ```swift
+/// let digester = RowDigester(table: "items", columnKeys: ["id", "name"], primaryKeyIndexes: [0], defaults: [.null, .null])
+/// let digest = digester.digest([.text("apple"), .text("Apple")])
+/// ```
+public struct RowDigester: Sendable {
+    private let prefix: [UInt8]
+    private let keyIndexes: [Int]
+    /// Non-key columns sorted by name, each with its encoded name.
+    private let cells: [(index: Int, name: [UInt8])]
+    /// Cells equal to their column's default are left out; nil keeps all.
+    private let defaults: [Value]?
+
+    public init(table: String, columnKeys: [String], primaryKeyIndexes: [Int], defaults: [Value]?) {
+        var writer = ByteWriter(capacity: 32)
+        writer.writeBytes(StateDigest.rowDomain)
+        writer.writeString(SQLText.key(table))
+        prefix = writer.bytes
+        keyIndexes = primaryKeyIndexes
+        let keys = Set(primaryKeyIndexes)
+        cells = columnKeys.indices.filter { !keys.contains($0) }
+            .sorted { columnKeys[$0] < columnKeys[$1] }
+            .map { index in
+                var name = ByteWriter(capacity: columnKeys[index].utf8.count + 2)
+                name.writeString(columnKeys[index])
+                return (index, name.bytes)
+            }
+        self.defaults = defaults
+    }
+
+    /// The digest of a row given in column order.
+    public func digest(_ row: [Value]) -> Bytes32 {
+        var writer = ByteWriter(capacity: prefix.count + 24 * row.count)
+        writer.writeBytes(prefix)
+        writer.writeVarint(keyIndexes.count)
+        for index in keyIndexes { writer.writeValue(row[index]) }
+        var count = 0
+        for cell in cells where included(row, cell.index) { count += 1 }
+        writer.writeVarint(count)
+        for cell in cells where included(row, cell.index) {
+            writer.writeBytes(cell.name)
+            writer.writeValue(row[cell.index])
+        }
+        return Signatures.sha256(writer.bytes)
+    }
+
+    private func included(_ row: [Value], _ index: Int) -> Bool {
+        guard let defaults else { return true }
+        return row[index] != defaults[index]
+    }
 }

@@ -21,6 +21,7 @@ final class TableLayout: Sendable {
     let affinities: [ColumnAffinity]
     /// What SQLite stores for each column's literal DEFAULT (NULL if none).
     let literalDefaults: [Value]
+    private let digester: RowDigester
     let fillValues: [Value]
 
     let quotedName: String
@@ -46,6 +47,7 @@ final class TableLayout: Sendable {
         affinities = table.columns.map { ColumnAffinity(declaredType: $0.definition.declaredType) }
         let literalDefaults = table.columns.map { DefaultValues.stored(for: $0.definition) }
         self.literalDefaults = literalDefaults
+        digester = RowDigester(table: table.key, columnKeys: columnKeys, primaryKeyIndexes: primaryKeyIndexes, defaults: literalDefaults)
         fillValues = table.columns.indices.map { index in
             let column = table.columns[index].definition
             if literalDefaults[index].isNull && column.notNull { return ColumnAffinity(declaredType: column.declaredType).zero }
@@ -77,14 +79,7 @@ final class TableLayout: Sendable {
     }
 
     /// The row's contribution to the state hash.
-    func digest(of row: [Value]) -> Bytes32 {
-        var cells: [(name: String, value: Value)] = []
-        cells.reserveCapacity(row.count)
-        for index in row.indices where !isPrimaryKey[index] && row[index] != literalDefaults[index] {
-            cells.append((columnKeys[index], row[index]))
-        }
-        return StateDigest.row(table: key, primaryKey: primaryKey(of: row), cells: cells)
-    }
+    func digest(of row: [Value]) -> Bytes32 { digester.digest(row) }
 
     /// The encoding of a primary key used as the metadata key.
     static func encodeKey(_ values: [Value]) -> [UInt8] {

@@ -1,8 +1,8 @@
 -- wrk: single-row durable INSERT over POST /v1/sql, unique keys per thread.
 local token = os.getenv("P2PDB_TOKEN")
 local counter = 0
-local thread_id = 0
 local threads = {}
+thread_id = 0  -- set per thread by setup(); must be a global
 
 setup = function(thread)
   thread:set("thread_id", #threads + 1)
