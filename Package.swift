@@ -82,7 +82,7 @@ let package = Package(
             swiftSettings: strictSwift
         ),
         // The real network under P2PDBSync: gRPC over HTTP/2 and mutually
-        // authenticated TLS 1.3, and mDNS discovery on the LAN.
+        // authenticated TLS, each certificate bound to its node key.
         .target(
             name: "P2PDBPeerGRPC",
             dependencies: [

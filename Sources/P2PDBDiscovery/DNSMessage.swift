@@ -82,7 +82,9 @@ struct DNSMessage: Equatable {
                 type = other
             }
             Self.append16(&bytes, type)
-            Self.append16(&bytes, 0x8001)  // IN, cache flush
+            // IN; the cache-flush bit only on unique records (RFC 6762
+            // section 10.2), not on the shared PTR of a service type.
+            Self.append16(&bytes, type == RecordType.ptr.rawValue ? 0x0001 : 0x8001)
             Self.append16(&bytes, UInt16(record.ttl >> 16))
             Self.append16(&bytes, UInt16(record.ttl & 0xFFFF))
             Self.append16(&bytes, UInt16(rdata.count))

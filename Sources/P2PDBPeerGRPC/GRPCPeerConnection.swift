@@ -21,7 +21,7 @@ final class GRPCPeerConnection: PeerConnection {
         self.onClose = Mutex(onClose)
     }
 
-    var inbound: AsyncThrowingStream<SyncMessage, any Error> { incoming.messages }
+    var inbound: MessageQueue.Messages { incoming.messages }
     func send(_ message: SyncMessage) async throws { try await outgoing.send(message) }
     func offer(_ message: SyncMessage) -> Bool { outgoing.offer(message) }
 

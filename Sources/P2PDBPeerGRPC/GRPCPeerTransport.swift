@@ -77,12 +77,22 @@ public final class GRPCPeerTransport: PeerTransport {
                     // Stopped.
                 }
             }
-            if let address = try await transport.listeningAddress.ipv4 {
-                bound.withLock { $0 = "\(address.host):\(address.port)" }
-            } else if let address = try await transport.listeningAddress.ipv6 {
-                bound.withLock { $0 = "[\(address.host)]:\(address.port)" }
+            var address = "?"
+            if let ipv4 = try await transport.listeningAddress.ipv4 {
+                address = "\(ipv4.host):\(ipv4.port)"
+            } else if let ipv6 = try await transport.listeningAddress.ipv6 {
+                address = "[\(ipv6.host)]:\(ipv6.port)"
             }
-            logger.info("peer endpoint listening on \(bound.withLock { $0 } ?? "?") (gRPC, mutual TLS)")
+            logger.info("peer endpoint listening on \(address) (gRPC, mutual TLS)")
+            // A wildcard address means nothing to a peer: tell them only an
+            // address they can dial.
+            if bind.host == "0.0.0.0" || bind.host == "::" {
+                if advertised == nil {
+                    logger.notice("listening on all interfaces: pass --advertise IP:PORT so that peers can pass this node's address on")
+                }
+            } else {
+                bound.withLock { $0 = address }
+            }
         }
     }
 
@@ -160,6 +170,13 @@ public final class GRPCPeerTransport: PeerTransport {
             pending.withLock { $0 }?.close()
             client.beginGracefulShutdown()
         }
+        // The first frame must come soon: a peer that completes TLS and
+        // then says nothing does not get to hold a dial forever.
+        let timeout = Task {
+            try await Task.sleep(for: .seconds(10))
+            opened.continuation.yield(nil)
+        }
+        defer { timeout.cancel() }
         var iterator = opened.stream.makeAsyncIterator()
         let connection = await withTaskCancellationHandler {
             await iterator.next() ?? nil

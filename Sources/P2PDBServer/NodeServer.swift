@@ -79,12 +79,17 @@ private struct ReplicaService: Service {
     let logger: Logger
 
     func run() async throws {
-        let changes = node.changes()
+        let store = node.store
         let metrics = self.metrics
         let nodeID = node.nodeID
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await applied in changes { metrics.recordApplied(applied, localNode: nodeID) }
+                // A subscriber that falls behind is dropped: subscribe again.
+                while !Task.isCancelled {
+                    for await batch in store.changeBatches() {
+                        for applied in batch { metrics.recordApplied(applied, localNode: nodeID) }
+                    }
+                }
             }
             try? await gracefulShutdown()
             logger.info("closing the replica")

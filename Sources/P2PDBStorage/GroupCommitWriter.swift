@@ -151,7 +151,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func perform(_ work: Work, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
         switch work {
         case .transaction(let requests):
-            let (result, applied) = try LocalTransaction(key: key, capture: capture, now: now).run(requests, db, state: &state)
+            let (result, applied) = try LocalTransaction(key: key, capture: capture, now: now, maximumEntryBytes: options.maximumEntryBytes).run(requests, db, state: &state)
             return (.transaction(result), applied.map { [$0] } ?? [])
         case .entries(let entries, let atomic):
             return try applyEntries(entries, atomic: atomic, db, now: now)

@@ -13,6 +13,7 @@ struct LocalTransaction {
     let key: NodeKey
     let capture: ChangeCapture
     let now: Int64
+    let maximumEntryBytes: Int
 
     func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, AppliedEntry?) {
         var working = state
@@ -72,6 +73,11 @@ struct LocalTransaction {
                 let entry = Entry.make(
                     author: key, seq: working.ownSeq + 1, lamport: stamp.lamport, parents: Array(working.heads),
                     wallTime: now, payload: payload)
+                guard entry.bytes.count <= maximumEntryBytes else {
+                    throw P2PDBError(
+                        .invalidInput,
+                        "this transaction's entry would be \(entry.bytes.count) bytes, over the limit of \(maximumEntryBytes); split it into smaller transactions")
+                }
                 let position = try EntryApplier.record(entry, author: working.selfIndex, db, state: &working)
                 try EntryApplier.storeSchemaChanges(schemaChanges, stamp: stamp, position: position, db)
                 try working.saveRowsHash(db)

@@ -163,7 +163,7 @@ public final class ReplicaStore: Sendable {
     /// A bundle of the entries not covered by `since` (all when nil), in an
     /// order that applies cleanly.
     public func exportBundle(since: VersionVector? = nil) async throws -> (bytes: [UInt8], count: Int) {
-        let bodies = try await pool.read { db -> [[UInt8]] in
+        let bodies = try await read { db -> [[UInt8]] in
             var authors: [Int64: NodeID] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT idx, node_id FROM _p2pdb_authors") {
                 if let bytes = (row[1] as DatabaseValue).storage.blobBytes, let raw = Bytes32(bytes) {
@@ -185,7 +185,7 @@ public final class ReplicaStore: Sendable {
 
     /// Entries in arrival order after `position` (0 for the start).
     public func entries(after position: Int64, limit: Int) async throws -> [AppliedEntry] {
-        try await pool.read { db in
+        try await read { db in
             try LogStore.bodies(db, after: position, limit: limit).map {
                 AppliedEntry(position: $0.0, entry: try Entry(bytes: $0.1, verifySignature: false))
             }
@@ -194,7 +194,7 @@ public final class ReplicaStore: Sendable {
 
     /// The newest `limit` entries, newest first.
     public func recentEntries(limit: Int) async throws -> [AppliedEntry] {
-        try await pool.read { db in
+        try await read { db in
             try Row.fetchAll(db, sql: "SELECT position, body FROM _p2pdb_entries ORDER BY position DESC LIMIT ?", arguments: [limit])
                 .map { row in
                     AppliedEntry(
@@ -206,7 +206,7 @@ public final class ReplicaStore: Sendable {
 
     /// The entry with this ID and its position, if held.
     public func entry(_ id: EntryID) async throws -> AppliedEntry? {
-        try await pool.read { db in
+        try await read { db in
             guard let position = try LogStore.position(db, of: id), let body = try LogStore.body(db, id: id) else { return nil }
             return AppliedEntry(position: position, entry: try Entry(bytes: body, verifySignature: false))
         }
@@ -214,7 +214,7 @@ public final class ReplicaStore: Sendable {
 
     /// The position of an entry in the local log, if held.
     public func position(of id: EntryID) async throws -> Int64? {
-        try await pool.read { try LogStore.position($0, of: id) }
+        try await read { try LogStore.position($0, of: id) }
     }
 
     // MARK: Status
@@ -222,7 +222,7 @@ public final class ReplicaStore: Sendable {
     public var summary: ReplicaSummary { writer.summary }
 
     public func equivocations() async throws -> [Equivocation] {
-        try await pool.read { db in
+        try await read { db in
             var byKey: [String: Equivocation] = [:]
             let sql = """
                 SELECT a.node_id, e.seq, e.first_id, e.second_id FROM _p2pdb_equivocations e
@@ -245,7 +245,7 @@ public final class ReplicaStore: Sendable {
     }
 
     public func pendingCount() async throws -> Int {
-        try await pool.read { try LogStore.pendingCount($0) }
+        try await read { try LogStore.pendingCount($0) }
     }
 
     /// Entries the replica applies from now on, local or remote, once durable.
@@ -265,7 +265,7 @@ public final class ReplicaStore: Sendable {
     /// see ``ReplicaVerifier``.
     public func verify() async throws -> VerificationReport {
         do {
-            return try await pool.read { db in try ReplicaVerifier(nodeID: self.nodeID).verify(db) }
+            return try await read { db in try ReplicaVerifier(nodeID: self.nodeID).verify(db) }
         } catch {
             throw StoreErrors.map(error)
         }

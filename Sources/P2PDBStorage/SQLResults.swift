@@ -89,11 +89,18 @@ public struct StoreOptions: Sendable {
     public var maximumBatch: Int
     /// Verified entries kept while they wait for missing parents.
     public var maximumPending: Int
+    /// The largest entry a local transaction may produce: peers must be
+    /// able to carry it in one message.
+    public var maximumEntryBytes: Int
 
-    public init(durability: Durability = .full, clock: any WallClock = SystemClock(), maximumBatch: Int = 256, maximumPending: Int = 100_000) {
+    public init(
+        durability: Durability = .full, clock: any WallClock = SystemClock(), maximumBatch: Int = 256,
+        maximumPending: Int = 100_000, maximumEntryBytes: Int = 8 << 20
+    ) {
         self.durability = durability
         self.clock = clock
         self.maximumBatch = maximumBatch
         self.maximumPending = maximumPending
+        self.maximumEntryBytes = maximumEntryBytes
     }
 }

@@ -143,7 +143,7 @@ final class InProcessConnection: PeerConnection {
         )
     }
 
-    var inbound: AsyncThrowingStream<SyncMessage, any Error> { incoming.messages }
+    var inbound: MessageQueue.Messages { incoming.messages }
     func send(_ message: SyncMessage) async throws { try await outgoing.send(message) }
     func offer(_ message: SyncMessage) -> Bool { outgoing.offer(message) }
 

@@ -12,7 +12,7 @@ public protocol PeerConnection: AnyObject, Sendable {
     /// True if the peer dialed us.
     var isInbound: Bool { get }
     /// Messages from the peer, in order; ends when the connection closes.
-    var inbound: AsyncThrowingStream<SyncMessage, any Error> { get }
+    var inbound: MessageQueue.Messages { get }
     /// Sends a message, waiting while the peer is slow to read.
     func send(_ message: SyncMessage) async throws
     /// Queues a message without waiting; false if the queue is full and the

@@ -34,17 +34,31 @@ public actor SyncEngine: PeerStatusProvider {
     private let metrics: SyncMetrics
 
     private var sessions: [ObjectIdentifier: Session] = [:]
+    private var sessionCount = 0
     private var directory: PeerDirectory
     private var dialing = Set<String>()
     private var origins = EntryOrigins(capacity: 65_536)
     private var lastSummary: UInt64 = 0
     private var lastExchange: UInt64 = 0
     private var dialRequests: [(address: String, source: PeerStatus.Source)] = []
+
+    private var orderedSessions: [Session] { sessions.values.sorted { $0.sequence < $1.sequence } }
     private var listenAddress: String?
+
+    /// Where a pull reply stands.
+    private struct PullReply {
+        var have: VersionVector
+        var position: Int64
+        var sent = 0
+        var finished = false
+    }
 
     /// One connected peer.
     private final class Session {
         let connection: any PeerConnection
+        /// Order of arrival: sessions are visited in this order, so that a
+        /// seeded run replays exactly (dictionary order would not).
+        let sequence: Int
         let dialedAddress: String?
         let source: PeerStatus.Source
         var hello: Hello?
@@ -53,9 +67,13 @@ public actor SyncEngine: PeerStatusProvider {
         var lastHeard: UInt64
         var pulling = false
         var refusedEntries = 0
+        /// The pull this node is answering for the peer, if any.
+        var serving: PullReply?
+        var servingBusy = false
 
-        init(connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source, now: UInt64) {
+        init(connection: any PeerConnection, sequence: Int, dialedAddress: String?, source: PeerStatus.Source, now: UInt64) {
             self.connection = connection
+            self.sequence = sequence
             self.dialedAddress = dialedAddress
             self.source = source
             self.lastHeard = now
@@ -218,20 +236,21 @@ public actor SyncEngine: PeerStatusProvider {
     private func tick() async {
         await learnListenAddress()
         let now = clock.nowMilliseconds
-        for session in sessions.values where now > session.lastHeard + configuration.deadPeerTimeout {
+        for session in orderedSessions where now > session.lastHeard + configuration.deadPeerTimeout {
             logger.notice("peer \(session.nodeID.short) silent for \(now - session.lastHeard) ms; closing")
             session.connection.close()
         }
         if now >= lastSummary + configuration.antiEntropyInterval {
             lastSummary = now
             let summary = currentSummary()
-            for session in sessions.values where session.isEstablished { send(summary, to: session) }
+            for session in orderedSessions where session.isEstablished { send(summary, to: session) }
         }
         if now >= lastExchange + configuration.peerExchangeInterval {
             lastExchange = now
             let peers = SyncMessage.peers(Array(shareablePeers().prefix(SyncLimits.maximumPeersPerMessage)))
-            for session in sessions.values where session.isEstablished { send(peers, to: session) }
+            for session in orderedSessions where session.isEstablished { send(peers, to: session) }
         }
+        for session in orderedSessions where session.serving != nil { await continueServing(session) }
         requestDials(now: now)
         metrics.peers.record(sessions.values.filter(\.isEstablished).count)
         let mine = store.summary.versionVector
@@ -267,7 +286,9 @@ public actor SyncEngine: PeerStatusProvider {
             return false
         }
         await learnListenAddress()
-        let session = Session(connection: connection, dialedAddress: dialedAddress, source: source, now: clock.nowMilliseconds)
+        sessionCount += 1
+        let session = Session(
+            connection: connection, sequence: sessionCount, dialedAddress: dialedAddress, source: source, now: clock.nowMilliseconds)
         sessions[ObjectIdentifier(connection)] = session
         send(.hello(Hello(nodeID: node.nodeID, listenAddress: listenAddress)), to: session)
         return true
@@ -277,9 +298,7 @@ public actor SyncEngine: PeerStatusProvider {
         guard let session = sessions.removeValue(forKey: id) else { return }
         session.connection.close()
         let now = clock.nowMilliseconds
-        if let address = session.dialedAddress {
-            directory.disconnected(address, now: now, configuration: configuration, random: random)
-        } else if let address = session.hello?.listenAddress {
+        for address in Set([session.dialedAddress, session.hello?.listenAddress].compactMap { $0 }) {
             directory.disconnected(address, now: now, configuration: configuration, random: random)
         }
         if session.isEstablished {
@@ -353,7 +372,7 @@ public actor SyncEngine: PeerStatusProvider {
         }
         // Two nodes that dial each other at once keep the connection
         // opened by the smaller node ID; both sides pick the same one.
-        if let other = sessions.values.first(where: { $0 !== session && $0.isEstablished && $0.nodeID == hello.nodeID }) {
+        if let other = orderedSessions.first(where: { $0 !== session && $0.isEstablished && $0.nodeID == hello.nodeID }) {
             let opener = { (candidate: Session) in candidate.connection.isInbound ? candidate.nodeID : self.node.nodeID }
             let keepOther = opener(other) < opener(session) || (opener(other) == opener(session) && !other.connection.isInbound)
             if keepOther {
@@ -402,34 +421,71 @@ public actor SyncEngine: PeerStatusProvider {
     /// time; waits for the peer to read each page, so memory stays bounded.
     private func answerPull(_ have: VersionVector, to session: Session) async {
         do {
-            var position = try await store.startPosition(notCoveredBy: have)
-            var sent = 0
-            while position < Int64.max - 1 {
-                let page = try await store.entries(
-                    notCoveredBy: have, after: position, limit: SyncLimits.pageEntries, maximumBytes: SyncLimits.pageBytes)
-                if !page.bodies.isEmpty {
-                    let message = SyncMessage.entries(page.bodies)
-                    try await session.connection.send(message)
-                    metrics.bytesSent.increment(by: message.approximateSize)
-                    metrics.entriesSent.increment(by: page.bodies.count)
-                    sent += page.bodies.count
-                }
-                position = page.lastPosition
-                if page.isLast { break }
-            }
-            try await session.connection.send(.pullDone)
-            if sent > 0 { logger.debug("sent \(sent) entries to \(session.nodeID.short) for its pull") }
+            session.serving = PullReply(have: have, position: try await store.startPosition(notCoveredBy: have))
         } catch {
-            logger.debug("pull reply to \(session.nodeID.short) ended: \(error)")
-            session.connection.close()
+            logger.debug("cannot answer the pull of \(session.nodeID.short): \(error)")
+            return
+        }
+        await continueServing(session)
+    }
+
+    /// Sends pages of a pull reply while the peer's queue has room; the rest
+    /// follows at later ticks. The session keeps reading meanwhile, and a
+    /// slow peer holds at most a queue's worth of pages in memory.
+    private func continueServing(_ session: Session) async {
+        guard !session.servingBusy else { return }
+        session.servingBusy = true
+        defer { session.servingBusy = false }
+        while let reply = session.serving {
+            if reply.finished {
+                guard session.connection.offer(.pullDone) else { return }
+                if reply.sent > 0 { logger.debug("sent \(reply.sent) entries to \(session.nodeID.short) for its pull") }
+                session.serving = nil
+                return
+            }
+            let page: EntryPage
+            do {
+                page = try await store.entries(
+                    notCoveredBy: reply.have, after: reply.position, limit: SyncLimits.pageEntries, maximumBytes: SyncLimits.pageBytes)
+            } catch {
+                logger.debug("pull reply to \(session.nodeID.short) ended: \(error)")
+                session.serving = nil
+                return
+            }
+            // A newer pull replaced this one while the page was read.
+            guard let current = session.serving, current.have == reply.have, current.position == reply.position else { continue }
+            if !page.bodies.isEmpty {
+                let message = SyncMessage.entries(page.bodies)
+                guard session.connection.offer(message) else { return }
+                metrics.bytesSent.increment(by: message.approximateSize)
+                metrics.entriesSent.increment(by: page.bodies.count)
+            }
+            session.serving = PullReply(
+                have: reply.have, position: page.lastPosition, sent: reply.sent + page.bodies.count, finished: page.isLast)
         }
     }
 
     private func answerWant(_ ids: [EntryID], to session: Session) async {
         guard let bodies = try? await store.bodies(of: ids), !bodies.isEmpty else { return }
-        for page in stride(from: 0, to: bodies.count, by: SyncLimits.pageEntries) {
-            send(.entries(Array(bodies[page..<min(page + SyncLimits.pageEntries, bodies.count)])), to: session)
+        for page in Self.pages(bodies) { send(.entries(page), to: session) }
+    }
+
+    /// Entries cut into messages of at most a page each, by count and size.
+    static func pages(_ bodies: [[UInt8]]) -> [[[UInt8]]] {
+        var pages: [[[UInt8]]] = []
+        var current: [[UInt8]] = []
+        var bytes = 0
+        for body in bodies {
+            if !current.isEmpty && (current.count >= SyncLimits.pageEntries || bytes + body.count > SyncLimits.pageBytes) {
+                pages.append(current)
+                current = []
+                bytes = 0
+            }
+            current.append(body)
+            bytes += body.count
         }
+        if !current.isEmpty { pages.append(current) }
+        return pages
     }
 
     // MARK: Receiving entries
@@ -476,17 +532,24 @@ public actor SyncEngine: PeerStatusProvider {
     /// one it came from. Entries that arrived as a pull reply are old news
     /// and are not pushed; anti-entropy covers any peer that lacks them.
     private func push(_ batch: [AppliedEntry]) {
-        var bySource: [ObjectIdentifier?: [[UInt8]]] = [:]
+        // Grouped by the session each entry came from, in log order.
+        var groups: [(source: ObjectIdentifier?, bodies: [[UInt8]])] = []
         for applied in batch {
             let origin = origins.take(applied.entry.id)
             if origin?.viaPull == true { continue }
-            bySource[origin?.session, default: []].append(applied.entry.bytes)
+            if let last = groups.indices.last, groups[last].source == origin?.session {
+                groups[last].bodies.append(applied.entry.bytes)
+            } else {
+                groups.append((origin?.session, [applied.entry.bytes]))
+            }
         }
-        for (source, bodies) in bySource {
-            let targets = sessions.filter { $0.key != source && $0.value.isEstablished }.map(\.value)
+        for group in groups {
+            let targets = orderedSessions.filter { ObjectIdentifier($0.connection) != group.source && $0.isEstablished }
             for target in choose(configuration.fanout, from: targets) {
-                send(.entries(bodies), to: target)
-                metrics.entriesSent.increment(by: bodies.count)
+                for page in Self.pages(group.bodies) {
+                    send(.entries(page), to: target)
+                    metrics.entriesSent.increment(by: page.count)
+                }
             }
         }
     }

@@ -47,8 +47,9 @@ public enum SyncMessage: Sendable, Equatable {
 
 /// The first message of a session each way.
 public struct Hello: Sendable, Equatable {
-    /// The protocol this build speaks. A peer with another major version is
-    /// refused with a log line; features let minor additions be negotiated
+    /// The protocol this build speaks. A peer with another version is
+    /// refused with a log line naming both; additions that older nodes can
+    /// ignore go in `features` instead, so mixed builds keep replicating
     /// during a rolling upgrade.
     public static let currentProtocolVersion: UInt32 = 1
     public static let supportedFeatures: [String] = ["pull-v1", "want-v1", "peer-exchange-v1"]
