@@ -107,10 +107,17 @@ struct LocalTransaction {
 
     // MARK: Row changes
 
+    /// The changes to one table while they are collected. Row changes name
+    /// columns by physical index until the table's column list is known.
     private struct PendingTable {
         var layout: TableLayout
-        var rows: [(kind: RowChange.Kind, causalLength: UInt64, key: [Value], values: [(Int, Value)], deltas: [(Int, Int64)])] = []
-        var usedColumns = Set<Int>()
+        var rows: [RowChange] = []
+        var used: [Bool]
+
+        init(layout: TableLayout) {
+            self.layout = layout
+            used = Array(repeating: false, count: layout.columnCount)
+        }
     }
 
     /// Turns captured row images into row changes, updating row metadata and
@@ -118,8 +125,8 @@ struct LocalTransaction {
     private func buildTableChanges(
         _ touched: [ChangeCapture.TouchedRow], stamp: Stamp, _ db: Database, state: inout ReplicaState
     ) throws -> [TableChanges] {
-        var tables: [String: PendingTable] = [:]
-        var order: [String] = []
+        var tables: [PendingTable] = []
+        var tableIndex: [Int64: Int] = [:]
         let localStamp = RowMetadata.LocalStamp(lamport: stamp.lamport, author: state.selfIndex)
         for row in touched {
             guard let layout = state.layouts[row.layout.key] else { continue }
@@ -127,70 +134,76 @@ struct LocalTransaction {
             let final = row.final.map { pad($0, to: layout) }
             if let final { try validate(final, layout: layout) }
             let key = TableLayout.encodeKey(row.primaryKey)
-            var change: (kind: RowChange.Kind, causalLength: UInt64, key: [Value], values: [(Int, Value)], deltas: [(Int, Int64)])
+            var change: RowChange
             switch (original, final) {
             case (nil, nil):
                 continue
             case (nil, let final?):
                 let causalLength = try RowMetadataStore.recordInsert(db, tid: layout.tid, key: key, stamp: localStamp)
-                var values: [(Int, Value)] = []
-                var deltas: [(Int, Int64)] = []
+                change = RowChange(kind: .insert, causalLength: causalLength, primaryKey: row.primaryKey)
                 for index in final.indices where !layout.isPrimaryKey[index] {
                     if layout.isCounter[index] {
-                        if case .integer(let amount) = final[index], amount != 0 { deltas.append((index, amount)) }
+                        if case .integer(let amount) = final[index], amount != 0 {
+                            change.deltas.append(ColumnDelta(column: index, delta: amount))
+                        }
                     } else {
-                        values.append((index, final[index]))
+                        change.values.append(ColumnValue(column: index, value: final[index]))
                     }
                 }
-                change = (.insert, causalLength, row.primaryKey, values, deltas)
             case (let original?, let final?):
-                var values: [(Int, Value)] = []
-                var deltas: [(Int, Int64)] = []
+                change = RowChange(kind: .update, causalLength: 0, primaryKey: row.primaryKey)
                 for index in final.indices where !layout.isPrimaryKey[index] && final[index] != original[index] {
                     if layout.isCounter[index] {
                         let delta = integer(final[index]) &- integer(original[index])
-                        if delta != 0 { deltas.append((index, delta)) }
+                        if delta != 0 { change.deltas.append(ColumnDelta(column: index, delta: delta)) }
                     } else {
-                        values.append((index, final[index]))
+                        change.values.append(ColumnValue(column: index, value: final[index]))
                     }
                 }
-                if values.isEmpty && deltas.isEmpty { continue }
+                if change.values.isEmpty && change.deltas.isEmpty { continue }
                 var metadata = try RowMetadataStore.load(db, tid: layout.tid, key: key)
                     ?? RowMetadata(causalLength: 1, base: localStamp, overrides: [:])
-                metadata.record(localStamp, columns: values.map(\.0), registerColumns: layout.registerIndexes)
+                metadata.record(localStamp, columns: change.values.map(\.column), registerColumns: layout.registerIndexes)
                 try RowMetadataStore.save(db, tid: layout.tid, key: key, metadata)
-                change = (.update, metadata.causalLength, row.primaryKey, values, deltas)
+                change.causalLength = metadata.causalLength
             case (_?, nil):
                 let previous = try RowMetadataStore.load(db, tid: layout.tid, key: key)?.causalLength ?? 1
                 let causalLength = previous % 2 == 1 ? previous + 1 : previous + 2
                 try RowMetadataStore.save(
                     db, tid: layout.tid, key: key, RowMetadata(causalLength: causalLength, base: localStamp, overrides: [:]))
-                change = (.delete, causalLength, row.primaryKey, [], [])
+                change = RowChange(kind: .delete, causalLength: causalLength, primaryKey: row.primaryKey)
             }
             if let original { state.rowsHash.subtract(layout.digest(of: original)) }
             if let final { state.rowsHash.add(layout.digest(of: final)) }
-            if tables[layout.key] == nil {
-                tables[layout.key] = PendingTable(layout: layout)
-                order.append(layout.key)
+            let position: Int
+            if let found = tableIndex[layout.tid] {
+                position = found
+            } else {
+                position = tables.count
+                tableIndex[layout.tid] = position
+                tables.append(PendingTable(layout: layout))
             }
-            tables[layout.key]!.rows.append(change)
-            tables[layout.key]!.usedColumns.formUnion(change.values.map(\.0) + change.deltas.map(\.0))
+            for value in change.values { tables[position].used[value.column] = true }
+            for delta in change.deltas { tables[position].used[delta.column] = true }
+            tables[position].rows.append(change)
         }
-        return order.compactMap { key in
-            guard let table = tables[key] else { return nil }
-            let used = table.usedColumns.sorted()
-            let position = Dictionary(uniqueKeysWithValues: used.enumerated().map { ($1, $0) })
+        return tables.map { table in
+            // Physical column indexes become indexes into the table's list
+            // of the columns its changes use; the order is kept.
+            var compact = Array(repeating: 0, count: table.used.count)
+            var columns: [String] = []
+            for (index, used) in table.used.enumerated() where used {
+                compact[index] = columns.count
+                columns.append(table.layout.columnNames[index])
+            }
             let rows = table.rows.map { row in
-                RowChange(
-                    kind: row.kind, causalLength: row.causalLength, primaryKey: row.key,
-                    values: row.values.compactMap { item in position[item.0].map { ColumnValue(column: $0, value: item.1) } }
-                        .sorted { $0.column < $1.column },
-                    deltas: row.deltas.compactMap { item in position[item.0].map { ColumnDelta(column: $0, delta: item.1) } }
-                        .sorted { $0.column < $1.column })
+                var row = row
+                for item in row.values.indices { row.values[item].column = compact[row.values[item].column] }
+                for item in row.deltas.indices { row.deltas[item].column = compact[row.deltas[item].column] }
+                return row
             }
             return TableChanges(
-                table: table.layout.name, primaryKeyColumns: table.layout.table.primaryKey,
-                columns: used.map { table.layout.columnNames[$0] }, rows: rows)
+                table: table.layout.name, primaryKeyColumns: table.layout.table.primaryKey, columns: columns, rows: rows)
         }
     }
 
