@@ -60,6 +60,8 @@ final class PeerNode {
         process = nil
     }
 
+    deinit { kill9() }
+
     func sql(_ sql: String) throws -> CommandOutput { try p2pdb(in: namespace, "sql", "--data", directory, "--json", sql) }
 
     func status() throws -> JSON {
@@ -95,6 +97,7 @@ struct PeerProcessTests {
         let a = try PeerNode(directory: temp.path("a"))
         let b = try PeerNode(directory: temp.path("b"), join: [a])
         let c = try PeerNode(directory: temp.path("c"), join: [a])
+        defer { for node in [a, b, c] { node.kill9() } }
         #expect(try a.sql("CREATE TABLE sales (id TEXT PRIMARY KEY, node TEXT)").status == 0)
         #expect(try a.sql("CREATE TABLE stock (sku TEXT PRIMARY KEY, units COUNTER INTEGER NOT NULL DEFAULT 0)").status == 0)
         #expect(try a.sql("INSERT INTO stock VALUES ('apple', 500)").status == 0)
@@ -124,6 +127,7 @@ struct PeerProcessTests {
         let b = try PeerNode(directory: temp.path("b"))
         let a = try PeerNode(directory: temp.path("a"), join: [b], extra: ["--max-peers", "1"])
         let c = try PeerNode(directory: temp.path("c"), join: [b], extra: ["--max-peers", "1"])
+        defer { for node in [a, b, c] { node.kill9() } }
         #expect(try a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
         #expect(try a.sql("INSERT INTO t VALUES (1, 'written at a')").status == 0)
         #expect(converged([a, b, c]))
@@ -138,6 +142,7 @@ struct PeerProcessTests {
         let temp = try TemporaryDirectory()
         let a = try PeerNode(directory: temp.path("a"))
         let b = try PeerNode(directory: temp.path("b"), join: [a])
+        defer { for node in [a, b] { node.kill9() } }
         #expect(try a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
         for id in 0..<20 { _ = try a.sql("INSERT INTO t VALUES (\(id), 'before')") }
         #expect(converged([a, b]))
@@ -174,6 +179,7 @@ struct PeerProcessTests {
         let b1 = try PeerNode(directory: temp.path("b1"), host: namespaces.addressB, join: [a1], namespace: namespaces.b)
         let b2 = try PeerNode(directory: temp.path("b2"), host: namespaces.addressB, join: [a1, b1], namespace: namespaces.b)
         let all = [a1, a2, b1, b2]
+        defer { for node in all { node.kill9() } }
         #expect(try a1.sql("CREATE TABLE items (sku TEXT PRIMARY KEY, name TEXT, units COUNTER INTEGER NOT NULL DEFAULT 0)").status == 0)
         #expect(try a1.sql("INSERT INTO items VALUES ('apple', 'Apple', 10), ('pear', 'Pear', 10)").status == 0)
         #expect(converged(all))
@@ -204,6 +210,7 @@ struct PeerProcessTests {
         // No --join: each finds the other by multicast across the veth link.
         let a = try PeerNode(directory: temp.path("a"), host: namespaces.addressA, extra: ["--mdns"], namespace: namespaces.a)
         let b = try PeerNode(directory: temp.path("b"), host: namespaces.addressB, extra: ["--mdns"], namespace: namespaces.b)
+        defer { for node in [a, b] { node.kill9() } }
         #expect(try a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
         #expect(try b.sql("CREATE TABLE u (id INTEGER PRIMARY KEY)").status == 0)
         #expect(converged([a, b], timeout: 30))

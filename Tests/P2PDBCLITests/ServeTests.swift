@@ -71,6 +71,7 @@ struct ServeTests {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
         let server = try ServeProcess(data: dir)
+        defer { server.stop(SIGKILL) }
         let token = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(token.count == 64)
 
@@ -106,6 +107,7 @@ struct ServeTests {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
         let server = try ServeProcess(data: dir)
+        defer { server.stop(SIGKILL) }
         let token = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         let url = server.url
         let pid = server.process.processIdentifier
