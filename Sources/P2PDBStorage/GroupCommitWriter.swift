@@ -122,7 +122,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         var applied: [AppliedEntry] = []
         let now = options.clock.now()
         do {
-            try db.execute(sql: "BEGIN IMMEDIATE")
+            try db.run("BEGIN IMMEDIATE")
             for job in batch {
                 do {
                     let (outcome, entries) = try perform(job.work, db, now: now)
@@ -135,7 +135,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     results.append(.failure(StoreErrors.map(error)))
                 }
             }
-            try db.execute(sql: "COMMIT")
+            try db.run("COMMIT")
         } catch {
             if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK") }
             state = snapshot
@@ -167,7 +167,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         var report = ApplyReport()
         var applied: [AppliedEntry] = []
         let maximumPending = options.maximumPending
-        try db.execute(sql: "SAVEPOINT p2pdb_apply")
+        try db.run("SAVEPOINT p2pdb_apply")
         do {
             for entry in entries {
                 let before = working
@@ -177,9 +177,9 @@ final class GroupCommitWriter: @unchecked Sendable {
                     (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
                 } else {
                     do {
-                        try db.execute(sql: "SAVEPOINT p2pdb_entry")
+                        try db.run("SAVEPOINT p2pdb_entry")
                         (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
-                        try db.execute(sql: "RELEASE p2pdb_entry")
+                        try db.run("RELEASE p2pdb_entry")
                     } catch {
                         // Disk full, I/O errors: the transaction is gone.
                         guard db.isInsideTransaction else { throw error }
@@ -212,7 +212,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 report.pending = try entries.filter { try LogStore.isPending(db, id: $0.id) }.count
             }
             try working.saveRowsHash(db)
-            try db.execute(sql: "RELEASE p2pdb_apply")
+            try db.run("RELEASE p2pdb_apply")
             state = working
             return (.entries(report), applied)
         } catch {

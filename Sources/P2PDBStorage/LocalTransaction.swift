@@ -17,7 +17,7 @@ struct LocalTransaction {
 
     func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, AppliedEntry?) {
         var working = state
-        try db.execute(sql: "SAVEPOINT p2pdb_tx")
+        try db.run("SAVEPOINT p2pdb_tx")
         capture.begin(layouts: working.layouts)
         do {
             let stamp = Stamp(lamport: working.lamport + 1, author: key.nodeID)
@@ -83,7 +83,7 @@ struct LocalTransaction {
                 try working.saveRowsHash(db)
                 applied = AppliedEntry(position: position, entry: entry)
             }
-            try db.execute(sql: "RELEASE p2pdb_tx")
+            try db.run("RELEASE p2pdb_tx")
             state = working
             return (TransactionResult(results: results, entry: applied?.entry.id), applied)
         } catch {

@@ -140,3 +140,12 @@ extension Statement {
         return String(cString: text)
     }
 }
+
+extension Database {
+    /// Runs one fixed statement (SAVEPOINT, RELEASE, BEGIN, COMMIT) from
+    /// the statement cache: the hot paths run them for every transaction
+    /// and every applied entry, and parsing them each time showed up.
+    func run(_ sql: String) throws {
+        try cachedStatement(sql: sql).execute()
+    }
+}

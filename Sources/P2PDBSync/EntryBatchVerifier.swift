@@ -31,3 +31,25 @@ enum EntryBatchVerifier {
         return (entries, failures)
     }
 }
+
+/// Entries from a peer after the checks that need no engine state: those
+/// the log holds already are dropped (they cost no signature check), the
+/// rest are decoded and their signatures verified. The runtime checks the
+/// next message's entries while the engine applies the previous ones.
+public struct CheckedEntries: Sendable {
+    public var entries: [Entry]
+    public var failures: [String]
+    /// Entries the log already held.
+    public var duplicates: Int
+    /// How many entries the message carried.
+    public var received: Int
+
+    public static func check(_ bodies: [[UInt8]], against store: ReplicaStore) async -> CheckedEntries {
+        let ids = bodies.map { EntryID(Signatures.sha256($0)) }
+        let held = (try? await store.held(ids)) ?? []
+        var fresh: [[UInt8]] = []
+        for (body, id) in zip(bodies, ids) where !held.contains(id) { fresh.append(body) }
+        let (entries, failures) = await EntryBatchVerifier.verify(fresh)
+        return CheckedEntries(entries: entries, failures: failures, duplicates: bodies.count - fresh.count, received: bodies.count)
+    }
+}

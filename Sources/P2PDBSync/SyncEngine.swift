@@ -1,3 +1,4 @@
+import AsyncAlgorithms
 import CoreMetrics
 import Logging
 import P2PDB
@@ -151,14 +152,35 @@ public actor SyncEngine: PeerStatusProvider {
         }
     }
 
+    /// Reads a session: entries are checked (dropped if held, signatures
+    /// verified) one message ahead, while the engine applies the previous
+    /// one, so that verification and writing use both cores.
     private func read(_ connection: any PeerConnection) async {
-        do {
-            for try await message in connection.inbound {
-                guard await handle(.received(message, from: connection)) else { break }
+        let store = self.store
+        let events = AsyncChannel<Event>()
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                do {
+                    for try await message in connection.inbound {
+                        if case .entries(let bodies) = message, bodies.count <= SyncLimits.maximumEntriesPerMessage {
+                            await events.send(.receivedEntries(await CheckedEntries.check(bodies, against: store), from: connection))
+                        } else {
+                            await events.send(.received(message, from: connection))
+                        }
+                    }
+                    await events.send(.disconnected(connection, reason: "connection closed"))
+                } catch {
+                    await events.send(.disconnected(connection, reason: "\(error)"))
+                }
+                events.finish()
             }
-            await handle(.disconnected(connection, reason: "connection closed"))
-        } catch {
-            await handle(.disconnected(connection, reason: "\(error)"))
+            for await event in events {
+                guard await handle(event) else {
+                    await handle(.disconnected(connection, reason: "session ended"))
+                    break
+                }
+            }
+            group.cancelAll()
         }
     }
 
@@ -193,6 +215,8 @@ public actor SyncEngine: PeerStatusProvider {
         /// A new authenticated connection; `dialedAddress` if we dialed it.
         case connected(any PeerConnection, dialedAddress: String?, source: PeerStatus.Source)
         case received(SyncMessage, from: any PeerConnection)
+        /// An `entries` message whose entries the runtime already checked.
+        case receivedEntries(CheckedEntries, from: any PeerConnection)
         case disconnected(any PeerConnection, reason: String)
         case dialFailed(String, reason: String)
         /// Periodic work: summaries, peer exchange, dead peers, what to dial.
@@ -211,6 +235,14 @@ public actor SyncEngine: PeerStatusProvider {
             return await attach(connection, dialedAddress: dialedAddress, source: source)
         case .received(let message, let connection):
             return await received(message, on: ObjectIdentifier(connection))
+        case .receivedEntries(let checked, let connection):
+            guard let session = sessions[ObjectIdentifier(connection)] else { return false }
+            guard session.isEstablished else { return refuse(session, "sent entries before hello") }
+            guard checked.received <= SyncLimits.maximumEntriesPerMessage else {
+                return refuse(session, "sent \(checked.received) entries in one message")
+            }
+            session.lastHeard = clock.nowMilliseconds
+            return await ingest(checked, from: session)
         case .disconnected(let connection, let reason):
             detached(ObjectIdentifier(connection), reason: reason)
         case .dialFailed(let address, let reason):
@@ -334,7 +366,7 @@ public actor SyncEngine: PeerStatusProvider {
             guard bodies.count <= SyncLimits.maximumEntriesPerMessage else {
                 return refuse(session, "sent \(bodies.count) entries in one message")
             }
-            return await ingest(bodies, from: session)
+            return await ingest(await CheckedEntries.check(bodies, against: store), from: session)
         case .pullDone:
             session.pulling = false
             await catchUp(with: session)
@@ -493,14 +525,10 @@ public actor SyncEngine: PeerStatusProvider {
     /// Verifies and applies entries from a peer. Entries the log holds are
     /// skipped before any signature check; forged or malformed ones are
     /// refused and logged, and a peer that keeps sending them is dropped.
-    private func ingest(_ bodies: [[UInt8]], from session: Session) async -> Bool {
-        let ids = bodies.map { EntryID(Signatures.sha256($0)) }
-        guard let held = try? await store.held(ids) else { return true }
-        var fresh: [[UInt8]] = []
-        for (body, id) in zip(bodies, ids) where !held.contains(id) { fresh.append(body) }
-        metrics.duplicatesReceived.increment(by: bodies.count - fresh.count)
-        guard !fresh.isEmpty else { return true }
-        let (entries, failures) = await EntryBatchVerifier.verify(fresh)
+    private func ingest(_ checked: CheckedEntries, from session: Session) async -> Bool {
+        metrics.duplicatesReceived.increment(by: checked.duplicates)
+        let (entries, failures) = (checked.entries, checked.failures)
+        guard !entries.isEmpty || !failures.isEmpty else { return true }
         for failure in failures.prefix(3) {
             logger.warning("refused an entry from peer \(session.nodeID.short): \(failure)")
         }
