@@ -103,6 +103,17 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Deterministic simulation: many nodes in one process, one seeded
+        // scheduler in virtual time, a faulty network, and a checker.
+        .target(
+            name: "P2PDBSimulation",
+            dependencies: [
+                "P2PDB",
+                "P2PDBSync",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Finding peers on the LAN: mDNS/DNS-SD over UDP multicast.
         .target(
             name: "P2PDBDiscovery",
@@ -150,6 +161,7 @@ let package = Package(
                 "P2PDBSync",
                 "P2PDBPeerGRPC",
                 "P2PDBDiscovery",
+                "P2PDBSimulation",
                 "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -188,11 +200,16 @@ let package = Package(
         .testTarget(
             name: "P2PDBSyncTests",
             dependencies: [
-                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery",
+                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery", "P2PDBSimulation",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],
+            swiftSettings: strictSwift
+        ),
+        .testTarget(
+            name: "P2PDBSimulationTests",
+            dependencies: ["P2PDB", "P2PDBSimulation"],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -63,6 +63,12 @@ enum EntryApplier {
         }
         let position = try record(entry, author: author, db, state: &state)
         try merge(entry, position: position, author: author, db, state: &state)
+        // The same entry may also wait in pending, parked by an earlier
+        // copy that came before its parents.
+        if state.pendingCount > 0, try LogStore.isPending(db, id: entry.id) {
+            try LogStore.removePending(db, id: entry.id)
+            state.pendingCount -= 1
+        }
         return (.applied, Applied(entry: entry, position: position))
     }
 

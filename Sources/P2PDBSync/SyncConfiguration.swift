@@ -12,6 +12,8 @@ public struct SyncConfiguration: Sendable {
     public var peerExchangeInterval: UInt64
     /// A peer heard from for this long is considered dead, in ms.
     public var deadPeerTimeout: UInt64
+    /// A pull whose reply makes no progress for this long is asked again, in ms.
+    public var pullTimeout: UInt64
     /// Reconnection backoff: the first delay and the ceiling, in ms.
     public var minimumBackoff: UInt64
     public var maximumBackoff: UInt64
@@ -20,7 +22,7 @@ public struct SyncConfiguration: Sendable {
 
     public init(
         seeds: [String] = [], fanout: Int = 4, maximumPeers: Int = 32, antiEntropyInterval: UInt64 = 1000,
-        peerExchangeInterval: UInt64 = 5000, deadPeerTimeout: UInt64 = 15_000, minimumBackoff: UInt64 = 250,
+        peerExchangeInterval: UInt64 = 5000, deadPeerTimeout: UInt64 = 15_000, pullTimeout: UInt64 = 10_000, minimumBackoff: UInt64 = 250,
         maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100
     ) {
         self.seeds = seeds
@@ -29,6 +31,7 @@ public struct SyncConfiguration: Sendable {
         self.antiEntropyInterval = antiEntropyInterval
         self.peerExchangeInterval = peerExchangeInterval
         self.deadPeerTimeout = deadPeerTimeout
+        self.pullTimeout = pullTimeout
         self.minimumBackoff = minimumBackoff
         self.maximumBackoff = maximumBackoff
         self.tickInterval = tickInterval

@@ -67,6 +67,9 @@ public actor SyncEngine: PeerStatusProvider {
         var remoteHeads: [EntryID] = []
         var lastHeard: UInt64
         var pulling = false
+        /// When the current pull last made progress: a pull whose reply
+        /// stalls (lost, or a peer that never answers) is given up.
+        var pullProgress: UInt64 = 0
         var refusedEntries = 0
         /// The pull this node is answering for the peer, if any.
         var serving: PullReply?
@@ -282,6 +285,10 @@ public actor SyncEngine: PeerStatusProvider {
             let peers = SyncMessage.peers(Array(shareablePeers().prefix(SyncLimits.maximumPeersPerMessage)))
             for session in orderedSessions where session.isEstablished { send(peers, to: session) }
         }
+        for session in orderedSessions where session.pulling && now > session.pullProgress + configuration.pullTimeout {
+            logger.debug("pull from \(session.nodeID.short) stalled; asking again at the next summary")
+            session.pulling = false
+        }
         for session in orderedSessions where session.serving != nil { await continueServing(session) }
         requestDials(now: now)
         metrics.peers.record(sessions.values.filter(\.isEstablished).count)
@@ -438,6 +445,7 @@ public actor SyncEngine: PeerStatusProvider {
         let mine = store.summary.versionVector
         if !mine.dominates(session.remoteVector) {
             session.pulling = true
+            session.pullProgress = clock.nowMilliseconds
             send(.pull(have: mine), to: session)
             return
         }
@@ -535,6 +543,7 @@ public actor SyncEngine: PeerStatusProvider {
         metrics.entriesRefused.increment(by: failures.count)
         session.refusedEntries += failures.count
         let viaPull = session.pulling
+        if viaPull { session.pullProgress = clock.nowMilliseconds }
         for entry in entries { origins.record(entry.id, session: ObjectIdentifier(session.connection), viaPull: viaPull) }
         do {
             let report = try await store.apply(entries)

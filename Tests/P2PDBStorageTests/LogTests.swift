@@ -77,6 +77,23 @@ struct LogTests {
         try await expectConverged([a, b])
     }
 
+    @Test func anEntryParkedAndThenAppliedLeavesNothingWaiting() async throws {
+        // Found by the simulator: a copy that arrived before its parent was
+        // parked, a later copy applied directly, and the parked one stayed.
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        try await a.sql("INSERT INTO t VALUES (1)")
+        let entries = try await a.entries()
+        let b = try TestReplica()
+        _ = try await b.store.apply([entries[1], entries[0], entries[1]])
+        #expect(try await b.store.pendingCount() == 0)
+        let c = try TestReplica()
+        _ = try await c.store.apply([entries[1]])
+        _ = try await c.store.apply([entries[0], entries[1]])
+        #expect(try await c.store.pendingCount() == 0)
+        try await expectConverged([a, b, c])
+    }
+
     @Test func waitingEntriesAreBoundedAndDrainInOnePass() async throws {
         let a = try TestReplica()
         try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
