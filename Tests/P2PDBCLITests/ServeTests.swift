@@ -13,10 +13,10 @@ final class ServeProcess {
     let url: String
 
     /// - Parameter namespace: a network namespace to run in (`ip netns exec`).
-    init(data directory: String, arguments: [String] = [], namespace: String? = nil) throws {
+    init(data directory: String, arguments: [String] = [], namespace: String? = nil, http: String = "127.0.0.1:0") throws {
         self.directory = directory
         try? FileManager.default.removeItem(atPath: directory + "/serve.json")
-        let serve = ["serve", "--data", directory, "--http", "127.0.0.1:0", "--log-level", "warning"] + arguments
+        let serve = ["serve", "--data", directory, "--http", http, "--log-level", "warning"] + arguments
         if let namespace {
             process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
             process.arguments = ["netns", "exec", namespace, p2pdbBinary.path] + serve
