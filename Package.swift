@@ -114,6 +114,12 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // Seeded mutation fuzzing of every decoder of outside input.
+        .target(
+            name: "P2PDBFuzz",
+            dependencies: ["P2PDB", "P2PDBSync", "P2PDBServer", "P2PDBPeerGRPC", "P2PDBDiscovery"],
+            swiftSettings: strictSwift
+        ),
         // Finding peers on the LAN: mDNS/DNS-SD over UDP multicast.
         .target(
             name: "P2PDBDiscovery",
@@ -162,6 +168,7 @@ let package = Package(
                 "P2PDBPeerGRPC",
                 "P2PDBDiscovery",
                 "P2PDBSimulation",
+                "P2PDBFuzz",
                 "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -209,7 +216,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBSimulationTests",
-            dependencies: ["P2PDB", "P2PDBSimulation"],
+            dependencies: ["P2PDB", "P2PDBSimulation", "P2PDBFuzz"],
             swiftSettings: strictSwift
         ),
         .testTarget(

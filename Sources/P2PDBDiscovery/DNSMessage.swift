@@ -2,7 +2,7 @@
 /// RFC 6762, RFC 6763): questions and A, PTR, SRV and TXT records, with name
 /// compression understood on the way in. Decoding is strict and bounded: a
 /// malformed or hostile packet is an error, never a crash or a loop.
-struct DNSMessage: Equatable {
+package struct DNSMessage: Equatable {
     enum RecordType: UInt16 {
         case a = 1
         case ptr = 12
@@ -30,7 +30,7 @@ struct DNSMessage: Equatable {
         var data: RecordData
     }
 
-    struct DecodingError: Error, Equatable {
+    package struct DecodingError: Error, Equatable {
         let reason: String
     }
 
@@ -41,7 +41,7 @@ struct DNSMessage: Equatable {
 
     // MARK: Encoding
 
-    func encoded() -> [UInt8] {
+    package func encoded() -> [UInt8] {
         var bytes: [UInt8] = []
         Self.append16(&bytes, id)
         Self.append16(&bytes, isResponse ? 0x8400 : 0)  // response + authoritative
@@ -116,7 +116,7 @@ struct DNSMessage: Equatable {
         self.answers = answers
     }
 
-    init(decoding bytes: [UInt8]) throws(DecodingError) {
+    package init(decoding bytes: [UInt8]) throws(DecodingError) {
         var reader = Reader(bytes: bytes)
         id = try reader.read16()
         let flags = try reader.read16()

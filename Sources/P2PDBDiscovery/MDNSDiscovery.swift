@@ -121,7 +121,7 @@ public struct MDNSDiscovery: Sendable {
         DNSMessage(isResponse: false, questions: [DNSMessage.Question(name: Self.serviceType, type: DNSMessage.RecordType.ptr.rawValue)])
     }
 
-    func announcement() -> DNSMessage {
+    package func announcement() -> DNSMessage {
         DNSMessage(
             isResponse: true,
             answers: [

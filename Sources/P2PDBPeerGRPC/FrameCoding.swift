@@ -5,7 +5,16 @@ import P2PDBSync
 /// Converts between the sync engine's messages and the protobuf frames of
 /// `Protos/p2pdb_peer.proto`, refusing frames that do not make sense (a
 /// node ID that is not 32 bytes, an empty frame).
-enum FrameCoding {
+package enum FrameCoding {
+    /// A frame's bytes as they cross the wire, decoded and checked.
+    package static func decode(_ bytes: [UInt8]) throws -> SyncMessage {
+        try message(P2pdb_Peer_V1_Frame(serializedBytes: bytes))
+    }
+
+    package static func encode(_ message: SyncMessage) throws -> [UInt8] {
+        try frame(message).serializedBytes()
+    }
+
     static func frame(_ message: SyncMessage) -> P2pdb_Peer_V1_Frame {
         var frame = P2pdb_Peer_V1_Frame()
         switch message {

@@ -6,8 +6,8 @@ import P2PDB
 /// {"sql": "INSERT INTO items VALUES (?, ?)", "params": ["apple", 3]}
 /// {"statements": [{"sql": "...", "params": [...]}, {"sql": "..."}]}
 /// ```
-enum RequestDecoding {
-    static func document(_ bytes: [UInt8]) throws(P2PDBError) -> JSON {
+package enum RequestDecoding {
+    package static func document(_ bytes: [UInt8]) throws(P2PDBError) -> JSON {
         guard !bytes.isEmpty else { throw P2PDBError(.invalidInput, "the request body is empty; send a JSON object") }
         do {
             return try JSON.parse(bytes)
@@ -16,7 +16,7 @@ enum RequestDecoding {
         }
     }
 
-    static func statement(_ json: JSON, at path: String = "") throws(P2PDBError) -> SQLRequest {
+    package static func statement(_ json: JSON, at path: String = "") throws(P2PDBError) -> SQLRequest {
         guard case .object(let members) = json else {
             throw P2PDBError(.invalidInput, "\(path.isEmpty ? "the body" : path) must be a JSON object with \"sql\" and optional \"params\"")
         }
@@ -44,7 +44,7 @@ enum RequestDecoding {
         return SQLRequest(sql, parameters)
     }
 
-    static func transaction(_ json: JSON) throws(P2PDBError) -> [SQLRequest] {
+    package static func transaction(_ json: JSON) throws(P2PDBError) -> [SQLRequest] {
         guard case .object(let members) = json, members.count == 1, case .array(let items)? = json["statements"] else {
             throw P2PDBError(.invalidInput, "the body must be {\"statements\": [{\"sql\": \"...\", \"params\": [...]}, ...]}")
         }
