@@ -94,7 +94,7 @@ public final class ReplicaStore: Sendable {
     public func querySync(_ request: SQLRequest) throws -> [StatementResult] {
         try ensureOpen()
         do {
-            guard let results = try pool.unsafeRead({ try Self.readOnlySnapshot([request], $0) }) else {
+            guard let results = try Self.readNow(pool, [request]) else {
                 throw P2PDBError(.refused, "this statement writes; run it as a write")
             }
             return results
@@ -104,12 +104,21 @@ public final class ReplicaStore: Sendable {
     }
 
     /// The results if every statement is read-only, nil if any writes.
+    ///
+    /// Runs on the calling thread: a reader never waits for the writer in
+    /// WAL mode, and a point query is shorter than the two thread switches
+    /// an asynchronous hop to a reader queue would cost.
     private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
         do {
-            return try await pool.unsafeRead { db in try Self.readOnlySnapshot(requests, db) }
+            return try Self.readNow(pool, requests)
         } catch {
             throw StoreErrors.map(error)
         }
+    }
+
+    /// GRDB's blocking read (an `async` caller would get the asynchronous one).
+    private static func readNow(_ pool: DatabasePool, _ requests: [SQLRequest]) throws -> [StatementResult]? {
+        try pool.unsafeRead { db in try readOnlySnapshot(requests, db) }
     }
 
     /// A single statement reads one consistent snapshot by itself; several
