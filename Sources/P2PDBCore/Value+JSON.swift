@@ -12,7 +12,7 @@ extension Value {
             if value.isNaN { return .null }
             if value.isInfinite { return .number(value > 0 ? "1e999" : "-1e999") }
             let text = String(value)
-            return .number(text.contains(".") || text.contains("e") ? text : text + ".0")
+            return .number(text.contains(where: { $0 == "." || $0 == "e" }) ? text : text + ".0")
         case .text(let value): return .string(value)
         case .blob(let bytes): return .object([("base64", .string(Data(bytes).base64EncodedString()))])
         }

@@ -1,6 +1,7 @@
 import CoreMetrics
 import P2PDB
 import Prometheus
+import Synchronization
 
 /// The node's Prometheus metrics, in a registry of its own so that several
 /// nodes can run in one process (tests, the simulator) without sharing
@@ -12,16 +13,37 @@ public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
     public let factory: PrometheusMetricsFactory
 
+    /// Handles by (route, method, status): making one costs label checks
+    /// and a registry lookup, too much for every request.
+    private let requestMetrics = Mutex<[RequestKey: (CoreMetrics.Counter, CoreMetrics.Timer)]>([:])
+
+    private struct RequestKey: Hashable {
+        let route: String
+        let method: String
+        let status: Int
+    }
+
     public init() {
         registry = PrometheusCollectorRegistry()
         factory = PrometheusMetricsFactory(registry: registry)
     }
 
     func recordRequest(route: String, method: String, status: Int, seconds: Double) {
-        let dimensions = [("route", route), ("method", method), ("status", String(status))]
-        Counter(label: "p2pdb_http_requests_total", dimensions: dimensions, factory: factory).increment()
-        CoreMetrics.Timer(label: "p2pdb_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
-            .recordSeconds(seconds)
+        let key = RequestKey(route: route, method: method, status: status)
+        let (counter, timer) = requestMetrics.withLock { cache in
+            if let found = cache[key] { return found }
+            let made = (
+                CoreMetrics.Counter(
+                    label: "p2pdb_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))],
+                    factory: factory),
+                CoreMetrics.Timer(
+                    label: "p2pdb_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+            )
+            cache[key] = made
+            return made
+        }
+        counter.increment()
+        timer.recordSeconds(seconds)
     }
 
     func recordError(code: String) {
