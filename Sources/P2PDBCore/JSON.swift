@@ -71,6 +71,12 @@ public enum JSON: Sendable, Equatable {
 
     static func writeString(_ string: String, to output: inout String) {
         output += "\""
+        // Most strings need no escaping: copy them whole.
+        if !string.utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+            output += string
+            output += "\""
+            return
+        }
         for scalar in string.unicodeScalars {
             switch scalar {
             case "\"": output += "\\\""
@@ -120,7 +126,12 @@ public enum JSON: Sendable, Equatable {
         }
 
         mutating func skipWhitespace() {
-            while index < bytes.count, [0x20, 0x09, 0x0a, 0x0d].contains(bytes[index]) { index += 1 }
+            while index < bytes.count {
+                switch bytes[index] {
+                case 0x20, 0x09, 0x0a, 0x0d: index += 1
+                default: return
+                }
+            }
         }
 
         mutating func parseValue(depth: Int) throws(P2PDBError) -> JSON {
@@ -212,6 +223,14 @@ public enum JSON: Sendable, Equatable {
             while index < bytes.count {
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
+                    if scalars.isEmpty {
+                        // No escapes: the bytes are the string.
+                        guard let text = String(validating: bytes[chunkStart..<index], as: UTF8.self) else {
+                            throw error("string is not valid UTF-8")
+                        }
+                        index += 1
+                        return text
+                    }
                     try flush(index)
                     index += 1
                     return String(scalars)
