@@ -116,6 +116,36 @@ public final class ReplicaStore: Sendable {
         }
     }
 
+    /// Runs many reads on one reader connection, taken once: for code that
+    /// reads in a loop. Each query sees the last commit at the time it runs.
+    ///
+    /// ```swift
+    /// let names = try store.reading { reader in
+    ///     try ids.map { try reader.query(SQLRequest("SELECT name FROM items WHERE id = ?", [$0])) }
+    /// }
+    /// ```
+    public func reading<T>(_ body: (ReadSession) throws -> T) throws -> T {
+        try ensureOpen()
+        do {
+            return try pool.unsafeRead { db in try body(ReadSession(db: db)) }
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    /// A reader connection lent to ``reading(_:)``; valid inside it only.
+    public struct ReadSession {
+        let db: Database
+
+        /// Runs read-only SQL; refuses anything that would write.
+        public func query(_ request: SQLRequest) throws -> [StatementResult] {
+            guard let results = try ReplicaStore.readOnly([request], db) else {
+                throw P2PDBError(.refused, "this statement writes; run it as a write")
+            }
+            return results
+        }
+    }
+
     /// GRDB's blocking read (an `async` caller would get the asynchronous one).
     private static func readNow(_ pool: DatabasePool, _ requests: [SQLRequest]) throws -> [StatementResult]? {
         try pool.unsafeRead { db in try readOnlySnapshot(requests, db) }
