@@ -58,8 +58,13 @@ enum EntryApplier {
                 nil
             )
         }
-        for existing in try LogStore.ids(db, author: author, seq: entry.seq) where existing != entry.id {
-            try LogStore.recordEquivocation(db, author: author, seq: entry.seq, first: existing, second: entry.id)
+        // An author's entries are applied in sequence order, so another
+        // entry with this sequence number can only exist below the
+        // contiguous mark.
+        if entry.seq <= contiguous {
+            for existing in try LogStore.ids(db, author: author, seq: entry.seq) where existing != entry.id {
+                try LogStore.recordEquivocation(db, author: author, seq: entry.seq, first: existing, second: entry.id)
+            }
         }
         let position = try record(entry, author: author, db, state: &state)
         try merge(entry, position: position, author: author, db, state: &state)

@@ -159,10 +159,22 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     /// Applies verified entries. Atomic (bundle import): any refusal fails
-    /// the whole job. Otherwise (sync) each entry runs in its own savepoint,
-    /// so one entry that cannot be applied is refused alone and the rest of
-    /// the batch still lands.
+    /// the whole job. Otherwise (sync) an entry that cannot be applied is
+    /// refused alone and the rest of the batch still lands: the batch runs
+    /// in one savepoint, and only if an entry fails on SQLite's side does it
+    /// run again with a savepoint for each entry.
     private func applyEntries(_ entries: [Entry], atomic: Bool, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
+        if atomic { return try attempt(entries, atomic: true, isolateEach: false, db, now: now) }
+        do {
+            return try attempt(entries, atomic: false, isolateEach: false, db, now: now)
+        } catch where db.isInsideTransaction {
+            return try attempt(entries, atomic: false, isolateEach: true, db, now: now)
+        }
+    }
+
+    private func attempt(
+        _ entries: [Entry], atomic: Bool, isolateEach: Bool, _ db: Database, now: Int64
+    ) throws -> (Outcome, [AppliedEntry]) {
         var working = state
         var report = ApplyReport()
         var applied: [AppliedEntry] = []
@@ -170,12 +182,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         try db.run("SAVEPOINT p2pdb_apply")
         do {
             for entry in entries {
-                let before = working
                 let outcome: ApplyOutcome
                 let result: EntryApplier.Applied?
-                if atomic {
-                    (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
-                } else {
+                if isolateEach {
+                    let before = working
                     do {
                         try db.run("SAVEPOINT p2pdb_entry")
                         (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
@@ -188,6 +198,8 @@ final class GroupCommitWriter: @unchecked Sendable {
                         report.rejected.append((entry.id, "it cannot be applied: \(StoreErrors.map(error).message)"))
                         continue
                     }
+                } else {
+                    (outcome, result) = try EntryApplier.apply(entry, db, state: &working, now: now, maximumPending: maximumPending)
                 }
                 switch outcome {
                 case .applied: report.applied += 1
@@ -209,7 +221,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 applied += drained.applied.map { AppliedEntry(position: $0.position, entry: $0.entry) }
                 report.rejected += drained.rejected
                 report.applied = applied.count
-                report.pending = try entries.filter { try LogStore.isPending(db, id: $0.id) }.count
+                report.pending = working.pendingCount == 0 ? 0 : try entries.filter { try LogStore.isPending(db, id: $0.id) }.count
             }
             try working.saveRowsHash(db)
             try db.run("RELEASE p2pdb_apply")
