@@ -21,6 +21,7 @@ public final class ReplicaStore: Sendable {
     public let nodeID: NodeID
     public let path: String
     private let pool: DatabasePool
+    private let readers: ReaderConnections
     private let writer: GroupCommitWriter
     private let feed = ChangeFeed()
     private let options: StoreOptions
@@ -53,6 +54,7 @@ public final class ReplicaStore: Sendable {
                 }
             }
             writer = try GroupCommitWriter(pool: pool, key: key, options: options, feed: feed)
+            readers = try ReaderConnections(path: path, count: 4, configuration: configuration)
         } catch {
             throw StoreErrors.map(error)
         }
@@ -94,7 +96,7 @@ public final class ReplicaStore: Sendable {
     public func querySync(_ request: SQLRequest) throws -> [StatementResult] {
         try ensureOpen()
         do {
-            guard let results = try Self.readNow(pool, [request]) else {
+            guard let results = try readers.read({ db in try Self.readOnlySnapshot([request], db) }) else {
                 throw P2PDBError(.refused, "this statement writes; run it as a write")
             }
             return results
@@ -110,7 +112,7 @@ public final class ReplicaStore: Sendable {
     /// an asynchronous hop to a reader queue would cost.
     private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
         do {
-            return try Self.readNow(pool, requests)
+            return try readers.read { db in try Self.readOnlySnapshot(requests, db) }
         } catch {
             throw StoreErrors.map(error)
         }
@@ -146,10 +148,6 @@ public final class ReplicaStore: Sendable {
         }
     }
 
-    /// GRDB's blocking read (an `async` caller would get the asynchronous one).
-    private static func readNow(_ pool: DatabasePool, _ requests: [SQLRequest]) throws -> [StatementResult]? {
-        try pool.unsafeRead { db in try readOnlySnapshot(requests, db) }
-    }
 
     /// A single statement reads one consistent snapshot by itself; several
     /// share one read transaction. Skipping BEGIN and COMMIT for the common
@@ -331,6 +329,7 @@ public final class ReplicaStore: Sendable {
         guard !closed.exchange(true, ordering: .acquiringAndReleasing) else { return }
         await writer.close()
         feed.finishAll()
+        try readers.close()
         try pool.close()
     }
 }
