@@ -67,16 +67,14 @@ public final class GRPCPeerTransport: PeerTransport {
                 config.connection.keepalive.time = .seconds(10)
                 config.connection.keepalive.timeout = .seconds(10)
             })
-        let service = PeerService(accept: accept, queueLimit: queueLimit, logger: logger)
+        let sessions = InboundSessions()
+        let service = PeerService(accept: accept, sessions: sessions, queueLimit: queueLimit, logger: logger)
         let server = GRPCServer(transport: transport, services: [service])
-        try await withThrowingDiscardingTaskGroup { group in
-            group.addTask {
-                do {
-                    try await server.serve()
-                } catch where Task.isCancelled {
-                    // Stopped.
-                }
-            }
+        // The server is stopped by a graceful shutdown, never by cancelling
+        // its task: cancelling while an accepted connection waits to be
+        // served leaves NIO's writer unfinished, which traps.
+        let serving = Task { try await server.serve() }
+        try await withTaskCancellationHandler {
             var address = "?"
             if let ipv4 = try await transport.listeningAddress.ipv4 {
                 address = "\(ipv4.host):\(ipv4.port)"
@@ -93,6 +91,11 @@ public final class GRPCPeerTransport: PeerTransport {
             } else {
                 bound.withLock { $0 = address }
             }
+            try await serving.value
+        } onCancel: {
+            // Open sessions end, so that the shutdown does not wait for them.
+            sessions.closeAll()
+            server.beginGracefulShutdown()
         }
     }
 
@@ -119,7 +122,8 @@ public final class GRPCPeerTransport: PeerTransport {
                 config.backoff.max = .seconds(1)
             })
         let client = GRPCClient(transport: transport)
-        let connections = Task { try await client.runConnections() }
+        // Ends once the client shuts down gracefully (on close or failure).
+        Task { try await client.runConnections() }
         let opened = AsyncStream.makeStream(of: GRPCPeerConnection?.self)
         let limit = queueLimit
         let logger = self.logger
@@ -186,7 +190,6 @@ public final class GRPCPeerTransport: PeerTransport {
         guard let connection else {
             call.cancel()
             client.beginGracefulShutdown()
-            connections.cancel()
             throw P2PDBError(.unavailable, "cannot open a peer session with \(address)")
         }
         return connection
@@ -224,6 +227,7 @@ public final class GRPCPeerTransport: PeerTransport {
 /// certificate and hands the session to the sync engine.
 struct PeerService: P2pdb_Peer_V1_Peer.SimpleServiceProtocol {
     let accept: @Sendable (any PeerConnection) async -> Void
+    let sessions: InboundSessions
     let queueLimit: Int
     let logger: Logger
 
@@ -239,7 +243,40 @@ struct PeerService: P2pdb_Peer_V1_Peer.SimpleServiceProtocol {
         }
         let connection = GRPCPeerConnection(
             remoteNodeID: nodeID, remoteAddress: context.remotePeer, isInbound: true, limit: queueLimit)
+        guard let id = sessions.add(connection) else { throw RPCError(code: .unavailable, message: "the node is shutting down") }
+        defer { sessions.remove(id) }
         await accept(connection)
         await connection.pump(frames: request) { frame in try await response.write(frame) }
+    }
+}
+
+/// The sessions peers opened with this node, so that a shutdown can end
+/// them all.
+final class InboundSessions: Sendable {
+    private struct State {
+        var open: [Int: GRPCPeerConnection] = [:]
+        var next = 0
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+
+    func add(_ connection: GRPCPeerConnection) -> Int? {
+        state.withLock { state in
+            guard !state.closed else { return nil }
+            state.next += 1
+            state.open[state.next] = connection
+            return state.next
+        }
+    }
+
+    func remove(_ id: Int) { _ = state.withLock { $0.open.removeValue(forKey: id) } }
+
+    func closeAll() {
+        let open = state.withLock { state in
+            state.closed = true
+            return Array(state.open.values)
+        }
+        for connection in open { connection.close() }
     }
 }

@@ -32,7 +32,8 @@ struct ChaosTests {
         }
         defer { for node in nodes { node.stop(SIGKILL) } }
         let token = try nodes.map { try p2pdb(in: nil, "token", "--data", $0.directory).stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
-        #expect(try await nodes[0].post(token[0], #"{"sql": "CREATE TABLE sales (id TEXT PRIMARY KEY, node INTEGER)"}"#).0 == 200)
+        let created = try await nodes[0].post(token[0], #"{"sql": "CREATE TABLE sales (id TEXT PRIMARY KEY, node INTEGER)"}"#)
+        #expect(created.0 == 200, "\(created)")
         #expect(try await nodes[0].post(token[0], #"{"sql": "CREATE TABLE stock (sku TEXT PRIMARY KEY, units COUNTER INTEGER NOT NULL DEFAULT 0)"}"#).0 == 200)
         #expect(try await nodes[0].post(token[0], #"{"sql": "INSERT INTO stock VALUES ('apple', 0)"}"#).0 == 200)
         #expect(await chaosConverged(nodes, tokens: token, timeout: 60))
@@ -226,6 +227,7 @@ final class ChaosNetwork: Sendable {
     private let devices: [String]
 
     init() throws {
+        NetworkNamespaces.removeStale()
         let tag = String(getpid() % 100_000)
         a = "p2pdb-ca-\(tag)"
         b = "p2pdb-cb-\(tag)"

@@ -235,6 +235,7 @@ final class NetworkNamespaces {
     }
 
     init() throws {
+        Self.removeStale()
         let tag = String(getpid() % 100_000)
         a = "p2pdb-a-\(tag)"
         b = "p2pdb-b-\(tag)"
@@ -258,6 +259,38 @@ final class NetworkNamespaces {
     func remove() {
         _ = try? Self.ip("netns", "del", a)
         _ = try? Self.ip("netns", "del", b)
+    }
+
+    /// Namespaces and links left by a test run that died: their processes
+    /// are killed and they are deleted, or their addresses would clash.
+    static func removeStale() {
+        let listing = Process()
+        listing.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+        listing.arguments = ["netns", "list"]
+        let output = Pipe()
+        listing.standardOutput = output
+        listing.standardError = FileHandle.nullDevice
+        guard (try? listing.run()) != nil else { return }
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        listing.waitUntilExit()
+        for line in text.split(separator: "\n") {
+            let name = String(line.split(separator: " ").first ?? "")
+            guard name.hasPrefix("p2pdb-"), let tag = name.split(separator: "-").last, let pid = Int32(tag),
+                kill(pid, 0) != 0
+            else { continue }
+            let pids = Process()
+            pids.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
+            pids.arguments = ["netns", "pids", name]
+            let pidOutput = Pipe()
+            pids.standardOutput = pidOutput
+            if (try? pids.run()) != nil {
+                let found = String(decoding: pidOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                pids.waitUntilExit()
+                for process in found.split(separator: "\n").compactMap({ Int32($0) }) { kill(process, SIGKILL) }
+            }
+            _ = try? ip("netns", "del", name)
+            for prefix in ["cra", "crb", "p2a", "cpa"] { _ = try? ip("link", "del", "\(prefix)\(tag)") }
+        }
     }
 
     @discardableResult

@@ -51,7 +51,7 @@ struct ByzantinePeerTests {
             let transport = try GRPCPeerTransport(key: try node.directory.loadKey(), listen: ("127.0.0.1", 0), logger: logs.logger("peer"))
             engine = SyncEngine(
                 node: node, transport: transport,
-                configuration: SyncConfiguration(seeds: join, antiEntropyInterval: 200, deadPeerTimeout: 3_000, tickInterval: 50),
+                configuration: SyncConfiguration(seeds: join, antiEntropyInterval: 200, deadPeerTimeout: 60_000, tickInterval: 50),
                 logger: logs.logger("sync"))
             let engine = self.engine
             task = Task { try await engine.run() }
