@@ -118,10 +118,13 @@ struct ByzantinePeerTests {
         #expect(logs.contains("forged or tampered"))
         #expect(logs.contains("malformed"))
 
-        // An oversized message ends the session, with a reason.
-        try? await connection.send(.entries(Array(repeating: valid.bytes, count: SyncLimits.maximumEntriesPerMessage + 1)))
-        #expect(await eventually { logs.contains("entries in one message") })
         connection.close()
+        // An oversized message ends its session, with a reason.
+        let second = try await transport.connect(to: honest.address)
+        try await second.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
+        try? await second.send(.entries(Array(repeating: valid.bytes, count: SyncLimits.maximumEntriesPerMessage + 1)))
+        #expect(await eventually(timeout: .seconds(60)) { logs.contains("entries in one message") })
+        second.close()
 
         // Garbage bytes at the TLS port, and a connection that never speaks.
         let (host, port) = try GRPCPeerTransport.parse(honest.address)
