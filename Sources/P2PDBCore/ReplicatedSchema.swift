@@ -106,16 +106,21 @@ public struct ReplicatedSchema: Sendable, Equatable {
         }.sorted { SQLText.key($0.name) < SQLText.key($1.name) }
     }
 
-    /// The part of the state hash that covers the schema.
-    public var digest: StateHash {
-        var hash = StateHash.zero
-        for table in tables.values { hash.add(table.digest) }
-        for index in effectiveIndexes { hash.add(StateDigest.index(sql: index.sql)) }
-        return hash
-    }
+    /// The part of the state hash that covers the schema. Kept up to date
+    /// by ``apply(_:origin:)``: every commit reports the state hash, and
+    /// schema changes are rare.
+    public private(set) var digest = StateHash.zero
 
     /// Merges one schema change made at `origin`.
     public mutating func apply(_ change: SchemaChange, origin: Origin) {
+        merge(change, origin: origin)
+        var hash = StateHash.zero
+        for table in tables.values { hash.add(table.digest) }
+        for index in effectiveIndexes { hash.add(StateDigest.index(sql: index.sql)) }
+        digest = hash
+    }
+
+    private mutating func merge(_ change: SchemaChange, origin: Origin) {
         switch change {
         case .createTable(let definition):
             let key = SQLText.key(definition.name)
