@@ -415,7 +415,11 @@ public final class Simulation {
     private func converged() async throws -> Bool {
         guard nodes.allSatisfy({ $0.node != nil }) else { return false }
         let summaries = try nodes.map { try node($0.index).store.summary }
-        guard Set(summaries.map(\.stateHash)).count == 1, Set(summaries.map(\.entryCount)).count == 1 else { return false }
+        // The same state and count can hide different entries (two equal
+        // counter deltas, one on each side): the heads must match too.
+        guard Set(summaries.map(\.stateHash)).count == 1, Set(summaries.map(\.entryCount)).count == 1,
+            Set(summaries.map(\.heads)).count == 1
+        else { return false }
         for index in nodes.indices where try await node(index).store.pendingCount() > 0 { return false }
         return true
     }
