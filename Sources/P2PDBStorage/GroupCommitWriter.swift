@@ -37,6 +37,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         var jobs: [Job] = []
         var draining = false
         var closed = false
+        /// Whether the last batch had company. Concurrent writers are
+        /// committed on the writer queue, keeping the callers' threads free.
+        var concurrent = false
     }
 
     private let pool: DatabasePool
@@ -99,22 +102,23 @@ final class GroupCommitWriter: @unchecked Sendable {
         P2PDBError(.unavailable, "the replica is closing; no new writes are accepted")
     }
 
-    /// When nothing is queued or committing, the caller commits its own job
-    /// on its own thread: a lone writer then pays for no thread switch to
-    /// the writer queue and back, which costs more than the transaction
-    /// itself. Jobs that arrive meanwhile queue up and are drained on the
-    /// writer queue as usual. Nil when the writer is busy.
+    /// A lone writer (nothing queued or committing, and the last batch had
+    /// no company) commits its own job on its own thread: it then pays for
+    /// no thread switch to the writer queue and back, which costs more than
+    /// the transaction itself. Concurrent writers go through the writer
+    /// queue, so that no caller's thread (the server's, say) is held
+    /// during an fsync. Nil when the writer is not idle.
     private func runInlineIfIdle(_ work: Work) throws -> Result<Outcome, any Error>? {
         let claimed: Bool = try queue.withLock { queue in
             guard !queue.closed else { throw Self.closing }
-            guard !queue.draining else { return false }
+            guard !queue.draining, !queue.concurrent else { return false }
             queue.draining = true
             return true
         }
         guard claimed else { return nil }
         let result = pool.writeWithoutTransaction { db in run([work], db)[0] }
         let more: Bool = queue.withLock { queue in
-            if queue.jobs.isEmpty { queue.draining = false }
+            if queue.jobs.isEmpty { queue.draining = false } else { queue.concurrent = true }
             return queue.draining
         }
         if more { pool.asyncWriteWithoutTransaction { [self] db in drain(db) } }
@@ -137,6 +141,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     return []
                 }
                 let count = min(queue.jobs.count, options.maximumBatch)
+                queue.concurrent = count > 1
                 defer { queue.jobs.removeFirst(count) }
                 return Array(queue.jobs.prefix(count))
             }
