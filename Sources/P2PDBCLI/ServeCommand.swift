@@ -102,7 +102,7 @@ struct ServeCommand: AsyncParsableCommand {
                 onListening: { port in
                     let url = announcedHost.contains(":") ? "http://[\(announcedHost)]:\(port)" : "http://\(announcedHost):\(port)"
                     do {
-                        try ServeInfo(url: url, pid: getpid()).write(directory)
+                        try ServeInfo(url: url, pid: getpid(), token: configuration.apiToken).write(directory)
                     } catch {
                         logger.warning("\(error)")
                     }

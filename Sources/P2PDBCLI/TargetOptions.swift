@@ -32,7 +32,7 @@ struct TargetOptions: ParsableArguments {
             return .local(try Node.open(directory))
         } catch let error as P2PDBError where error.kind == .locked {
             guard let info = ServeInfo.read(directory) else { throw error }
-            return .remote(try RemoteNode(url: info.url, token: try directory.apiToken()))
+            return .remote(try RemoteNode(url: info.url, token: info.token))
         }
     }
 }

@@ -70,10 +70,13 @@ struct ChaosTests {
                     round += 1
                     try? await Task.sleep(for: .milliseconds(1500))
                     switch round % 3 {
-                    case 0: try? network.cut()
+                    case 0:
+                        try? network.cut()
+                        ledger.cut()
                     case 1:
                         let victim = chaosNodes[1 + round % 4]
                         victim.stop(SIGKILL)
+                        ledger.killed()
                         try? await Task.sleep(for: .milliseconds(700))
                         try? victim.start()
                     default: try? network.heal()
@@ -111,7 +114,9 @@ struct ChaosTests {
             let verify = try p2pdb(in: nil, "verify", "--data", node.directory)
             #expect(verify.status == 0, "node \(node.index): \(verify.stderr)")
         }
-        print("chaos: \(expected.acknowledged.count) acknowledged writes, \(expected.deleted.count) deletes, \(expected.inDoubt) in doubt")
+        print(
+            "chaos: \(seconds) s, \(expected.kills) kill -9, \(expected.cuts) cuts, \(expected.acknowledged.count) acknowledged writes, "
+                + "\(expected.deleted.count) deletes, \(expected.inDoubt) in doubt")
     }
 }
 
@@ -122,6 +127,8 @@ final class Ledger: Sendable {
         var acknowledged = Set<String>()
         var deleted = Set<String>()
         var inDoubt = 0
+        var kills = 0
+        var cuts = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -137,6 +144,8 @@ final class Ledger: Sendable {
     }
 
     func deleted(_ id: String) { _ = state.withLock { $0.deleted.insert(id) } }
+    func killed() { state.withLock { $0.kills += 1 } }
+    func cut() { state.withLock { $0.cuts += 1 } }
     func snapshot() -> Snapshot { state.withLock { $0 } }
 }
 

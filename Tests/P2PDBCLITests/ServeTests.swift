@@ -103,6 +103,24 @@ struct ServeTests {
         #expect(try p2pdb("verify", "--data", dir).status == 0)
     }
 
+    @Test func dataGoesThroughANodeServingWithItsOwnToken() async throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let token = "a-token-given-on-the-command-line"
+        let server = try ServeProcess(data: dir, arguments: ["--api-token", token])
+        defer { server.stop(SIGKILL) }
+        let attributes = try FileManager.default.attributesOfItem(atPath: dir + "/serve.json")
+        #expect((attributes[.posixPermissions] as? Int) == 0o600)
+
+        let create = try p2pdb("sql", "--data", dir, "--json", "CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        #expect(create.status == 0, "\(create.stderr)")
+        let stored = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try await httpRequest("GET", server.url + "/v1/status", token: stored).0 == 401)
+        let (status, json) = try await httpRequest("GET", server.url + "/v1/status", token: token)
+        #expect(status == 200)
+        #expect(json?["entries"] == .number("1"))
+    }
+
     @Test func acknowledgedHTTPWritesSurviveKill9() async throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
