@@ -13,5 +13,8 @@ int p2pdb_harden_connection(struct sqlite3 *db) {
     if (rc != SQLITE_OK) return rc;
     // A replica is one file: attaching another would let SQL escape replication.
     sqlite3_limit(db, SQLITE_LIMIT_ATTACHED, 0);
+    // No value larger than an entry may be: zeroblob(1e9) fails at once
+    // instead of taking a gigabyte.
+    sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 128 << 20);
     return SQLITE_OK;
 }

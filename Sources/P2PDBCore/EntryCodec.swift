@@ -10,6 +10,10 @@ public enum EntryCodec {
     /// Entries larger than this are refused before decoding.
     public static let maximumSize = 64 << 20
     public static let maximumParents = 4096
+    /// The largest sequence number, Lamport clock or causal length an entry
+    /// may carry. Far beyond any honest history, and low enough that every
+    /// such number, and the next one, fits SQLite's signed 64-bit integers.
+    public static let maximumCounter: UInt64 = 1 << 62
 
     struct Decoded {
         var author: NodeID
@@ -51,6 +55,9 @@ public enum EntryCodec {
         let seq = try reader.readVarint()
         let lamport = try reader.readVarint()
         guard seq >= 1, lamport >= 1 else { throw .malformed("sequence number and Lamport clock start at 1") }
+        guard seq <= maximumCounter, lamport <= maximumCounter else {
+            throw .malformed("sequence number or Lamport clock is above 2^62")
+        }
         let wallTime = try reader.readSignedVarint()
         let parentCount = try reader.readCount(minimumItemSize: Bytes32.byteCount)
         guard parentCount <= maximumParents else { throw .malformed("more than \(maximumParents) parents") }
@@ -256,7 +263,7 @@ public enum EntryCodec {
             }
             let causalLength = try reader.readVarint()
             let isEven = causalLength % 2 == 0
-            guard causalLength >= 1, (kind == .delete) == isEven else {
+            guard causalLength >= 1, causalLength <= maximumCounter, (kind == .delete) == isEven else {
                 throw .malformed("causal length \(causalLength) does not fit a \(kind) in \(table)")
             }
             var key: [Value] = []

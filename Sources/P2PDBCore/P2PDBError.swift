@@ -20,6 +20,8 @@ public struct P2PDBError: Error, Sendable, Equatable, CustomStringConvertible {
         case refused
         /// A constraint (primary key, NOT NULL, ...) rejected a write.
         case constraint
+        /// A statement ran too long or returned too much, and was stopped.
+        case limitExceeded = "limit_exceeded"
         /// A request, file or option that is malformed.
         case invalidInput = "invalid_input"
         /// Bytes that are truncated, corrupted, forged or tampered with.

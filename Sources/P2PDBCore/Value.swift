@@ -31,6 +31,16 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// About how many bytes the value takes: what result limits count.
+    public var storedSize: Int {
+        switch self {
+        case .null: return 1
+        case .integer, .real: return 8
+        case .text(let text): return text.utf8.count
+        case .blob(let bytes): return bytes.count
+        }
+    }
+
     public var isNull: Bool {
         if case .null = self { return true }
         return false

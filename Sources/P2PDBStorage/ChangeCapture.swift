@@ -34,13 +34,20 @@ final class ChangeCapture {
     private var rowIndex: [RowKey: Int] = [:]
     private(set) var rows: [TouchedRow] = []
     private(set) var violation: P2PDBError?
+    /// Bytes of row images this transaction may still record: a statement
+    /// that changes millions of rows stops here instead of exhausting memory.
+    private var remainingBytes = 0
+    private var byteLimit = 0
 
-    /// Starts recording user changes to the given tables.
-    func begin(layouts: [String: TableLayout]) {
+    /// Starts recording user changes to the given tables, at most
+    /// `byteLimit` bytes of row images.
+    func begin(layouts: [String: TableLayout], byteLimit: Int) {
         setLayouts(layouts)
         rowIndex = [:]
         rows = []
         violation = nil
+        self.byteLimit = byteLimit
+        remainingBytes = byteLimit
         isCapturing = true
     }
 
@@ -114,6 +121,14 @@ final class ChangeCapture {
     }
 
     private func record(_ layout: TableLayout, key: [Value], before: [Value]?, after: [Value]?) {
+        for value in before ?? [] { remainingBytes -= value.storedSize }
+        for value in after ?? [] { remainingBytes -= value.storedSize }
+        guard remainingBytes >= 0 else {
+            violation = P2PDBError(
+                .limitExceeded,
+                "this transaction changes more than \(byteLimit >> 20) MiB of rows; split it into smaller transactions")
+            return
+        }
         let rowKey = RowKey(table: layout.key, primaryKey: key)
         if let index = rowIndex[rowKey] {
             rows[index].final = after

@@ -20,6 +20,9 @@ public enum ApplyOutcome: Sendable, Equatable {
 /// parents', no gap in the author's sequence), equivocations are recorded,
 /// and their schema and row changes are merged.
 enum EntryApplier {
+    /// How far an entry's Lamport clock may run ahead of its parents'.
+    static let maximumLamportStep: UInt64 = 1 << 32
+
     struct Applied {
         var entry: Entry
         var position: Int64
@@ -48,6 +51,14 @@ enum EntryApplier {
         }
         guard entry.lamport > parentLamport else {
             return (.rejected("Lamport clock \(entry.lamport) does not exceed its parents' (\(parentLamport))"), nil)
+        }
+        // An honest author writes one past its heads; a clock that leaps far
+        // ahead would win every last-writer-wins register from then on.
+        guard entry.lamport - parentLamport <= maximumLamportStep else {
+            return (
+                .rejected("Lamport clock \(entry.lamport) leaps more than \(maximumLamportStep) past its parents' (\(parentLamport))"),
+                nil
+            )
         }
         let author = try state.authors.index(of: entry.author, db)
         let contiguous = state.authors.contiguousSeq(of: author)

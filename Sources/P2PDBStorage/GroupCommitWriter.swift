@@ -46,6 +46,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let key: NodeKey
     private let options: StoreOptions
     private let capture = ChangeCapture()
+    private let deadline: StatementDeadline
     private let feed: ChangeFeed
     private var state: ReplicaState
     private let queue = Mutex(Queue())
@@ -56,12 +57,15 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.key = key
         self.options = options
         self.feed = feed
+        deadline = StatementDeadline(timeout: options.limits.timeout)
         let capture = self.capture
+        let deadline = self.deadline
         let loaded = try pool.writeWithoutTransaction { db -> ReplicaState in
             guard let connection = db.sqliteConnection else {
                 throw P2PDBError(.storage, "the replica's writer connection is closed")
             }
             capture.install(on: connection)
+            deadline.install(on: connection)
             var loaded: ReplicaState?
             try db.inTransaction(.immediate) {
                 loaded = try ReplicaState.load(db, selfID: key.nodeID)
@@ -160,12 +164,23 @@ final class GroupCommitWriter: @unchecked Sendable {
         let now = options.clock.now()
         do {
             try db.run("BEGIN IMMEDIATE")
-            for work in batch {
+            for (index, work) in batch.enumerated() {
                 do {
                     let (outcome, entries) = try perform(work, db, now: now)
                     results.append(.success(outcome))
                     applied += entries
                 } catch {
+                    if !db.isInsideTransaction, let error = error as? P2PDBError, error.kind == .limitExceeded {
+                        // SQLite rolls the whole transaction back when it
+                        // interrupts a write: the rest of the batch did
+                        // nothing wrong and runs again without this job.
+                        state = snapshot
+                        var rest = batch
+                        rest.remove(at: index)
+                        var retried = run(rest, db)
+                        retried.insert(.failure(error), at: index)
+                        return retried
+                    }
                     // Errors such as SQLITE_FULL end the whole transaction:
                     // nothing in this batch can commit then.
                     guard db.isInsideTransaction else { throw error }
@@ -187,7 +202,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func perform(_ work: Work, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
         switch work {
         case .transaction(let requests):
-            let (result, applied) = try LocalTransaction(key: key, capture: capture, now: now, maximumEntryBytes: options.maximumEntryBytes).run(requests, db, state: &state)
+            let transaction = LocalTransaction(
+                key: key, capture: capture, now: now, maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
+            let (result, applied) = try deadline.run { try transaction.run(requests, db, state: &state) }
             return (.transaction(result), applied.map { [$0] } ?? [])
         case .entries(let entries, let atomic):
             return try applyEntries(entries, atomic: atomic, db, now: now)

@@ -14,17 +14,19 @@ struct LocalTransaction {
     let capture: ChangeCapture
     let now: Int64
     let maximumEntryBytes: Int
+    let limits: StatementLimits
 
     func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, AppliedEntry?) {
         var working = state
         try db.run("SAVEPOINT p2pdb_tx")
-        capture.begin(layouts: working.layouts)
+        capture.begin(layouts: working.layouts, byteLimit: 8 * maximumEntryBytes)
         do {
             let stamp = Stamp(lamport: working.lamport + 1, author: key.nodeID)
             var schemaChanges: [SchemaChange] = []
             var results: [StatementResult] = []
             var statementNumber = 0
             var committed = false
+            var budget = limits.maximumResultBytes
             for request in requests {
                 try StatementSource.forEach(request, db) { statement in
                     defer { statementNumber += 1 }
@@ -60,7 +62,7 @@ struct LocalTransaction {
                         capture.resume()
                         results.append(StatementResult())
                     case .plain:
-                        results.append(try Self.execute(statement, db))
+                        results.append(try Self.execute(statement, db, budget: &budget, limits: limits))
                         if let violation = capture.violation { throw violation }
                     }
                     return true
@@ -93,11 +95,17 @@ struct LocalTransaction {
         }
     }
 
-    /// Runs a bound statement to completion, collecting its rows.
-    static func execute(_ statement: Statement, _ db: Database) throws -> StatementResult {
+    /// Runs a bound statement to completion, collecting its rows, and takes
+    /// their size from the request's `budget` of result bytes.
+    static func execute(_ statement: Statement, _ db: Database, budget: inout Int, limits: StatementLimits) throws -> StatementResult {
         let columnCount = statement.columnCount
         var rows: [[Value]] = []
-        while try statement.stepRaw() { rows.append(statement.currentRowRaw()) }
+        while try statement.stepRaw() {
+            let row = statement.currentRowRaw()
+            for value in row { budget -= value.storedSize }
+            guard budget >= 0 else { throw limits.resultTooLarge() }
+            rows.append(row)
+        }
         let changes = statement.isReadonly ? 0 : db.changesCount
         if columnCount > 0 {
             return StatementResult(columns: statement.columnNames, rows: rows, changes: changes, isQuery: true)

@@ -9,18 +9,27 @@ import Synchronization
 /// more connections than cores callers rarely wait for one another.
 final class ReaderConnections: Sendable {
     private let queues: [DatabaseQueue]
+    private let deadlines: [StatementDeadline]
     private let next = Atomic<Int>(0)
 
-    init(path: String, count: Int, configuration: Configuration) throws {
+    init(path: String, count: Int, configuration: Configuration, timeout: Duration?) throws {
         var configuration = configuration
         configuration.readonly = true
         queues = try (0..<count).map { _ in try DatabaseQueue(path: path, configuration: configuration) }
+        deadlines = (0..<count).map { _ in StatementDeadline(timeout: timeout) }
+        for (queue, deadline) in zip(queues, deadlines) {
+            queue.inDatabase { db in
+                if let connection = db.sqliteConnection { deadline.install(on: connection) }
+            }
+        }
     }
 
-    /// Runs `body` on the next connection, outside any explicit transaction.
-    func read<T>(_ body: (Database) throws -> T) throws -> T {
-        let index = next.wrappingAdd(1, ordering: .relaxed).oldValue
-        return try queues[Int(UInt(bitPattern: index) % UInt(queues.count))].unsafeRead(body)
+    /// Runs `body` on the next connection, outside any explicit transaction;
+    /// `body` runs client requests through the connection's deadline.
+    func read<T>(_ body: (Database, StatementDeadline) throws -> T) throws -> T {
+        let index = Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(queues.count))
+        let deadline = deadlines[index]
+        return try queues[index].unsafeRead { db in try body(db, deadline) }
     }
 
     func close() throws {

@@ -54,7 +54,7 @@ public final class ReplicaStore: Sendable {
                 }
             }
             writer = try GroupCommitWriter(pool: pool, key: key, options: options, feed: feed)
-            readers = try ReaderConnections(path: path, count: 4, configuration: configuration)
+            readers = try ReaderConnections(path: path, count: 4, configuration: configuration, timeout: options.limits.timeout)
         } catch {
             throw StoreErrors.map(error)
         }
@@ -96,7 +96,8 @@ public final class ReplicaStore: Sendable {
     public func querySync(_ request: SQLRequest) throws -> [StatementResult] {
         try ensureOpen()
         do {
-            guard let results = try readers.read({ db in try Self.readOnlySnapshot([request], db) }) else {
+            let limits = options.limits
+            guard let results = try readers.read({ db, deadline in try deadline.run { try Self.readOnlySnapshot([request], db, limits) } }) else {
                 throw P2PDBError(.refused, "this statement writes; run it as a write")
             }
             return results
@@ -112,7 +113,8 @@ public final class ReplicaStore: Sendable {
     /// an asynchronous hop to a reader queue would cost.
     private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
         do {
-            return try readers.read { db in try Self.readOnlySnapshot(requests, db) }
+            let limits = options.limits
+            return try readers.read { db, deadline in try deadline.run { try Self.readOnlySnapshot(requests, db, limits) } }
         } catch {
             throw StoreErrors.map(error)
         }
@@ -129,7 +131,8 @@ public final class ReplicaStore: Sendable {
     public func reading<T>(_ body: (ReadSession) throws -> T) throws -> T {
         try ensureOpen()
         do {
-            return try pool.unsafeRead { db in try body(ReadSession(db: db)) }
+            let limits = options.limits
+            return try readers.read { db, deadline in try body(ReadSession(db: db, deadline: deadline, limits: limits)) }
         } catch {
             throw StoreErrors.map(error)
         }
@@ -138,10 +141,12 @@ public final class ReplicaStore: Sendable {
     /// A reader connection lent to ``reading(_:)``; valid inside it only.
     public struct ReadSession {
         let db: Database
+        let deadline: StatementDeadline
+        let limits: StatementLimits
 
         /// Runs read-only SQL; refuses anything that would write.
         public func query(_ request: SQLRequest) throws -> [StatementResult] {
-            guard let results = try ReplicaStore.readOnly([request], db) else {
+            guard let results = try deadline.run({ try ReplicaStore.readOnly([request], db, limits) }) else {
                 throw P2PDBError(.refused, "this statement writes; run it as a write")
             }
             return results
@@ -152,24 +157,27 @@ public final class ReplicaStore: Sendable {
     /// A single statement reads one consistent snapshot by itself; several
     /// share one read transaction. Skipping BEGIN and COMMIT for the common
     /// single SELECT saves two statements per read.
-    private static func readOnlySnapshot(_ requests: [SQLRequest], _ db: Database) throws -> [StatementResult]? {
+    private static func readOnlySnapshot(
+        _ requests: [SQLRequest], _ db: Database, _ limits: StatementLimits
+    ) throws -> [StatementResult]? {
         if requests.count == 1, (try? db.cachedStatement(sql: requests[0].sql)) != nil {
-            return try readOnly(requests, db)
+            return try readOnly(requests, db, limits)
         }
         var results: [StatementResult]?
         try db.inTransaction(.deferred) {
-            results = try readOnly(requests, db)
+            results = try readOnly(requests, db, limits)
             return .commit
         }
         return results
     }
 
-    private static func readOnly(_ requests: [SQLRequest], _ db: Database) throws -> [StatementResult]? {
+    private static func readOnly(_ requests: [SQLRequest], _ db: Database, _ limits: StatementLimits) throws -> [StatementResult]? {
         var results: [StatementResult] = []
+        var budget = limits.maximumResultBytes
         for request in requests {
             let readOnly = try StatementSource.forEach(request, db) { statement in
                 guard try StatementGuard.classify(statement.rawSQL) == .plain, statement.isReadonly else { return false }
-                results.append(try LocalTransaction.execute(statement, db))
+                results.append(try LocalTransaction.execute(statement, db, budget: &budget, limits: limits))
                 return true
             }
             if !readOnly { return nil }

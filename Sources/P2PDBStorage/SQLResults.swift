@@ -92,15 +92,18 @@ public struct StoreOptions: Sendable {
     /// The largest entry a local transaction may produce: peers must be
     /// able to carry it in one message.
     public var maximumEntryBytes: Int
+    /// How long a client request may run and how much it may return.
+    public var limits: StatementLimits
 
     public init(
         durability: Durability = .full, clock: any WallClock = SystemClock(), maximumBatch: Int = 256,
-        maximumPending: Int = 100_000, maximumEntryBytes: Int = 8 << 20
+        maximumPending: Int = 100_000, maximumEntryBytes: Int = 8 << 20, limits: StatementLimits = StatementLimits()
     ) {
         self.durability = durability
         self.clock = clock
         self.maximumBatch = maximumBatch
         self.maximumPending = maximumPending
         self.maximumEntryBytes = maximumEntryBytes
+        self.limits = limits
     }
 }

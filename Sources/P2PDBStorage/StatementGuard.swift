@@ -35,9 +35,7 @@ enum StatementGuard {
     private static let cache = Mutex<[String: Kind]>([:])
 
     static func classify(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
-        if let internalName = tokens.first(where: {
-            ($0.kind == .word || $0.kind == .quotedIdentifier) && InternalSchema.isInternalP2PDB($0.text)
-        }) {
+        if let internalName = tokens.first(where: { names(anInternalTable: $0) }) {
             throw P2PDBError(
                 .refused,
                 "\(internalName.text) is an internal P2PDB table; read the log with `p2pdb log` or GET /v1/entries")
@@ -84,6 +82,21 @@ enum StatementGuard {
             throw P2PDBError(.refused, "\(first) is refused: P2PDB manages the database file itself")
         default:
             throw P2PDBError(.invalidSQL, "unknown statement starting with \(tokens[0].text)")
+        }
+    }
+
+    /// SQLite also takes a string literal where a table name is expected
+    /// (`FROM '_p2pdb_rows'`, `pragma_table_info('_p2pdb_rows')`), so a
+    /// string that is nothing but an internal name counts as one.
+    private static func names(anInternalTable token: SQLText.Token) -> Bool {
+        switch token.kind {
+        case .word, .quotedIdentifier:
+            return InternalSchema.isInternalP2PDB(token.text)
+        case .string:
+            return InternalSchema.isInternalP2PDB(token.text)
+                && token.text.unicodeScalars.allSatisfy { $0 == "_" || ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) }
+        default:
+            return false
         }
     }
 

@@ -119,10 +119,15 @@ struct LogTests {
         let base = try await a.entries()
         let lowClock = Entry.make(author: author, seq: 2, lamport: 1, parents: [base[0].id], wallTime: 0, payload: EntryPayload())
         let skipping = Entry.make(author: author, seq: 5, lamport: 9, parents: [base[0].id], wallTime: 0, payload: EntryPayload())
+        // A clock that leaps ahead would win every register from then on.
+        let leaping = Entry.make(
+            author: author, seq: 2, lamport: base[0].lamport + (1 << 32) + 1, parents: [base[0].id], wallTime: 0,
+            payload: EntryPayload())
         let b = try TestReplica()
-        let report = try await b.store.apply(base + [lowClock, skipping])
+        let report = try await b.store.apply(base + [lowClock, skipping, leaping])
         #expect(report.applied == 1)
-        #expect(report.rejected.count == 2)
+        #expect(report.rejected.count == 3)
+        #expect(report.rejected.contains { $0.0 == leaping.id && $0.1.contains("leaps") })
         await #expect(throws: P2PDBError.self) { _ = try await b.store.apply([lowClock], atomic: true) }
     }
 
@@ -187,7 +192,24 @@ struct LogTests {
         }
     }
 
-    @Test func durabilityDefaultsToFull() throws {
+    @Test func clocksThatWouldOverflowSQLiteIntegersAreMalformed() throws {
+        let author = NodeKey()
+        for (lamport, causalLength) in [(EntryCodec.maximumCounter + 1, UInt64(1)), (UInt64.max, 1), (1, EntryCodec.maximumCounter + 2)] {
+            let row = RowChange(kind: .insert, causalLength: causalLength, primaryKey: [.integer(1)])
+            let payload = EntryPayload(
+                schemaChanges: [], tableChanges: [TableChanges(table: "t", primaryKeyColumns: ["id"], columns: [], rows: [row])])
+            let entry = Entry.make(author: author, seq: 1, lamport: lamport, parents: [], wallTime: 0, payload: payload)
+            #expect(throws: EntryError.self) { _ = try Entry(bytes: entry.bytes) }
+        }
+    }
+
+    @Test func durabilityDefaultsToFull() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-default-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let store = try ReplicaStore(path: directory.appendingPathComponent("replica.sqlite").path, key: NodeKey())
+        #expect(try store.synchronousSetting() == 2)
+        try await store.close()
         let replica = try TestReplica(durability: .full)
         #expect(try replica.store.synchronousSetting() == 2)
         let relaxed = try TestReplica(durability: .normal)

@@ -11,14 +11,16 @@ final class TestReplica: Sendable {
 
     init(
         key: NodeKey = NodeKey(), durability: Durability = .off, clock: any WallClock = ManualClock(milliseconds: 1_700_000_000_000),
-        maximumPending: Int = 100_000
+        maximumPending: Int = 100_000, maximumEntryBytes: Int = 8 << 20, limits: StatementLimits = StatementLimits()
     ) throws {
         self.key = key
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try ReplicaStore(
             path: directory.appendingPathComponent("replica.sqlite").path, key: key,
-            options: StoreOptions(durability: durability, clock: clock, maximumPending: maximumPending))
+            options: StoreOptions(
+                durability: durability, clock: clock, maximumPending: maximumPending, maximumEntryBytes: maximumEntryBytes,
+                limits: limits))
     }
 
     var path: String { store.path }
