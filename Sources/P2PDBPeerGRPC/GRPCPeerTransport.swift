@@ -1,6 +1,7 @@
 import GRPCCore
 import GRPCNIOTransportHTTP2
 import Logging
+import NIOCore
 import NIOSSL
 import P2PDB
 import P2PDBSync
@@ -21,6 +22,7 @@ public final class GRPCPeerTransport: PeerTransport {
     private let logger: Logger
     private let bound = Mutex<String?>(nil)
     private let queueLimit = 1024
+    private let handshakeTimeout: TimeAmount
 
     /// - Parameters:
     ///   - listen: where to accept peers; nil for a node that only dials.
@@ -32,8 +34,12 @@ public final class GRPCPeerTransport: PeerTransport {
         self.init(identity: try NodeCertificate(key: key), listen: listen, advertise: advertise, logger: logger)
     }
 
-    init(identity: NodeCertificate, listen: (host: String, port: Int)?, advertise: String?, logger: Logger) {
+    init(
+        identity: NodeCertificate, listen: (host: String, port: Int)?, advertise: String?, logger: Logger,
+        handshakeTimeout: TimeAmount = .seconds(10)
+    ) {
         self.identity = identity
+        self.handshakeTimeout = handshakeTimeout
         self.bind = listen
         self.advertised = advertise
         self.logger = logger
@@ -59,6 +65,8 @@ public final class GRPCPeerTransport: PeerTransport {
             config.trustRoots = .certificates([])
             config.customVerificationCallback = NodeCertificate.verifier()
         }
+        let logger = self.logger
+        let handshakeTimeout = self.handshakeTimeout
         let transport = HTTP2ServerTransport.Posix(
             address: bind.host.contains(":") ? .ipv6(host: bind.host, port: bind.port) : .ipv4(host: bind.host, port: bind.port),
             transportSecurity: security,
@@ -66,6 +74,12 @@ public final class GRPCPeerTransport: PeerTransport {
                 config.rpc.maxRequestPayloadSize = SyncLimits.maximumMessageBytes
                 config.connection.keepalive.time = .seconds(10)
                 config.connection.keepalive.timeout = .seconds(10)
+                // A peer keeps one session stream open; a connection with
+                // none is not a peer.
+                config.connection.maxIdleTime = .seconds(30)
+                config.channelDebuggingCallbacks.onAcceptTCPConnection = { channel in
+                    TLSVersionGate.install(on: channel, handshakeTimeout: handshakeTimeout, logger: logger)
+                }
             })
         let sessions = InboundSessions()
         let service = PeerService(accept: accept, sessions: sessions, queueLimit: queueLimit, logger: logger)
@@ -116,8 +130,11 @@ public final class GRPCPeerTransport: PeerTransport {
         let transport = try HTTP2ClientTransport.Posix(
             target: Self.target(host: host, port: port),
             transportSecurity: security,
-            config: .defaults { config in
+            config: .defaults { [logger, handshakeTimeout] config in
                 config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(10), allowWithoutCalls: true)
+                config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                    TLSVersionGate.install(on: channel, handshakeTimeout: handshakeTimeout, logger: logger)
+                }
                 config.backoff.initial = .milliseconds(100)
                 config.backoff.max = .seconds(1)
             })
