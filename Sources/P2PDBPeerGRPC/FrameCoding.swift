@@ -6,8 +6,9 @@ import P2PDBSync
 /// `Protos/p2pdb_peer.proto`, refusing frames that do not make sense (a
 /// node ID that is not 32 bytes, an empty frame).
 package enum FrameCoding {
-    /// A frame's bytes as they cross the wire, decoded and checked.
-    package static func decode(_ bytes: [UInt8]) throws -> SyncMessage {
+    /// A frame's bytes as they cross the wire, decoded and checked; nil for
+    /// a kind of frame that a newer build sends and this one does not know.
+    package static func decode(_ bytes: [UInt8]) throws -> SyncMessage? {
         try message(P2pdb_Peer_V1_Frame(serializedBytes: bytes))
     }
 
@@ -51,7 +52,7 @@ package enum FrameCoding {
         return frame
     }
 
-    static func message(_ frame: P2pdb_Peer_V1_Frame) throws(P2PDBError) -> SyncMessage {
+    static func message(_ frame: P2pdb_Peer_V1_Frame) throws(P2PDBError) -> SyncMessage? {
         switch frame.kind {
         case .hello(let hello):
             return .hello(
@@ -77,7 +78,10 @@ package enum FrameCoding {
             for peer in peers.peers { addresses.append(PeerAddress(nodeID: try nodeID(peer.nodeID), address: peer.address)) }
             return .peers(addresses)
         case nil:
-            throw P2PDBError(.corrupt, "a peer sent an empty or unknown frame")
+            // A newer build's message arrives as a field this build does not
+            // know: skipped, as the protocol's rule for additions says.
+            guard frame.unknownFields.data.isEmpty else { return nil }
+            throw P2PDBError(.corrupt, "a peer sent an empty frame")
         }
     }
 

@@ -42,7 +42,7 @@ final class GRPCPeerConnection: PeerConnection {
             group.addTask {
                 do {
                     for try await frame in frames {
-                        try await incoming.send(try FrameCoding.message(frame))
+                        if let message = try FrameCoding.message(frame) { try await incoming.send(message) }
                     }
                     incoming.finish()
                 } catch {

@@ -174,9 +174,10 @@ public final class GRPCPeerTransport: PeerTransport {
                     pending.withLock { $0 = connection }
                     opened.continuation.yield(connection)
                     do {
-                        try await connection.incoming.send(try FrameCoding.message(first))
-                        while let frame = try await frames.next() {
-                            try await connection.incoming.send(try FrameCoding.message(frame))
+                        var next: P2pdb_Peer_V1_Frame? = first
+                        while let frame = next {
+                            if let message = try FrameCoding.message(frame) { try await connection.incoming.send(message) }
+                            next = try await frames.next()
                         }
                         connection.incoming.finish()
                     } catch {

@@ -63,6 +63,8 @@ public actor SyncEngine: PeerStatusProvider {
         let dialedAddress: String?
         let source: PeerStatus.Source
         var hello: Hello?
+        /// The optional parts of the protocol both sides speak.
+        var features: Set<String> = []
         var remoteVector = VersionVector()
         var remoteHeads: [EntryID] = []
         var lastHeard: UInt64
@@ -283,7 +285,9 @@ public actor SyncEngine: PeerStatusProvider {
         if now >= lastExchange + configuration.peerExchangeInterval {
             lastExchange = now
             let peers = SyncMessage.peers(Array(shareablePeers().prefix(SyncLimits.maximumPeersPerMessage)))
-            for session in orderedSessions where session.isEstablished { send(peers, to: session) }
+            for session in orderedSessions where session.isEstablished && session.features.contains(Hello.Feature.peerExchange) {
+                send(peers, to: session)
+            }
         }
         for session in orderedSessions where session.pulling && now > session.pullProgress + configuration.pullTimeout {
             logger.debug("pull from \(session.nodeID.short) stalled; asking again at the next summary")
@@ -389,6 +393,13 @@ public actor SyncEngine: PeerStatusProvider {
         return true
     }
 
+    /// Asks for entries by ID, of a peer that takes such requests; the next
+    /// pull brings the rest from one that does not.
+    private func sendWant(_ ids: [EntryID], to session: Session) {
+        guard session.features.contains(Hello.Feature.want) else { return }
+        send(.want(ids), to: session)
+    }
+
     private func refuse(_ session: Session, _ why: String) -> Bool {
         logger.warning("refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
         metrics.refusedPeers.increment()
@@ -396,10 +407,10 @@ public actor SyncEngine: PeerStatusProvider {
     }
 
     private func greet(_ session: Session, _ hello: Hello) -> Bool {
-        guard hello.protocolVersion == Hello.currentProtocolVersion else {
+        guard hello.protocolVersion >= Hello.minimumProtocolVersion else {
             return refuse(
                 session,
-                "speaks protocol version \(hello.protocolVersion) and this node speaks \(Hello.currentProtocolVersion); upgrade the older node")
+                "speaks protocol version \(hello.protocolVersion) and this node speaks versions \(Hello.minimumProtocolVersion) to \(Hello.currentProtocolVersion); upgrade the older node")
         }
         guard hello.nodeID == session.nodeID else {
             return refuse(session, "claims node \(hello.nodeID.short) but authenticated as \(session.nodeID.short)")
@@ -421,6 +432,7 @@ public actor SyncEngine: PeerStatusProvider {
             other.connection.close()
         }
         session.hello = hello
+        session.features = Set(hello.features).intersection(Hello.supportedFeatures)
         if let address = session.dialedAddress { directory.connected(address, nodeID: hello.nodeID) }
         if let address = hello.listenAddress, !address.isEmpty {
             directory.add(address, nodeID: hello.nodeID, source: session.dialedAddress == nil ? .inbound : session.source)
@@ -454,7 +466,7 @@ public actor SyncEngine: PeerStatusProvider {
         let unknown = session.remoteHeads.filter { !store.summary.heads.contains($0) }
         guard !unknown.isEmpty, let held = try? await store.held(unknown) else { return }
         let missing = unknown.filter { !held.contains($0) }
-        if !missing.isEmpty { send(.want(missing), to: session) }
+        if !missing.isEmpty { sendWant(missing, to: session) }
     }
 
     /// Streams every entry `have` does not cover, in log order, a page at a
@@ -554,7 +566,7 @@ public actor SyncEngine: PeerStatusProvider {
             metrics.entriesRefused.increment(by: report.rejected.count)
             session.refusedEntries += report.rejected.count
             if report.pending > 0, let missing = try? await store.missingParents(limit: SyncLimits.maximumIDsPerMessage), !missing.isEmpty {
-                send(.want(missing), to: session)
+                sendWant(missing, to: session)
             }
         } catch {
             logger.error("could not apply entries from peer \(session.nodeID.short): \(error)")

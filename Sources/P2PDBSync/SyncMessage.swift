@@ -47,12 +47,24 @@ public enum SyncMessage: Sendable, Equatable {
 
 /// The first message of a session each way.
 public struct Hello: Sendable, Equatable {
-    /// The protocol this build speaks. A peer with another version is
-    /// refused with a log line naming both; additions that older nodes can
-    /// ignore go in `features` instead, so mixed builds keep replicating
-    /// during a rolling upgrade.
+    /// The newest protocol this build speaks. Two nodes speak the older of
+    /// their two versions; a newer build keeps speaking every version down
+    /// to ``minimumProtocolVersion``, so mixed builds keep replicating during
+    /// a rolling upgrade. Additions that older nodes can do without go in
+    /// `features` instead, and are used only with peers that name them.
     public static let currentProtocolVersion: UInt32 = 1
-    public static let supportedFeatures: [String] = ["pull-v1", "want-v1", "peer-exchange-v1"]
+    /// The oldest protocol this build still speaks; an older peer is refused
+    /// with a log line naming both versions.
+    public static let minimumProtocolVersion: UInt32 = 1
+    public static let supportedFeatures: [String] = [Feature.want, Feature.peerExchange]
+
+    /// Optional parts of the protocol.
+    public enum Feature {
+        /// Asking for entries by ID (missing parents, unknown heads).
+        public static let want = "want-v1"
+        /// Sharing the addresses of known peers.
+        public static let peerExchange = "peer-exchange-v1"
+    }
 
     public var protocolVersion: UInt32
     public var features: [String]

@@ -25,22 +25,25 @@ final class TestCluster: Sendable {
     }
 
     /// - Parameter seeds: for each node, the indexes of the nodes it joins.
-    init(count: Int, seeds: (Int) -> [Int], network: InProcessNetwork = InProcessNetwork()) async throws {
+    /// - Parameter logs: where the engines log, if the test reads their lines.
+    init(count: Int, seeds: (Int) -> [Int], network: InProcessNetwork = InProcessNetwork(), logs: LogCapture? = nil) async throws {
         self.network = network
         root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-sync-\(UUID().uuidString)")
         var members: [Member] = []
         for index in 0..<count {
-            members.append(try Self.start(index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network))
+            members.append(try Self.start(index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network, logs: logs))
         }
         self.members = members
     }
 
-    static func start(_ index: Int, seeds: [String], root: URL, network: InProcessNetwork) throws -> Member {
+    static func start(_ index: Int, seeds: [String], root: URL, network: InProcessNetwork, logs: LogCapture? = nil) throws -> Member {
         let directory = DataDirectory(path: root.appendingPathComponent("node-\(index)").path)
         let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(durability: .off))
         let address = "node-\(index)"
-        var logger = Logger(label: "sync-\(index)")
-        logger.logLevel = ProcessInfo.processInfo.environment["P2PDB_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        var logger = logs?.logger("sync-\(index)") ?? Logger(label: "sync-\(index)")
+        if logs == nil {
+            logger.logLevel = ProcessInfo.processInfo.environment["P2PDB_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        }
         let engine = SyncEngine(
             node: node, transport: network.transport(for: node.nodeID, address: address),
             configuration: fastConfiguration(seeds: seeds), logger: logger)

@@ -97,23 +97,56 @@ struct SyncTests {
         let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, network: network)
         let impostor = NodeKey()
         let victim = NodeKey()
-        let transport = network.transport(for: impostor.nodeID, address: "impostor")
-        var dialed: (any PeerConnection)?
-        for _ in 0..<200 where dialed == nil {
-            dialed = try? await transport.connect(to: "node-0")
-            if dialed == nil { try await Task.sleep(for: .milliseconds(10)) }
-        }
-        let connection = try #require(dialed)
+        let connection = try await Self.dial("node-0", from: network.transport(for: impostor.nodeID, address: "impostor"))
         try await connection.send(.hello(Hello(nodeID: victim.nodeID, listenAddress: nil)))
-        var closed = false
-        do {
-            for try await _ in connection.inbound {}
-            closed = true
-        } catch {
-            closed = true
-        }
-        #expect(closed)
+        #expect(await Self.endsWithoutAnswer(connection))
         #expect(await cluster.members[0].engine.connectedPeers.isEmpty)
         await cluster.stop()
+    }
+
+    @Test func anOlderProtocolIsRefusedWithALogLineAndANewerPeerIsServed() async throws {
+        let logs = LogCapture()
+        let network = InProcessNetwork()
+        let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, network: network, logs: logs)
+        let old = NodeKey()
+        let oldConnection = try await Self.dial("node-0", from: network.transport(for: old.nodeID, address: "old"))
+        try await oldConnection.send(.hello(Hello(protocolVersion: Hello.minimumProtocolVersion - 1, nodeID: old.nodeID, listenAddress: nil)))
+        #expect(await Self.endsWithoutAnswer(oldConnection))
+        #expect(logs.contains("speaks protocol version \(Hello.minimumProtocolVersion - 1)"), "\(logs.lines.withLock { $0 })")
+
+        // A newer build with a feature this one lacks speaks this one's version.
+        let newer = NodeKey()
+        let connection = try await Self.dial("node-0", from: network.transport(for: newer.nodeID, address: "newer"))
+        try await connection.send(
+            .hello(Hello(protocolVersion: Hello.currentProtocolVersion + 1, features: Hello.supportedFeatures + ["future-v9"], nodeID: newer.nodeID, listenAddress: nil)))
+        var inbound = connection.inbound.makeAsyncIterator()
+        guard case .hello(let hello)? = try await inbound.next(), case .summary? = try await inbound.next() else {
+            Issue.record("the newer peer got no hello and summary")
+            return
+        }
+        #expect(hello.nodeID == cluster[0].nodeID)
+        #expect(await eventually { await cluster.members[0].engine.connectedPeers.count == 1 })
+        _ = try await cluster[0].execute("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        connection.close()
+        await cluster.stop()
+    }
+
+    static func dial(_ address: String, from transport: any PeerTransport) async throws -> any PeerConnection {
+        for _ in 0..<200 {
+            if let connection = try? await transport.connect(to: address) { return connection }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw P2PDBError(.unavailable, "could not reach \(address)")
+    }
+
+    /// True once the other side closes the session without accepting it
+    /// (it sends its Hello at once, and a summary only to a peer it accepted).
+    static func endsWithoutAnswer(_ connection: any PeerConnection) async -> Bool {
+        do {
+            for try await message in connection.inbound {
+                if case .summary = message { return false }
+            }
+        } catch {}
+        return true
     }
 }
