@@ -33,13 +33,19 @@ struct ChangeEventStream: Sendable {
         defer { gate.cancel(closeID) }
         let store = self.store
         let heartbeat = self.heartbeat
+        // Subscribed before the first read of the log: an entry committed
+        // between that read and the subscription would wake nobody.
+        let initial = store.changes(bufferSize: 64)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
                 // A subscriber that falls behind is dropped by the feed;
                 // subscribe again, the log fills any gap.
+                var changes = initial
                 while !Task.isCancelled {
-                    for await _ in store.changes(bufferSize: 64) { wake.yield() }
+                    for await _ in changes { wake.yield() }
                     try await Task.sleep(for: .milliseconds(10))
+                    changes = store.changes(bufferSize: 64)
+                    wake.yield()
                 }
             }
             group.addTask {

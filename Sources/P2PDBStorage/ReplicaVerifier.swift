@@ -74,6 +74,7 @@ struct ReplicaVerifier {
         try scratch.read { scratchDB in
             try compareTables(db, scratchDB, replayed: replayed, report: &report)
             if report.problems.isEmpty { try compareMetadata(db, scratchDB, replayed: replayed, report: &report) }
+            if report.problems.isEmpty { try compareLogState(db, scratchDB, replayed: replayed, report: &report) }
         }
         if report.problems.isEmpty {
             let stored = try DatabaseValue.fetchOne(db, sql: "SELECT value FROM _p2pdb_meta WHERE key = 'rows_hash'")?
@@ -159,6 +160,47 @@ struct ReplicaVerifier {
             return
         }
     }
+
+    /// What the log tables derive besides rows: the heads new entries name
+    /// as parents, the version vector peers are told, the schema changes the
+    /// merged schema is rebuilt from, the evidence of equivocations, and the
+    /// indexes. Any of them altered would mislead later writes or peers.
+    private func compareLogState(_ db: Database, _ scratch: Database, replayed: ReplicaState, report: inout VerificationReport) throws {
+        if try LogStore.heads(db) != replayed.heads {
+            report.problems.append("the stored heads are not the log's: new entries would name wrong parents")
+            return
+        }
+        if try AuthorTable.load(db).versionVector != replayed.authors.versionVector {
+            report.problems.append("the stored version vector is not the log's: peers would be told wrong sequence numbers")
+            return
+        }
+        for (what, sql) in Self.derivedLists where try String.fetchAll(db, sql: sql) != String.fetchAll(scratch, sql: sql) {
+            report.problems.append("the stored \(what) differ from what the log gives")
+            return
+        }
+    }
+
+    /// Derived lists compared as text, each in a fixed order.
+    private static let derivedLists: [(String, String)] = [
+        (
+            "schema changes",
+            "SELECT lamport || ':' || hex(author) || ':' || change_index || ':' || hex(change) FROM _p2pdb_schema_changes ORDER BY position, change_index"
+        ),
+        (
+            "equivocations",
+            """
+            SELECT hex(a.node_id) || ':' || e.seq || ':' || hex(e.first_id) || ':' || hex(e.second_id)
+            FROM _p2pdb_equivocations e JOIN _p2pdb_authors a ON a.idx = e.author ORDER BY 1
+            """
+        ),
+        (
+            "indexes",
+            """
+            SELECT s.name || ' ON ' || s.tbl_name || '(' || (SELECT group_concat(i.name, ',') FROM pragma_index_info(s.name) i) || ')'
+            FROM sqlite_schema s WHERE s.type = 'index' AND s.sql IS NOT NULL ORDER BY s.name
+            """
+        ),
+    ]
 
     private func describe(_ key: [Value]) -> String {
         key.count == 1 ? key[0].description : "(" + key.map(\.description).joined(separator: ", ") + ")"

@@ -176,11 +176,17 @@ struct LogTests {
             ("DELETE FROM _p2pdb_rows WHERE pk = (SELECT pk FROM _p2pdb_rows LIMIT 1)", "metadata"),
             ("UPDATE _p2pdb_meta SET value = zeroblob(32) WHERE key = 'rows_hash'", "state hash"),
             ("CREATE TABLE rogue (x)", "outside P2PDB"),
+            ("DELETE FROM _p2pdb_heads", "heads"),
+            ("UPDATE _p2pdb_authors SET contiguous_seq = contiguous_seq + 5", "version vector"),
+            ("DELETE FROM _p2pdb_schema_changes", "schema changes"),
+            ("DROP INDEX t_by_v", "indexes"),
+            ("CREATE INDEX sneaky ON t(id, v)", "indexes"),
         ]
         for (tampering, expected) in tamperings {
             let replica = try TestReplica()
             try await replica.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
             try await replica.sql("INSERT INTO t VALUES (1, 'one'), (2, 'two')")
+            try await replica.sql("CREATE INDEX t_by_v ON t(v)")
             #expect(try await replica.store.verify().isValid)
             // Alter the file behind P2PDB's back, as the sqlite3 shell would.
             let queue = try DatabaseQueue(path: replica.path)
