@@ -43,6 +43,8 @@ public struct CheckedEntries: Sendable {
     public var duplicates: Int
     /// How many entries the message carried.
     public var received: Int
+    /// About how many bytes the message took on the wire.
+    public var bytes: Int
 
     public static func check(_ bodies: [[UInt8]], against store: ReplicaStore) async -> CheckedEntries {
         let ids = bodies.map { EntryID(Signatures.sha256($0)) }
@@ -50,6 +52,8 @@ public struct CheckedEntries: Sendable {
         var fresh: [[UInt8]] = []
         for (body, id) in zip(bodies, ids) where !held.contains(id) { fresh.append(body) }
         let (entries, failures) = await EntryBatchVerifier.verify(fresh)
-        return CheckedEntries(entries: entries, failures: failures, duplicates: bodies.count - fresh.count, received: bodies.count)
+        return CheckedEntries(
+            entries: entries, failures: failures, duplicates: bodies.count - fresh.count, received: bodies.count,
+            bytes: SyncMessage.entries(bodies).approximateSize)
     }
 }

@@ -247,6 +247,7 @@ public actor SyncEngine: PeerStatusProvider {
                 return refuse(session, "sent \(checked.received) entries in one message")
             }
             session.lastHeard = clock.nowMilliseconds
+            metrics.bytesReceived.increment(by: checked.bytes)
             return await ingest(checked, from: session)
         case .disconnected(let connection, let reason):
             detached(ObjectIdentifier(connection), reason: reason)
@@ -509,8 +510,7 @@ public actor SyncEngine: PeerStatusProvider {
             if !page.bodies.isEmpty {
                 let message = SyncMessage.entries(page.bodies)
                 guard session.connection.offer(message) else { return }
-                metrics.bytesSent.increment(by: message.approximateSize)
-                metrics.entriesSent.increment(by: page.bodies.count)
+                counted(message)
             }
             session.serving = PullReply(
                 have: reply.have, position: page.lastPosition, sent: reply.sent + page.bodies.count, finished: page.isLast)
@@ -595,10 +595,7 @@ public actor SyncEngine: PeerStatusProvider {
         for group in groups {
             let targets = orderedSessions.filter { ObjectIdentifier($0.connection) != group.source && $0.isEstablished }
             for target in choose(configuration.fanout, from: targets) {
-                for page in Self.pages(group.bodies) {
-                    send(.entries(page), to: target)
-                    metrics.entriesSent.increment(by: page.count)
-                }
+                for page in Self.pages(group.bodies) { send(.entries(page), to: target) }
             }
         }
     }
@@ -615,10 +612,16 @@ public actor SyncEngine: PeerStatusProvider {
 
     private func send(_ message: SyncMessage, to session: Session) {
         if session.connection.offer(message) {
-            metrics.bytesSent.increment(by: message.approximateSize)
+            counted(message)
         } else {
             metrics.messagesDropped.increment()
         }
+    }
+
+    /// Counts a message that was handed to a connection.
+    private func counted(_ message: SyncMessage) {
+        metrics.bytesSent.increment(by: message.approximateSize)
+        if case .entries(let bodies) = message { metrics.entriesSent.increment(by: bodies.count) }
     }
 
     // MARK: Status

@@ -1,0 +1,64 @@
+import Foundation
+import Logging
+import MetricsTestKit
+import P2PDB
+import P2PDBSync
+import Testing
+
+/// What a node reports about replication: peers in its status, and the
+/// counters and gauges of `/metrics`.
+@Suite("Sync status and metrics")
+struct SyncMetricsTests {
+    @Test func countersFollowWhatCrossedTheNetworkAndStatusNamesThePeer() async throws {
+        let network = InProcessNetwork()
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-metrics-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: root) }
+        var started: [(Node, SyncEngine)] = []
+        let metrics = [TestMetrics(), TestMetrics()]
+        for index in 0..<2 {
+            let node = try Node.open(
+                DataDirectory(path: root.appendingPathComponent("node-\(index)").path), createIfNeeded: true,
+                options: StoreOptions(durability: .off))
+            var logger = Logger(label: "metrics-\(index)")
+            logger.logLevel = .critical
+            let engine = SyncEngine(
+                node: node, transport: network.transport(for: node.nodeID, address: "node-\(index)"),
+                configuration: TestCluster.fastConfiguration(seeds: index == 1 ? ["node-0"] : []), metricsFactory: metrics[index],
+                logger: logger)
+            started.append((node, engine))
+        }
+        let nodes = started.map(\.0)
+        let engines = started.map(\.1)
+        let tasks = engines.map { engine in Task { try await engine.run() } }
+        defer { for task in tasks { task.cancel() } }
+
+        // Written before the nodes meet: node 1 pulls them.
+        _ = try await nodes[0].execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        for index in 0..<5 { _ = try await nodes[0].execute("INSERT INTO t VALUES (?, 'x')", [.integer(Int64(index))]) }
+        #expect(await eventually { nodes[1].store.summary.entryCount == 6 })
+        // Written after: pushed.
+        for index in 5..<8 { _ = try await nodes[0].execute("INSERT INTO t VALUES (?, 'y')", [.integer(Int64(index))]) }
+        #expect(await eventually { nodes[1].store.summary.entryCount == 9 })
+
+        #expect(await eventually { metrics[0].counterTotal(label: "p2pdb_sync_entries_sent_total") >= 9 })
+        #expect(metrics[1].counterTotal(label: "p2pdb_sync_entries_received_total") == 9)
+        // Entries messages count toward the bytes received, not only the rest.
+        let entryBytes = try await nodes[0].store.entries(after: 0, limit: .max).reduce(0) { $0 + $1.entry.bytes.count }
+        #expect(metrics[1].counterTotal(label: "p2pdb_sync_bytes_received_total") > Int64(entryBytes))
+        #expect(metrics[0].counterTotal(label: "p2pdb_sync_bytes_sent_total") > Int64(entryBytes))
+        #expect(await eventually { (try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue) == 1 })
+
+        let peers = await engines[1].peers()
+        let peer = try #require(peers.first { $0.connected })
+        #expect(peer.nodeID == nodes[0].nodeID)
+        #expect(peer.address == "node-0")
+        #expect(peer.source == .seed)
+        #expect(await eventually { await engines[1].peers().first { $0.connected }?.entriesBehind == 0 })
+        let inbound = try #require(await engines[0].peers().first { $0.connected })
+        #expect(inbound.nodeID == nodes[1].nodeID)
+
+        for task in tasks { task.cancel() }
+        for task in tasks { _ = try? await task.value }
+        for node in nodes { try await node.close() }
+    }
+}
