@@ -36,6 +36,10 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
+    @Option(help: ArgumentHelp(
+        "How long one SQL request may run before it is stopped, in seconds; 0 for no limit.", valueName: "seconds"))
+    var statementTimeout: Double = 30
+
     @Option(help: ArgumentHelp("Where to accept peer connections.", valueName: "host:port"))
     var listen: String?
 
@@ -74,7 +78,12 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let logger = Logger(label: "p2pdb")
             let directory = data.directory
-            let node = try Node.open(directory, createIfNeeded: true)
+            guard statementTimeout >= 0, statementTimeout.isFinite else {
+                throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
+            }
+            var limits = StatementLimits()
+            limits.timeout = statementTimeout == 0 ? nil : .milliseconds(Int64(statementTimeout * 1000))
+            let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(limits: limits))
             let configuration = ServerConfiguration(
                 host: host, port: port, apiToken: try apiToken ?? directory.apiToken(), maximumBodySize: maxBody)
             logger.info("node \(node.nodeID.hex) serving \(directory.path)")
