@@ -29,6 +29,14 @@ public enum JSONRendering {
         result.isQuery ? query(result) : .object([("changes", .integer(result.changes))])
     }
 
+    /// What importing a bundle did: `{"applied", "duplicates", "pending"}`.
+    public static func importReport(_ report: ApplyReport) -> JSON {
+        .object([
+            ("applied", .integer(report.applied)), ("duplicates", .integer(report.duplicates)),
+            ("pending", .integer(report.pending)),
+        ])
+    }
+
     public static func versionVector(_ vector: VersionVector) -> JSON {
         .object(vector.sorted.map { ($0.author.hex, .integer($0.seq)) })
     }

@@ -4,9 +4,10 @@ import P2PDB
 
 struct ExportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "export", abstract: "Write log entries to a bundle file (sync without a network).")
+        commandName: "export", abstract: "Write log entries to a bundle file (sync without a network).",
+        discussion: "A data directory that a running `p2pdb serve` holds is exported through that node.")
 
-    @OptionGroup var data: DataOption
+    @OptionGroup var target: TargetOptions
 
     @Option(help: ArgumentHelp("The bundle file to write.", valueName: "file"))
     var out: String
@@ -19,9 +20,15 @@ struct ExportCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let vector = try since.map(Self.parseVersionVector)
-            let node = try Node.open(data.directory)
-            let (bytes, count) = try await node.store.exportBundle(since: vector)
-            try await node.close()
+            let bytes: [UInt8]
+            let count: Int
+            switch try target.open() {
+            case .local(let node):
+                (bytes, count) = try await node.store.exportBundle(since: vector)
+                try await node.close()
+            case .remote(let remote):
+                (bytes, count) = try await remote.exportBundle(since: vector)
+            }
             let temporary = out + ".tmp-\(getpid())"
             guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
                 throw P2PDBError(.storage, "cannot write \(out)")
@@ -34,29 +41,24 @@ struct ExportCommand: AsyncParsableCommand {
     }
 
     static func parseVersionVector(_ text: String) throws -> VersionVector {
-        guard case .object(let members) = try JSON.parse(text) else {
+        guard let json = try? JSON.parse(text) else {
             throw P2PDBError(.invalidInput, "--since must be a JSON object of node ID to sequence number")
         }
-        var counts: [NodeID: UInt64] = [:]
-        for (key, value) in members {
-            guard let nodeID = NodeID(hex: key) else {
-                throw P2PDBError(.invalidInput, "--since: \(key) is not a node ID (64 hex digits)")
-            }
-            guard case .number(let number) = value, let seq = UInt64(number) else {
-                throw P2PDBError(.invalidInput, "--since: the sequence number of \(nodeID.short) must be a non-negative integer")
-            }
-            counts[nodeID] = seq
+        do {
+            return try VersionVector(json: json)
+        } catch {
+            throw P2PDBError(.invalidInput, "--since: \(error.message)")
         }
-        return VersionVector(counts)
     }
 }
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "import",
-        abstract: "Verify a bundle file and merge its entries; a bad bundle changes nothing.")
+        abstract: "Verify a bundle file and merge its entries; a bad bundle changes nothing.",
+        discussion: "A data directory that a running `p2pdb serve` holds is imported through that node.")
 
-    @OptionGroup var data: DataOption
+    @OptionGroup var target: TargetOptions
 
     @Argument(help: "The bundle file to read.")
     var file: String
@@ -66,9 +68,19 @@ struct ImportCommand: AsyncParsableCommand {
             guard let contents = FileManager.default.contents(atPath: file) else {
                 throw P2PDBError(.notFound, "cannot read \(file)")
             }
-            let node = try Node.open(data.directory)
-            let report = try await node.store.importBundle(Array(contents))
-            try await node.close()
+            let report: ApplyReport
+            switch try target.open() {
+            case .local(let node):
+                report = try await node.store.importBundle(Array(contents))
+                try await node.close()
+            case .remote(let remote):
+                let json = try await remote.importBundle(Array(contents))
+                var remoteReport = ApplyReport()
+                remoteReport.applied = json["applied"]?.intValue ?? 0
+                remoteReport.duplicates = json["duplicates"]?.intValue ?? 0
+                remoteReport.pending = json["pending"]?.intValue ?? 0
+                report = remoteReport
+            }
             print("imported \(report.applied) entries (\(report.duplicates) already held, \(report.pending) waiting for missing parents)")
         }
     }

@@ -29,13 +29,44 @@ struct RemoteNode: Sendable {
 
     func status() async throws -> JSON { try await send("GET", "/v1/status") }
 
+    /// A bundle of the entries `since` lacks, and how many it holds.
+    func exportBundle(since: VersionVector?) async throws -> (bytes: [UInt8], count: Int) {
+        var query: [URLQueryItem] = []
+        if let since { query.append(URLQueryItem(name: "since", value: JSONRendering.versionVector(since).text)) }
+        let (data, response) = try await exchange("GET", "/v1/bundle", query: query)
+        let count = response.value(forHTTPHeaderField: "P2PDB-Entries").flatMap(Int.init) ?? 0
+        return (Array(data), count)
+    }
+
+    /// Sends a bundle to be verified and merged; `{"applied", "duplicates", "pending"}`.
+    func importBundle(_ bytes: [UInt8]) async throws -> JSON {
+        let (data, _) = try await exchange("POST", "/v1/bundle", body: Data(bytes), contentType: "application/octet-stream")
+        return try Self.json(data)
+    }
+
     func send(_ method: String, _ path: String, body: JSON? = nil) async throws -> JSON {
-        var request = URLRequest(url: baseURL.appendingPathComponent(path))
+        let (data, _) = try await exchange(method, path, body: body.map { Data($0.text.utf8) }, contentType: "application/json")
+        return try Self.json(data)
+    }
+
+    private static func json(_ data: Data) throws -> JSON {
+        guard let json = try? JSON.parse(Array(data)) else { throw P2PDBError(.corrupt, "the node answered something that is not JSON") }
+        return json
+    }
+
+    /// One request; an error answer becomes the node's own error.
+    private func exchange(
+        _ method: String, _ path: String, query: [URLQueryItem] = [], body: Data? = nil, contentType: String? = nil
+    ) async throws -> (Data, HTTPURLResponse) {
+        var components = URLComponents(url: baseURL.appendingPathComponent(path), resolvingAgainstBaseURL: false)
+        if !query.isEmpty { components?.queryItems = query }
+        guard let url = components?.url else { throw P2PDBError(.invalidInput, "cannot make a URL for \(path)") }
+        var request = URLRequest(url: url)
         request.httpMethod = method
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         if let body {
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = Data(body.text.utf8)
+            request.setValue(contentType, forHTTPHeaderField: "Content-Type")
+            request.httpBody = body
         }
         let data: Data
         let response: URLResponse
@@ -44,18 +75,19 @@ struct RemoteNode: Sendable {
         } catch {
             throw P2PDBError(.unavailable, "cannot reach the node at \(baseURL.absoluteString): \(error.localizedDescription)")
         }
-        let status = (response as? HTTPURLResponse)?.statusCode ?? 0
-        let json = try? JSON.parse(Array(data))
-        guard (200..<300).contains(status) else {
+        guard let http = response as? HTTPURLResponse else {
+            throw P2PDBError(.unavailable, "the node at \(baseURL.absoluteString) did not answer over HTTP")
+        }
+        guard (200..<300).contains(http.statusCode) else {
+            let json = try? JSON.parse(Array(data))
             if case .object? = json?["error"], case .string(let code)? = json?["error"]?["code"],
                 case .string(let message)? = json?["error"]?["message"]
             {
                 throw P2PDBError(P2PDBError.Kind(rawValue: code) ?? .invalidInput, message)
             }
-            throw P2PDBError(.unavailable, "the node at \(baseURL.absoluteString) answered HTTP \(status)")
+            throw P2PDBError(.unavailable, "the node at \(baseURL.absoluteString) answered HTTP \(http.statusCode)")
         }
-        guard let json else { throw P2PDBError(.corrupt, "the node answered something that is not JSON") }
-        return json
+        return (data, http)
     }
 
     /// Reads `{"changes", "entry"}` and `{"columns", "rows"}` back into a result.

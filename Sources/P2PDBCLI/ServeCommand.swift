@@ -33,6 +33,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The largest request body accepted, in bytes.", valueName: "bytes"))
     var maxBody = ServerConfiguration.defaultMaximumBodySize
 
+    @Option(help: ArgumentHelp("The largest bundle POST /v1/bundle (and `p2pdb import`) accepts, in bytes.", valueName: "bytes"))
+    var maxBundle = ServerConfiguration.defaultMaximumBundleSize
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -67,7 +70,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw P2PDBError(.invalidInput, "--log-level must be one of trace, debug, info, notice, warning, error, critical")
             }
             let (host, port) = try ServerConfiguration.parseAddress(http)
-            guard maxBody > 0 else { throw P2PDBError(.invalidInput, "--max-body must be positive") }
+            guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
             if let apiToken, apiToken.count < 16 {
                 throw P2PDBError(.invalidInput, "--api-token must be at least 16 characters")
             }
@@ -85,7 +88,8 @@ struct ServeCommand: AsyncParsableCommand {
             limits.timeout = statementTimeout == 0 ? nil : .milliseconds(Int64(statementTimeout * 1000))
             let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(limits: limits))
             let configuration = ServerConfiguration(
-                host: host, port: port, apiToken: try apiToken ?? directory.apiToken(), maximumBodySize: maxBody)
+                host: host, port: port, apiToken: try apiToken ?? directory.apiToken(), maximumBodySize: maxBody,
+                maximumBundleSize: maxBundle)
             logger.info("node \(node.nodeID.hex) serving \(directory.path)")
             let metrics = NodeMetrics()
             var services: [any Service] = []

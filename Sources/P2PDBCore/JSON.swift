@@ -36,6 +36,12 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
+    /// The number, if this is an integer that fits an `Int`.
+    public var intValue: Int? {
+        if case .number(let text) = self { return Int(text) }
+        return nil
+    }
+
     // MARK: Printing
 
     public var text: String {

@@ -39,3 +39,23 @@ public struct VersionVector: Hashable, Sendable {
         counts.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
+
+extension VersionVector {
+    /// Reads the JSON form, `{"<node id hex>": seq, ...}`.
+    public init(json: JSON) throws(P2PDBError) {
+        guard case .object(let members) = json else {
+            throw P2PDBError(.invalidInput, "a version vector is a JSON object of node ID to sequence number")
+        }
+        var counts: [NodeID: UInt64] = [:]
+        for (key, value) in members {
+            guard let nodeID = NodeID(hex: key) else {
+                throw P2PDBError(.invalidInput, "version vector: \(key) is not a node ID (64 hex digits)")
+            }
+            guard case .number(let number) = value, let seq = UInt64(number) else {
+                throw P2PDBError(.invalidInput, "version vector: the sequence number of \(nodeID.short) must be a non-negative integer")
+            }
+            counts[nodeID] = seq
+        }
+        self.init(counts)
+    }
+}

@@ -13,6 +13,8 @@ import P2PDB
 /// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit |
 /// | `GET /v1/entries/ID` | one entry |
 /// | `GET /v1/changes` | Server-Sent Events, one per applied entry |
+/// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks |
+/// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing |
 /// | `GET /metrics` | Prometheus text |
 /// | `GET /healthz` | 200 while the node is up; no token needed |
 struct APIRoutes: Sendable {
@@ -36,6 +38,8 @@ struct APIRoutes: Sendable {
         router.get("/v1/entries") { request, _ in try await entries(request) }
         router.get("/v1/entries/:id") { _, context in try await entry(context.parameters.require("id")) }
         router.get("/v1/changes") { request, _ in try await changes(request) }
+        router.get("/v1/bundle") { request, _ in try await exportBundle(request) }
+        router.post("/v1/bundle") { request, _ in try await importBundle(request) }
         router.get("/metrics") { _, _ in try await prometheus() }
         return router
     }
@@ -120,6 +124,33 @@ struct APIRoutes: Sendable {
             body: ResponseBody { writer in try await stream.write(to: &writer) })
     }
 
+    private func exportBundle(_ request: Request) async throws -> Response {
+        var since: VersionVector?
+        if let text = request.uri.queryParameters.get("since") {
+            guard let json = try? JSON.parse(Array(text.utf8)) else {
+                throw P2PDBError(.invalidInput, "since must be a version vector as JSON, e.g. the version_vector of the receiver's status")
+            }
+            since = try VersionVector(json: json)
+        }
+        let (bytes, count) = try await node.store.exportBundle(since: since)
+        return Response(
+            status: .ok, headers: [.contentType: "application/octet-stream", .p2pdbEntries: "\(count)"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+    }
+
+    private func importBundle(_ request: Request) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: configuration.maximumBundleSize)
+        } catch is NIOTooManyBytesError {
+            throw APIError(
+                status: .contentTooLarge, code: "too_large",
+                message: "the bundle is larger than the limit of \(configuration.maximumBundleSize) bytes; export it in parts with since")
+        }
+        let report = try await node.store.importBundle(Array(buffer.readableBytesView))
+        return JSONResponse.make(JSONRendering.importReport(report))
+    }
+
     private func prometheus() async throws -> Response {
         metrics.recordReplica(try await node.status())
         return Response(
@@ -130,4 +161,6 @@ struct APIRoutes: Sendable {
 
 extension HTTPField.Name {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
+    /// How many entries a bundle response holds.
+    static let p2pdbEntries = HTTPField.Name("P2PDB-Entries")!
 }

@@ -15,6 +15,8 @@ public struct ServerConfiguration: Sendable {
     public var apiToken: String
     /// Request bodies above this size are refused with 413.
     public var maximumBodySize: Int
+    /// Bundles (`POST /v1/bundle`) above this size are refused with 413.
+    public var maximumBundleSize: Int
     /// The most entries one `GET /v1/entries` returns.
     public var maximumEntriesPerPage: Int
     /// How often an idle change feed sends a comment line, so that dead
@@ -23,12 +25,14 @@ public struct ServerConfiguration: Sendable {
 
     public static let defaultPort = 7070
     public static let defaultMaximumBodySize = 8 << 20
+    public static let defaultMaximumBundleSize = 256 << 20
 
     public init(
         host: String = "127.0.0.1", port: Int = ServerConfiguration.defaultPort, apiToken: String,
         maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, maximumEntriesPerPage: Int = 1000,
-        changeFeedHeartbeat: Duration = .seconds(15)
+        changeFeedHeartbeat: Duration = .seconds(15), maximumBundleSize: Int = ServerConfiguration.defaultMaximumBundleSize
     ) {
+        self.maximumBundleSize = maximumBundleSize
         self.host = host
         self.port = port
         self.apiToken = apiToken

@@ -121,6 +121,56 @@ struct ServeTests {
         #expect(json?["entries"] == .number("1"))
     }
 
+    @Test func bundlesSyncARunningNodeAndItStopsOnSIGINT() async throws {
+        let temp = try TemporaryDirectory()
+        let running = temp.path("register-1")
+        let offline = temp.path("register-2")
+        let server = try ServeProcess(data: running)
+        defer { server.stop(SIGKILL) }
+        #expect(try p2pdb("sql", "--data", running, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)").status == 0)
+        #expect(try p2pdb("sql", "--data", running, "INSERT INTO t VALUES (1, 'from the running node')").status == 0)
+        #expect(try p2pdb("init", "--data", offline).status == 0)
+
+        // Out of the running node, into the offline one, and back.
+        let exported = try p2pdb("export", "--data", running, "--out", temp.path("a.bundle"))
+        #expect(exported.status == 0, "\(exported.stderr)")
+        #expect(exported.stdout.contains("exported 2 entries"))
+        #expect(try p2pdb("import", "--data", offline, temp.path("a.bundle")).status == 0)
+        #expect(try p2pdb("sql", "--data", offline, "INSERT INTO t VALUES (2, 'from the offline node')").status == 0)
+        let offlineStatus = try JSON.parse(try p2pdb("status", "--data", offline, "--json").stdout)
+        let runningVector = try JSON.parse(try p2pdb("status", "--data", running, "--json").stdout)["version_vector"]?.text ?? "{}"
+        #expect(try p2pdb("export", "--data", offline, "--out", temp.path("b.bundle"), "--since", runningVector).stdout.contains("exported 1 entries"))
+        let imported = try p2pdb("import", "--data", running, temp.path("b.bundle"))
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("imported 1 entries"))
+        let again = try p2pdb("import", "--url", server.url, "--token", try p2pdb("token", "--data", running).stdout.trimmingCharacters(in: .whitespacesAndNewlines), temp.path("b.bundle"))
+        #expect(again.stdout.contains("imported 0 entries (1 already held"))
+        let runningStatus = try JSON.parse(try p2pdb("status", "--data", running, "--json").stdout)
+        #expect(runningStatus["state_hash"] == offlineStatus["state_hash"])
+        #expect(try p2pdb("sql", "--data", running, "--json", "SELECT count(*) FROM t").stdout.contains("[[2]]"))
+
+        // A damaged bundle changes nothing on the running node.
+        var damaged = try #require(FileManager.default.contents(atPath: temp.path("b.bundle")))
+        damaged[damaged.count / 2] ^= 0x40
+        try damaged.write(to: URL(fileURLWithPath: temp.path("bad.bundle")))
+        let refused = try p2pdb("import", "--data", running, temp.path("bad.bundle"))
+        #expect(refused.status == 4, "\(refused.stderr)")
+        #expect(try JSON.parse(try p2pdb("status", "--data", running, "--json").stdout)["entries"] == .number("3"))
+
+        // `log` and `verify` need the node stopped, and say so.
+        let log = try p2pdb("log", "--data", running)
+        #expect(log.status == 3)
+        #expect(log.stderr.contains("go through a running node"))
+
+        server.stop(SIGINT)
+        #expect(server.process.terminationReason == .exit)
+        #expect(server.process.terminationStatus == 0)
+        #expect(try p2pdb("verify", "--data", running).status == 0)
+        let converged = try JSON.parse(try p2pdb("status", "--data", running, "--json").stdout)["state_hash"]
+        let offlineAfter = try JSON.parse(try p2pdb("status", "--data", offline, "--json").stdout)["state_hash"]
+        #expect(converged == offlineAfter)
+    }
+
     @Test func acknowledgedHTTPWritesSurviveKill9() async throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
