@@ -3,10 +3,18 @@ import P2PDB
 /// The addresses a node knows, how it learned them, and when to dial each
 /// again. Pure state: the engine asks it what to dial and tells it what
 /// happened.
+///
+/// The node ID of an address is only a claim (peer exchange, mDNS, a
+/// peer's Hello) until this node dials the address and TLS proves who
+/// answers. A claim never overrides a proof, never stops a dial, and is not
+/// passed on: a hostile peer cannot hide honest nodes by tagging their
+/// addresses with its own ID.
 struct PeerDirectory {
     struct Record {
         var address: String
         var nodeID: NodeID?
+        /// Whether `nodeID` was proven by dialing this address.
+        var proven = false
         var source: PeerStatus.Source
         var connected = false
         var failures = 0
@@ -24,7 +32,7 @@ struct PeerDirectory {
     mutating func add(_ address: String, nodeID: NodeID?, source: PeerStatus.Source) {
         guard !ownAddresses.contains(address), nodeID != selfID else { return }
         if var record = records[address] {
-            if let nodeID { record.nodeID = nodeID }
+            if let nodeID, !record.proven { record.nodeID = nodeID }
             records[address] = record
         } else {
             records[address] = Record(address: address, nodeID: nodeID, source: source)
@@ -36,19 +44,28 @@ struct PeerDirectory {
         records[address] = nil
     }
 
-    /// Addresses due for a dial: not connected, not to a node already
-    /// connected under another address, and past their backoff.
+    /// Addresses due for a dial: not connected, not proven to lead to a node
+    /// already connected under another address, and past their backoff.
     func due(now: UInt64, connectedNodes: Set<NodeID>) -> [String] {
         records.values
-            .filter { !$0.connected && $0.nextAttempt <= now && !($0.nodeID.map(connectedNodes.contains) ?? false) }
+            .filter { !$0.connected && $0.nextAttempt <= now && !($0.proven && $0.nodeID.map(connectedNodes.contains) ?? false) }
             .map(\.address)
             .sorted()
     }
 
+    /// A dial of `address` reached `nodeID`, as TLS proved.
+    mutating func proven(_ address: String, nodeID: NodeID) {
+        guard var record = records[address] else { return }
+        record.nodeID = nodeID
+        record.proven = true
+        records[address] = record
+    }
+
+    /// A dial of `address` became a session with `nodeID`.
     mutating func connected(_ address: String, nodeID: NodeID) {
+        proven(address, nodeID: nodeID)
         guard var record = records[address] else { return }
         record.connected = true
-        record.nodeID = nodeID
         record.failures = 0
         records[address] = record
     }
@@ -66,9 +83,9 @@ struct PeerDirectory {
         records[address] = record
     }
 
-    /// Addresses worth sharing with peers: those with a known node.
+    /// Addresses worth sharing with peers: those whose node was proven.
     var shareable: [PeerAddress] {
-        records.values.compactMap { record in record.nodeID.map { PeerAddress(nodeID: $0, address: record.address) } }
+        records.values.filter(\.proven).compactMap { record in record.nodeID.map { PeerAddress(nodeID: $0, address: record.address) } }
             .sorted { $0.address < $1.address }
     }
 }

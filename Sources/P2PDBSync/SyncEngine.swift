@@ -423,6 +423,7 @@ public actor SyncEngine: PeerStatusProvider {
         }
         // Two nodes that dial each other at once keep the connection
         // opened by the smaller node ID; both sides pick the same one.
+        if let address = session.dialedAddress { directory.proven(address, nodeID: hello.nodeID) }
         if let other = orderedSessions.first(where: { $0 !== session && $0.isEstablished && $0.nodeID == hello.nodeID }) {
             let opener = { (candidate: Session) in candidate.connection.isInbound ? candidate.nodeID : self.node.nodeID }
             let keepOther = opener(other) < opener(session) || (opener(other) == opener(session) && !other.connection.isInbound)
@@ -435,9 +436,10 @@ public actor SyncEngine: PeerStatusProvider {
         session.hello = hello
         session.features = Set(hello.features).intersection(Hello.supportedFeatures)
         if let address = session.dialedAddress { directory.connected(address, nodeID: hello.nodeID) }
-        if let address = hello.listenAddress, !address.isEmpty {
+        // The address a peer says it listens on is its claim: dialed, and
+        // so proven, later unless it is the address just dialed.
+        if let address = hello.listenAddress, !address.isEmpty, address != session.dialedAddress {
             directory.add(address, nodeID: hello.nodeID, source: session.dialedAddress == nil ? .inbound : session.source)
-            directory.connected(address, nodeID: hello.nodeID)
         }
         logger.info(
             "connected to peer \(hello.nodeID.short) at \(session.connection.remoteAddress) (\(session.connection.isInbound ? "inbound" : session.source.rawValue))")
@@ -643,10 +645,13 @@ public actor SyncEngine: PeerStatusProvider {
         for session in sessions.values where session.isEstablished {
             let address = session.dialedAddress ?? session.hello?.listenAddress ?? session.connection.remoteAddress
             listed.insert(address)
+            // When both sides dialed, the session kept may be the peer's;
+            // how this node learned of the peer is still its own record's.
+            let learned = directory.records.values.filter { $0.proven && $0.nodeID == session.nodeID }.min { $0.address < $1.address }
             result.append(
                 PeerStatus(
                     nodeID: session.nodeID, address: address, connected: true,
-                    source: session.connection.isInbound ? .inbound : session.source,
+                    source: session.connection.isInbound ? learned?.source ?? .inbound : session.source,
                     entriesBehind: session.remoteVector.entriesAhead(of: mine),
                     entriesAhead: mine.entriesAhead(of: session.remoteVector)))
         }
