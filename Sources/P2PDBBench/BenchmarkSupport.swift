@@ -37,6 +37,37 @@ func plainSQLite(_ path: String, durability: Durability) throws -> DatabasePool 
     return pool
 }
 
+/// The time each side took over rounds that alternate between them, so
+/// that a machine that slows down or speeds up midway weighs on both alike.
+struct AlternatingRounds {
+    var p2pdb = 0.0
+    var plain = 0.0
+    /// Plain SQLite's time over P2PDB's, per round.
+    var ratios: [Double] = []
+
+    var description: String {
+        "alternating rounds, per-round ratios " + ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
+    }
+}
+
+/// Splits `items` into `rounds` ranges and runs each range on P2PDB, then
+/// the same range on plain SQLite.
+func alternating(
+    rounds: Int, items: Int, p2pdb: (Range<Int>) async throws -> Void, plain: (Range<Int>) async throws -> Void
+) async throws -> AlternatingRounds {
+    var result = AlternatingRounds()
+    let size = max(1, (items + rounds - 1) / rounds)
+    for start in stride(from: 0, to: items, by: size) {
+        let range = start..<min(items, start + size)
+        let p2pdbTime = try await seconds { try await p2pdb(range) }
+        let plainTime = try await seconds { try await plain(range) }
+        result.p2pdb += p2pdbTime
+        result.plain += plainTime
+        result.ratios.append(plainTime / p2pdbTime)
+    }
+    return result
+}
+
 func seconds(_ body: () async throws -> Void) async rethrows -> Double {
     let start = ContinuousClock.now
     try await body()

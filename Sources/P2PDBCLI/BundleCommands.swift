@@ -65,16 +65,21 @@ struct ImportCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            guard let contents = FileManager.default.contents(atPath: file) else {
-                throw P2PDBError(.notFound, "cannot read \(file)")
-            }
+            // The directory is checked before the file, as every command does.
+            let opened = try target.open()
+            let contents = FileManager.default.contents(atPath: file).map(Array.init)
             let report: ApplyReport
-            switch try target.open() {
+            switch opened {
             case .local(let node):
-                report = try await node.store.importBundle(Array(contents))
+                guard let contents else {
+                    try await node.close()
+                    throw P2PDBError(.notFound, "cannot read \(file)")
+                }
+                report = try await node.store.importBundle(contents)
                 try await node.close()
             case .remote(let remote):
-                let json = try await remote.importBundle(Array(contents))
+                guard let contents else { throw P2PDBError(.notFound, "cannot read \(file)") }
+                let json = try await remote.importBundle(contents)
                 var remoteReport = ApplyReport()
                 remoteReport.applied = json["applied"]?.intValue ?? 0
                 remoteReport.duplicates = json["duplicates"]?.intValue ?? 0

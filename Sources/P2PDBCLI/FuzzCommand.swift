@@ -9,12 +9,13 @@ struct FuzzCommand: AsyncParsableCommand {
         abstract: "Fuzz the decoders of outside input with seeded mutations of a corpus.",
         discussion: """
             Targets: entry (the entry decoder and signature check), bundle (bundle files), frame \
-            (peer protocol frames), http (HTTP request bodies), dns (mDNS packets). Every input must \
-            decode or fail cleanly; a crash stops the run, slow inputs are reported as hangs, memory \
-            growth is reported. The same --seed gives the same inputs.
+            (peer protocol frames), http (HTTP request bodies), dns (mDNS packets), signed (mutated \
+            entries signed again by their author and applied to a scratch replica, which must pass \
+            verify at the end). Every input must decode or fail cleanly; a crash stops the run, slow \
+            inputs are reported as hangs, memory growth is reported. The same --seed gives the same inputs.
             """)
 
-    @Option(help: "entry, bundle, frame, http, dns or all.")
+    @Option(help: "entry, bundle, frame, http, dns, signed or all.")
     var target = "all"
 
     @Option(help: "Inputs per target.")
@@ -28,6 +29,9 @@ struct FuzzCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("Write the built-in seed corpus to this directory and stop.", valueName: "dir"))
     var writeCorpus: String?
+
+    @Flag(help: "signed: verify the replica after every accepted entry; on the first failure print the log that reproduces it.")
+    var verifyEach = false
 
     func run() async throws {
         try await reportingErrors {
@@ -48,10 +52,15 @@ struct FuzzCommand: AsyncParsableCommand {
             for target in targets {
                 let inputs = try corpus.map { try FuzzCorpus.load(target, from: URL(fileURLWithPath: $0)) }
                 var fuzzer = try Fuzzer(target: target, seed: seed, corpus: inputs)
-                let report = fuzzer.run(iterations: iterations)
+                fuzzer.verifyEach = verifyEach
+                let report = try await fuzzer.run(iterations: iterations)
                 print(report)
+                if !report.failingLog.isEmpty {
+                    print("the replica log that reproduces it, one entry per line in hex (apply them in order, then verify):")
+                    for entry in report.failingLog { print(Hex.encode(entry)) }
+                }
                 fflush(nil)
-                if !report.hangs.isEmpty { failed = true }
+                if !report.isClean { failed = true }
             }
             if failed { throw ExitCode(1) }
         }

@@ -11,7 +11,7 @@ import P2PDBSync
 public enum FuzzCorpus {
     public static func seeds(for target: Fuzzer.Target) throws -> [[UInt8]] {
         switch target {
-        case .entry: return try entries().map(\.bytes)
+        case .entry, .signed: return try entries().map(\.bytes)
         case .bundle:
             let bodies = try entries().map(\.bytes)
             return [BundleCodec.encode(bodies), BundleCodec.encode([]), BundleCodec.encode(Array(bodies.prefix(1)))]

@@ -8,6 +8,11 @@ import P2PDBSync
 /// A seeded mutation fuzzer for everything P2PDB decodes from outside:
 /// entries, bundles, peer frames, HTTP request bodies, mDNS packets.
 ///
+/// The `signed` target goes further than decoding: each mutated entry is
+/// signed again by its author's key, as a hostile author holding a valid
+/// key would, and applied to a real replica, which must refuse it or merge
+/// it and, at the end, still pass `verify`.
+///
 /// Inputs start from a corpus of valid examples and are mutated (bits
 /// flipped, bytes inserted, removed or repeated, cut short, spliced with
 /// other inputs). Every input must decode or fail with an error: a crash
@@ -15,11 +20,12 @@ import P2PDBSync
 /// memory is sampled to catch leaks. The same seed gives the same inputs.
 ///
 /// ```swift
-/// let report = try Fuzzer(target: .entry, seed: 1).run(iterations: 1_000_000)
+/// var fuzzer = try Fuzzer(target: .entry, seed: 1)
+/// let report = try await fuzzer.run(iterations: 1_000_000)
 /// ```
 public struct Fuzzer {
     public enum Target: String, CaseIterable, Sendable {
-        case entry, bundle, frame, http, dns
+        case entry, bundle, frame, http, dns, signed
     }
 
     public struct Report: Sendable, CustomStringConvertible {
@@ -34,10 +40,18 @@ public struct Fuzzer {
         public var memoryGrowth = 0
         public var seconds: Double = 0
         public var hangs: [[UInt8]] = []
+        /// For `signed`: what `verify` found wrong with the replica at the end.
+        public var replicaProblems: [String] = []
+        /// With `verifyEach`: the replica's log, in order, up to and
+        /// including the first entry after which `verify` failed.
+        public var failingLog: [[UInt8]] = []
+
+        public var isClean: Bool { hangs.isEmpty && replicaProblems.isEmpty }
 
         public var description: String {
             "\(target.rawValue): \(inputs) inputs in \(String(format: "%.1f", seconds)) s (\(accepted) accepted, \(rejected) rejected), "
                 + "slowest \(String(format: "%.2f", slowest)) ms, memory growth \(memoryGrowth) KiB, \(hangs.count) hangs"
+                + (target == .signed ? ", replica \(replicaProblems.first ?? "verified")" : "")
         }
     }
 
@@ -46,6 +60,9 @@ public struct Fuzzer {
     private var corpus: [[UInt8]]
     /// An input slower than this is a hang.
     public var hangMilliseconds: Double = 1_000
+    /// For `signed`: verify the replica after every accepted entry and stop
+    /// at the first that breaks it, keeping the log that reproduces it.
+    public var verifyEach = false
 
     public init(target: Target, seed: UInt64, corpus: [[UInt8]]? = nil) throws {
         self.target = target
@@ -57,17 +74,19 @@ public struct Fuzzer {
     private let seed: UInt64
 
     /// Runs `iterations` mutated inputs through the target's decoder.
-    public mutating func run(iterations: Int) -> Report {
+    public mutating func run(iterations: Int) async throws -> Report {
         var report = Report(target: target, seed: seed)
         let started = ContinuousClock.now
         let memoryBefore = Self.residentKilobytes()
+        let replica = target == .signed ? try ScratchReplica() : nil
         for iteration in 0..<iterations {
             var input = mutate(corpus[Int(random.next() % UInt64(corpus.count))])
             // Half the bundles get a valid checksum again, so that mutations
             // reach the entry decoder behind it.
             if target == .bundle, random.next() % 2 == 0 { input = Self.resealed(input) }
+            if target == .signed { input = try Self.signedAgain(input) }
             let start = ContinuousClock.now
-            let accepted = Self.decode(input, as: target)
+            let accepted = if let replica { await replica.accepts(input) } else { Self.decode(input, as: target) }
             let elapsed = milliseconds(ContinuousClock.now - start)
             report.inputs += 1
             if accepted {
@@ -77,11 +96,23 @@ public struct Fuzzer {
             } else {
                 report.rejected += 1
             }
+            if accepted, let replica, verifyEach {
+                let problems = try await replica.problems()
+                if !problems.isEmpty {
+                    report.replicaProblems = problems
+                    report.failingLog = try await replica.log()
+                    break
+                }
+            }
             report.slowest = max(report.slowest, elapsed)
             if elapsed > hangMilliseconds { report.hangs.append(input) }
         }
         report.memoryGrowth = max(0, Self.residentKilobytes() - memoryBefore)
         report.seconds = milliseconds(ContinuousClock.now - started) / 1000
+        if let replica {
+            let problems = try await replica.finish()
+            if report.replicaProblems.isEmpty { report.replicaProblems = problems }
+        }
         return report
     }
 
@@ -101,7 +132,20 @@ public struct Fuzzer {
             return (try? RequestDecoding.statement(json)) != nil
         case .dns:
             return (try? DNSMessage(decoding: input)) != nil
+        case .signed:
+            return (try? Entry(bytes: input)) != nil
         }
+    }
+
+    /// An entry's bytes with the corpus author in the author field and a
+    /// valid signature by that author over whatever the rest now says.
+    static func signedAgain(_ input: [UInt8]) throws -> [UInt8] {
+        let authorField = (EntryCodec.magic.count + 1)..<(EntryCodec.magic.count + 1 + Bytes32.byteCount)
+        guard input.count >= authorField.upperBound + EntryCodec.signatureSize else { return input }
+        let key = try FuzzCorpus.key()
+        var body = Array(input.dropLast(EntryCodec.signatureSize))
+        body.replaceSubrange(authorField, with: key.nodeID.raw.bytes)
+        return body + key.sign(body)
     }
 
     private mutating func mutate(_ input: [UInt8]) -> [UInt8] {

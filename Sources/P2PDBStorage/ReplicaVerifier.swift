@@ -106,14 +106,17 @@ struct ReplicaVerifier {
             let columns = layout.columnNames.map(SQLText.quoteIdentifier).joined(separator: ", ")
             let order = layout.primaryKeyIndexes.map { SQLText.quoteIdentifier(layout.columnNames[$0]) }.joined(separator: ", ")
             let sql = "SELECT \(columns) FROM \(layout.quotedName) ORDER BY \(order)"
+            // Rows are read as SQLite stores them, byte for byte: GRDB's
+            // strings end at a NUL, which text values may hold.
             var expected: [[Value]: [Value]] = [:]
-            for row in try Row.fetchAll(scratch, sql: sql) {
-                let values = row.values
+            let replayedRows = try scratch.makeStatement(sql: sql)
+            while try replayedRows.stepRaw() {
+                let values = replayedRows.currentRowRaw()
                 expected[layout.primaryKey(of: values)] = values
             }
-            let cursor = try Row.fetchCursor(db, sql: sql)
-            while let row = try cursor.next() {
-                let values = row.values
+            let fileRows = try db.makeStatement(sql: sql)
+            while try fileRows.stepRaw() {
+                let values = fileRows.currentRowRaw()
                 let key = layout.primaryKey(of: values)
                 report.rowsChecked += 1
                 rowsHash.add(layout.digest(of: values))

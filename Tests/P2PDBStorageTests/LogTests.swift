@@ -198,6 +198,19 @@ struct LogTests {
         }
     }
 
+    /// SQLite keeps text byte for byte, NULs included; every read path that
+    /// feeds a digest must too (found by the `signed` fuzz target).
+    @Test func textHoldingANulByteReplicatesAndVerifies() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (id TEXT PRIMARY KEY, v TEXT)")
+        try await a.sql("INSERT INTO t VALUES (?, ?)", [.text("pea\u{0}"), .text("x\u{0}y")])
+        #expect(try await a.store.verify().problems == [])
+        let b = try TestReplica()
+        try await a.send(to: b)
+        #expect(try await b.rows("SELECT id, v FROM t") == [[.text("pea\u{0}"), .text("x\u{0}y")]])
+        try await expectConverged([a, b])
+    }
+
     @Test func clocksThatWouldOverflowSQLiteIntegersAreMalformed() throws {
         let author = NodeKey()
         for (lamport, causalLength) in [(EntryCodec.maximumCounter + 1, UInt64(1)), (UInt64.max, 1), (1, EntryCodec.maximumCounter + 2)] {

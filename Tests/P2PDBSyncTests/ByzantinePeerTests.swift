@@ -155,6 +155,82 @@ struct ByzantinePeerTests {
     }
 }
 
+extension ByzantinePeerTests {
+    /// An author with a valid key is hostile too: clocks that leap or
+    /// overflow, a flood of entries whose parents never come, a message
+    /// larger than the transport carries.
+    @Test func validlySignedHostileEntriesAreRefusedAndBounded() async throws {
+        let logs = LogCapture()
+        let honest = try await HonestNode(logs: logs)
+        try await honest.node.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        let base = try await honest.node.store.entries(after: 0, limit: 10).map(\.entry)
+        let attacker = NodeKey()
+        let transport = try GRPCPeerTransport(key: attacker, listen: nil)
+        let connection = try await transport.connect(to: honest.address)
+        try await connection.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
+        func row(_ id: Int64) -> TableChanges {
+            TableChanges(
+                table: "t", primaryKeyColumns: ["id"], columns: ["v"],
+                rows: [RowChange(kind: .insert, causalLength: 1, primaryKey: [.integer(id)], values: [ColumnValue(column: 0, value: "evil")])])
+        }
+        let parentLamport = base.map(\.lamport).max() ?? 1
+        // A clock far ahead would win every register from then on.
+        let leaping = Entry.make(
+            author: attacker, seq: 1, lamport: parentLamport + (1 << 40), parents: base.map(\.id), wallTime: 0,
+            payload: EntryPayload(tableChanges: [row(1)]))
+        // A clock past 2^62 would overflow SQLite's integers.
+        let overflowing = Entry.make(
+            author: attacker, seq: 1, lamport: UInt64.max, parents: base.map(\.id), wallTime: 0,
+            payload: EntryPayload(tableChanges: [row(2)]))
+        try await connection.send(.entries([leaping.bytes]))
+        try await connection.send(.entries([overflowing.bytes]))
+        #expect(await eventually { logs.contains("leaps") })
+        #expect(await eventually { logs.contains("above 2^62") })
+
+        // Orphans by the thousand: the waiting room stays bounded (500 here).
+        for batch in 0..<4 {
+            let orphans = (0..<500).map { index in
+                Entry.make(
+                    author: attacker, seq: UInt64(2 + batch * 500 + index), lamport: 100,
+                    parents: [EntryID(Bytes32(word0: UInt64(batch), word1: UInt64(index), word2: 7, word3: 7))], wallTime: 0,
+                    payload: EntryPayload(tableChanges: [row(Int64(10 + batch * 500 + index))]))
+            }
+            try await connection.send(.entries(orphans.map(\.bytes)))
+        }
+        #expect(await eventually { logs.contains("already wait for theirs") })
+        #expect(try await honest.node.store.pendingCount() <= 500)
+
+        // One entry larger than a message: the transport refuses it and the
+        // session ends; the node goes on.
+        let huge = Entry.make(
+            author: attacker, seq: 1, lamport: parentLamport + 1, parents: base.map(\.id), wallTime: 0,
+            payload: EntryPayload(tableChanges: [
+                TableChanges(
+                    table: "t", primaryKeyColumns: ["id"], columns: ["v"],
+                    rows: [RowChange(kind: .insert, causalLength: 1, primaryKey: [.integer(3)], values: [ColumnValue(column: 0, value: .blob(Array(repeating: 1, count: 17 << 20)))])])
+            ]))
+        // The flood got the first session ended (too many refused entries).
+        connection.close()
+        let second = try await transport.connect(to: honest.address)
+        try await second.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
+        try? await second.send(.entries([huge.bytes]))
+        var ended = false
+        do {
+            for try await _ in second.inbound {}
+            ended = true
+        } catch {
+            ended = true
+        }
+        #expect(ended)
+        try await honest.node.execute("INSERT INTO t VALUES (100, 'honest')")
+        #expect(try await honest.node.query("SELECT v FROM t ORDER BY id").rows == [[.text("honest")]])
+        #expect(try await honest.node.store.verify().isValid)
+        #expect(try await honest.node.store.held([leaping.id, overflowing.id, huge.id]).isEmpty)
+        second.close()
+        await honest.stop()
+    }
+}
+
 /// A plain TCP connection, for bytes that are not TLS at all.
 final class RawSocket: Sendable {
     let descriptor: Int32
