@@ -248,7 +248,7 @@ public final class Simulation {
         }
     }
 
-    private func start(_ index: Int) throws {
+    func start(_ index: Int) throws {
         let options = StoreOptions(durability: .off, clock: clock)
         let node = try Node.open(nodes[index].directory, options: options)
         let seeds = nodes.filter { $0.index != index }.map(\.address)

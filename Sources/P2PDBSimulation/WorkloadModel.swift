@@ -71,7 +71,7 @@ struct WorkloadModel {
         case afterCommit
     }
 
-    private(set) var writes: [ClientWrite] = []
+    var writes: [ClientWrite] = []
     private var keys: [String] = []
     private var deletedKeys: [String] = []
     private var nextKey = 0
