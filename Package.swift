@@ -111,6 +111,8 @@ let package = Package(
             dependencies: [
                 "P2PDB",
                 "P2PDBSync",
+                // Corrupted messages are corrupted as frames on the wire.
+                "P2PDBPeerGRPC",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strictSwift
@@ -222,7 +224,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBSimulationTests",
-            dependencies: ["P2PDB", "P2PDBSimulation", "P2PDBFuzz"],
+            dependencies: ["P2PDB", "P2PDBSimulation", "P2PDBFuzz", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         .testTarget(

@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import P2PDB
+import P2PDBPeerGRPC
 import P2PDBSync
 
 /// What a simulation run does: how many nodes, how much client work, how
@@ -17,15 +18,20 @@ public struct SimulationConfiguration: Sendable {
     public var dropRate: Double
     public var duplicateRate: Double
     public var corruptRate: Double
+    /// The chance that a client request is cut by a crash of its node,
+    /// before or after the commit: the client never hears back.
+    public var interruptRate: Double
     /// Messages are delayed by up to this, so they overtake each other.
     public var maximumDelay: UInt64
     /// Virtual milliseconds allowed to converge once the network heals.
     public var settleLimit: UInt64
+    /// Made by ``quick(seed:)``: the base that ``command`` starts from.
+    public private(set) var quick = false
 
     public init(
         seed: UInt64, nodes: Int = 5, transactions: Int = 120, duration: UInt64 = 20_000, faults: Int = 6,
-        dropRate: Double = 0.03, duplicateRate: Double = 0.03, corruptRate: Double = 0.02, maximumDelay: UInt64 = 200,
-        settleLimit: UInt64 = 120_000
+        dropRate: Double = 0.03, duplicateRate: Double = 0.03, corruptRate: Double = 0.02, interruptRate: Double = 0.03,
+        maximumDelay: UInt64 = 200, settleLimit: UInt64 = 120_000
     ) {
         self.seed = seed
         self.nodes = nodes
@@ -35,21 +41,49 @@ public struct SimulationConfiguration: Sendable {
         self.dropRate = dropRate
         self.duplicateRate = duplicateRate
         self.corruptRate = corruptRate
+        self.interruptRate = interruptRate
         self.maximumDelay = maximumDelay
         self.settleLimit = settleLimit
     }
 
     /// A smaller run, for the test suite's many seeds.
     public static func quick(seed: UInt64) -> SimulationConfiguration {
-        SimulationConfiguration(seed: seed, transactions: 50, duration: 8_000, faults: 4)
+        var configuration = SimulationConfiguration(seed: seed, transactions: 50, duration: 8_000, faults: 4)
+        configuration.quick = true
+        return configuration
+    }
+
+    /// The `p2pdb simulate` command that runs exactly this configuration:
+    /// the seed, and every setting that differs from its base.
+    public var command: String {
+        let base = quick ? Self.quick(seed: seed) : Self(seed: seed)
+        var words = ["p2pdb", "simulate"] + (quick ? ["--quick"] : []) + ["--seed", "\(seed)"]
+        func option<T: Equatable>(_ name: String, _ value: T, _ baseValue: T) {
+            if value != baseValue { words += ["--\(name)", "\(value)"] }
+        }
+        option("nodes", nodes, base.nodes)
+        option("transactions", transactions, base.transactions)
+        option("duration", duration, base.duration)
+        option("faults", faults, base.faults)
+        option("drop-rate", dropRate, base.dropRate)
+        option("duplicate-rate", duplicateRate, base.duplicateRate)
+        option("corrupt-rate", corruptRate, base.corruptRate)
+        option("interrupt-rate", interruptRate, base.interruptRate)
+        option("maximum-delay", maximumDelay, base.maximumDelay)
+        option("settle-limit", settleLimit, base.settleLimit)
+        return words.joined(separator: " ")
     }
 }
 
 /// What a run did and what the checker found.
 public struct SimulationReport: Sendable, CustomStringConvertible {
     public var seed: UInt64
+    /// The command that reproduces the run.
+    public var command: String
     public var transactions = 0
     public var acknowledged = 0
+    /// Requests cut by a crash of their node: the client never heard back.
+    public var unacknowledged = 0
     public var messagesSent = 0
     public var dropped = 0
     public var duplicated = 0
@@ -59,18 +93,30 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     /// Virtual milliseconds from the end of faults to convergence.
     public var settleTime: UInt64 = 0
     public var checkedRows = 0
+    /// Client writes the oracle found in the log and checked.
+    public var checkedWrites = 0
+    /// Cut requests that the log shows were committed.
+    public var cutButWritten = 0
+    /// Inserts that brought a deleted row back.
+    public var reinserts = 0
+    /// Writes that a concurrent delete beat.
+    public var beatenByDeletes = 0
     /// Broken guarantees; empty when the run passed.
     public var violations: [String] = []
 
     public var passed: Bool { violations.isEmpty }
 
-    public init(seed: UInt64) { self.seed = seed }
+    public init(seed: UInt64, command: String = "") {
+        self.seed = seed
+        self.command = command
+    }
 
     public var description: String {
-        let outcome = passed ? "ok" : "FAILED: " + violations.joined(separator: "; ")
-        return "seed \(seed): \(transactions) transactions (\(acknowledged) acknowledged), \(messagesSent) messages "
+        let outcome = passed ? "ok" : "FAILED: " + violations.joined(separator: "; ") + "; reproduce with: \(command)"
+        return "seed \(seed): \(transactions) transactions (\(acknowledged) acknowledged, \(unacknowledged) cut by a crash), \(messagesSent) messages "
             + "(\(dropped) dropped, \(duplicated) duplicated, \(corrupted) corrupted), \(partitions) partitions, "
-            + "\(crashes) crashes, converged \(settleTime) ms after healing; \(outcome)"
+            + "\(crashes) crashes, converged \(settleTime) ms after healing; \(checkedWrites) writes checked (\(cutButWritten) cut but "
+            + "committed, \(reinserts) re-inserts, \(beatenByDeletes) beaten by a concurrent delete); \(outcome)"
     }
 }
 
@@ -131,6 +177,8 @@ public final class Simulation {
     /// The last delivery time scheduled on each (link, side).
     var lastDelivery: [[Int]: UInt64] = [:]
     var model = WorkloadModel()
+    /// The entries that made the shared tables before the run.
+    var setupEntries = Set<EntryID>()
     var report: SimulationReport
     var faultsOn = true
     let logger: Logger
@@ -140,7 +188,7 @@ public final class Simulation {
     init(_ configuration: SimulationConfiguration) throws {
         self.configuration = configuration
         random = SeededRandomSource(seed: configuration.seed)
-        report = SimulationReport(seed: configuration.seed)
+        report = SimulationReport(seed: configuration.seed, command: configuration.command)
         let base = FileManager.default.fileExists(atPath: "/dev/shm") ? URL(fileURLWithPath: "/dev/shm") : FileManager.default.temporaryDirectory
         root = base.appendingPathComponent("p2pdb-sim-\(configuration.seed)-\(UUID().uuidString)")
         var logger = Logger(label: "p2pdb.simulation")
@@ -182,6 +230,7 @@ public final class Simulation {
         let first = try node(0)
         try await first.execute(WorkloadModel.schema)
         let entries = try await first.store.entries(after: 0, limit: .max).map(\.entry)
+        setupEntries = Set(entries.map(\.id))
         for index in nodes.indices.dropFirst() { _ = try await self.node(index).store.apply(entries) }
         for index in nodes.indices { nodes[index].lastPosition = try self.node(index).store.summary.lastPosition }
 
@@ -199,7 +248,7 @@ public final class Simulation {
         }
     }
 
-    private func start(_ index: Int) throws {
+    func start(_ index: Int) throws {
         let options = StoreOptions(durability: .off, clock: clock)
         let node = try Node.open(nodes[index].directory, options: options)
         let seeds = nodes.filter { $0.index != index }.map(\.address)
@@ -267,15 +316,28 @@ public final class Simulation {
             guard let engine = nodes[index].engine else { return }
             await engine.handle(.tick)
             for dial in await engine.takeDialRequests() {
-                guard let target = nodes.firstIndex(where: { $0.address == dial.address }) else { continue }
+                guard let target = nodes.firstIndex(where: { $0.address == dial.address }) else {
+                    // An address a corrupted message made up: nobody is there.
+                    await engine.handle(.dialFailed(dial.address, reason: "no such host"))
+                    continue
+                }
                 queue.schedule(.dial(from: index, to: target), at: clock.nowMilliseconds + 1 + random.next() % 20)
             }
             try await flush(index)
         case .client(let index):
             guard let node = nodes[index].node else { return }
             report.transactions += 1
-            if try await model.transact(on: node, random: random) { report.acknowledged += 1 }
-            try await flush(index)
+            let interruption: WorkloadModel.Interruption? =
+                faultsOn && chance(configuration.interruptRate) ? (random.next() % 2 == 0 ? .beforeCommit : .afterCommit) : nil
+            let outcome = try await model.transact(on: node, index: index, random: random, interruption: interruption)
+            if outcome.acknowledged { report.acknowledged += 1 }
+            if outcome.interrupted {
+                // Down before it could answer, or push what it committed.
+                report.unacknowledged += 1
+                try await crash(index)
+            } else {
+                try await flush(index)
+            }
         case .dial(let from, let to):
             try await dial(from, to)
         case .deliver(let link, let side, let message):
@@ -298,21 +360,25 @@ public final class Simulation {
         case .heal:
             cuts = []
         case .crash(let index):
-            guard faultsOn, nodes[index].node != nil else { return }
-            report.crashes += 1
-            for link in links.indices where links[link].active && (links[link].nodes.0 == index || links[link].nodes.1 == index) {
-                try await disconnect(link)
-            }
-            // Everything in memory is lost: sessions, queues, messages in
-            // flight. The replica file keeps what was acknowledged.
-            try await nodes[index].node?.close()
-            nodes[index].node = nil
-            nodes[index].engine = nil
-            queue.schedule(.restart(index), at: clock.nowMilliseconds + 500 + random.next() % 3_000)
+            try await crash(index)
         case .restart(let index):
             guard nodes[index].node == nil else { return }
             try start(index)
         }
+    }
+
+    private func crash(_ index: Int) async throws {
+        guard faultsOn, nodes[index].node != nil else { return }
+        report.crashes += 1
+        for link in links.indices where links[link].active && (links[link].nodes.0 == index || links[link].nodes.1 == index) {
+            try await disconnect(link)
+        }
+        // Everything in memory is lost: sessions, queues, messages in
+        // flight. The replica file keeps what was committed.
+        try await nodes[index].node?.close()
+        nodes[index].node = nil
+        nodes[index].engine = nil
+        queue.schedule(.restart(index), at: clock.nowMilliseconds + 500 + random.next() % 3_000)
     }
 
     private func isCut(_ a: Int, _ b: Int) -> Bool { cuts.contains([min(a, b), max(a, b)]) }
@@ -390,20 +456,31 @@ public final class Simulation {
             return
         }
         var message = message
-        if chance(configuration.corruptRate), case .entries(var bodies) = message, !bodies.isEmpty {
-            let victim = Int(random.next() % UInt64(bodies.count))
-            if !bodies[victim].isEmpty {
-                let byte = Int(random.next() % UInt64(bodies[victim].count))
-                bodies[victim][byte] ^= UInt8(1 + random.next() % 255)
-                message = .entries(bodies)
-                report.corrupted += 1
+        if chance(configuration.corruptRate) {
+            report.corrupted += 1
+            guard let corrupted = corrupt(message) else {
+                // The receiving transport cannot decode the frame: it ends
+                // the session, after what came before it.
+                queue.schedule(.disconnect(link: link), at: deliverAt(0))
+                return
             }
+            message = corrupted
         }
         queue.schedule(.deliver(link: link, side: side, message: message), at: deliverAt(0))
         if chance(configuration.duplicateRate) {
             report.duplicated += 1
             queue.schedule(.deliver(link: link, side: side, message: message), at: deliverAt(0))
         }
+    }
+
+    /// Flips one to three bytes of the message's frame, as the peer
+    /// transport encodes it: nil when the frame no longer decodes.
+    private func corrupt(_ message: SyncMessage) -> SyncMessage? {
+        guard var bytes = try? FrameCoding.encode(message), !bytes.isEmpty else { return nil }
+        for _ in 0...(random.next() % 3) {
+            bytes[Int(random.next() % UInt64(bytes.count))] ^= UInt8(1 + random.next() % 255)
+        }
+        return try? FrameCoding.decode(bytes)
     }
 
     private func chance(_ probability: Double) -> Bool {
@@ -424,19 +501,30 @@ public final class Simulation {
         return true
     }
 
-    /// The guarantees: one state everywhere; every acknowledged write held
-    /// everywhere; counters equal to the sum of acknowledged deltas;
-    /// deleted rows deleted everywhere; every replica consistent with its
-    /// own log.
+    /// The guarantees, on every node: every acknowledged entry held; the
+    /// tables, columns and indexes that ``Oracle`` derives from what the
+    /// clients did and the shape of the log, independently of the merge
+    /// code; the replica consistent with its own log (`verify`). One state
+    /// and one log everywhere was checked on converging.
     func check() async throws {
         guard report.violations.isEmpty else { return }
+        let oracle = Oracle(writes: model.writes, authors: nodes.map(\.key.nodeID), setup: setupEntries)
+        let acknowledged = model.acknowledgedEntries
         for index in nodes.indices {
             let node = try node(index)
-            let held = try await node.store.held(model.acknowledgedEntries)
-            if held.count != model.acknowledgedEntries.count {
-                report.violations.append("node \(index) lacks \(model.acknowledgedEntries.count - held.count) acknowledged entries")
+            let held = try await node.store.held(acknowledged)
+            if held.count != acknowledged.count {
+                report.violations.append("node \(index) lacks \(acknowledged.count - held.count) acknowledged entries")
             }
-            report.violations += try await model.violations(on: node, index: index)
+            let findings = try await oracle.check(node, index: index)
+            report.violations += findings.violations
+            if index == 0 {
+                // The logs are equal by now, so any node's figures do.
+                report.checkedWrites = findings.writes
+                report.cutButWritten = findings.unacknowledged
+                report.reinserts = findings.reinserts
+                report.beatenByDeletes = findings.beatenByDeletes
+            }
             let verification = try await node.store.verify()
             if !verification.isValid { report.violations.append("node \(index) fails verify: \(verification.problems[0])") }
             report.checkedRows += verification.rowsChecked

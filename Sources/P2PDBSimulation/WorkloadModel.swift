@@ -1,109 +1,337 @@
 import P2PDB
 import P2PDBSync
 
-/// The client workload of a simulation and what it expects to find after.
+/// The client workload of a simulation, and the record of what each client
+/// asked for and was told, from which ``Oracle`` derives what every replica
+/// must hold.
 ///
-/// - `stock`: counter rows made before the run; clients only add deltas,
-///   so each must end as the sum of the acknowledged deltas.
-/// - `tags`: rows inserted with fresh keys, updated, deleted; a deleted key
-///   is never inserted again, so it must stay deleted on every node, and a
-///   key inserted and never deleted must exist on every node.
-/// - schema changes: concurrent, sometimes conflicting, ALTER TABLE ADD
-///   COLUMN on `tags`, and writes to those columns.
+/// - `stock`: counter rows made before the run; clients only add deltas.
+/// - `tags`: a last-writer-wins row per key, with a counter: inserts of
+///   fresh keys, re-inserts of deleted keys (at a node that has seen the
+///   delete the row comes back; at one that has not, the insert is refused
+///   or, as an upsert, becomes an update that the delete beats), updates,
+///   deletes; concurrent, sometimes conflicting, ALTER TABLE ADD COLUMN and
+///   writes to those columns.
+/// - `notes`: created during the run, concurrently at several nodes with
+///   compatible definitions (the same key, other columns) and conflicting
+///   ones (another type for a column, another primary key); inserts only,
+///   each with keys of its own.
+/// - indexes created during the run, some under one name with two
+///   definitions.
+///
+/// Every value a client writes to a last-writer-wins column is unique to
+/// that write (a token), so each update really changes what it sets and the
+/// oracle can tell which write a stored value came from.
 struct WorkloadModel {
     static let skus = ["apple", "pear", "plum"]
     static let schema = """
         CREATE TABLE stock (sku TEXT PRIMARY KEY, units COUNTER INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE tags (id TEXT PRIMARY KEY, label TEXT, weight INTEGER);
+        CREATE TABLE tags (id TEXT PRIMARY KEY, label TEXT, weight INTEGER, hits COUNTER INTEGER NOT NULL DEFAULT 0);
         INSERT INTO stock (sku) VALUES ('apple'), ('pear'), ('plum');
         """
+    /// The columns of `tags` made before the run, in order.
+    static let tagColumns = [
+        ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "label", type: "TEXT"),
+        ColumnSpec(name: "weight", type: "INTEGER"), ColumnSpec(name: "hits", type: "COUNTER INTEGER", defaultValue: .integer(0)),
+    ]
+    /// Definitions that concurrent ALTER TABLE tags ADD COLUMN may give.
+    static let addedColumnTypes: [(type: String, defaultValue: Value)] = [("TEXT", .text("x")), ("INTEGER", .integer(7)), ("TEXT", .null)]
+    /// Definitions that concurrent CREATE TABLE notes may give: two alike
+    /// but for a column, one with another type for `body`, one keyed by
+    /// another column.
+    static let notesDefinitions: [NotesDefinition] = [
+        NotesDefinition(primaryKey: "id", columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "TEXT")]),
+        NotesDefinition(
+            primaryKey: "id",
+            columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "TEXT"), ColumnSpec(name: "size", type: "INTEGER")]),
+        NotesDefinition(primaryKey: "id", columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "INTEGER")]),
+        NotesDefinition(primaryKey: "n", columns: [ColumnSpec(name: "n", type: "INTEGER"), ColumnSpec(name: "body", type: "TEXT")]),
+    ]
+    static let indexDefinitions: [IndexSpec] = [
+        IndexSpec(name: "tags_by_label", table: "tags", columns: [IndexSpec.Column(name: "label", descending: false)]),
+        IndexSpec(name: "tags_by_label", table: "tags", columns: [IndexSpec.Column(name: "weight", descending: true)]),
+        IndexSpec(name: "tags_by_c1", table: "tags", columns: [IndexSpec.Column(name: "c1", descending: false)]),
+        IndexSpec(name: "notes_by_body", table: "notes", columns: [IndexSpec.Column(name: "body", descending: false)]),
+        IndexSpec(name: "notes_by_size", table: "notes", columns: [IndexSpec.Column(name: "size", descending: false)]),
+    ]
 
-    private(set) var acknowledgedEntries: [EntryID] = []
-    private var deltas: [String: Int64] = [:]
-    private var inserted: [String] = []
-    private var deleted = Set<String>()
-    private var nextTag = 0
+    /// What happened to a client request that wrote something.
+    enum Outcome {
+        case acknowledged(EntryID)
+        /// The node crashed before the client heard back: the write may or
+        /// may not have been committed.
+        case unknown
+    }
 
-    /// Runs one random transaction; true if it was acknowledged with an entry.
-    mutating func transact(on node: Node, random: SeededRandomSource) async throws -> Bool {
+    /// When a simulated crash cuts a client request.
+    enum Interruption {
+        /// The node went down before it ran the request.
+        case beforeCommit
+        /// The node committed the request and went down before answering.
+        case afterCommit
+    }
+
+    var writes: [ClientWrite] = []
+    private var keys: [String] = []
+    private var deletedKeys: [String] = []
+    private var nextKey = 0
+    private var nextToken = 0
+
+    var acknowledgedEntries: [EntryID] {
+        writes.compactMap { write in
+            if case .acknowledged(let entry) = write.outcome { return entry }
+            return nil
+        }
+    }
+
+    /// A value no other write carries, as text and as a number.
+    private mutating func token() -> (text: String, number: Int64) {
+        nextToken += 1
+        return ("v\(nextToken)", Int64(nextToken))
+    }
+
+    /// Runs one random transaction at `node`. Returns whether it was
+    /// acknowledged with an entry, and whether `interruption` applied (only
+    /// requests whose effect the oracle can find in the log by their token
+    /// can be cut; the others run as usual).
+    mutating func transact(
+        on node: Node, index: Int, random: SeededRandomSource, interruption: Interruption?
+    ) async throws -> (acknowledged: Bool, interrupted: Bool) {
         let pick = random.next() % 100
         let sku = Self.skus[Int(random.next() % UInt64(Self.skus.count))]
         let delta = Int64(random.next() % 7) - 3
-        let known = inserted.isEmpty ? nil : inserted[Int(random.next() % UInt64(inserted.count))]
-        let label = "l\(random.next() % 1000)"
+        let known = keys.isEmpty ? nil : keys[Int(random.next() % UInt64(keys.count))]
+        let deleted = deletedKeys.isEmpty ? nil : deletedKeys[Int(random.next() % UInt64(deletedKeys.count))]
+        let choice = Int(random.next() % 1_000)
+        var write = ClientWrite(node: index, outcome: .unknown)
+        var requests: [SQLRequest] = []
+        switch pick {
+        case 0..<22:
+            write.rows = [RowWrite(table: "stock", key: .text(sku), kind: .update, deltas: ["units": delta])]
+            requests = [SQLRequest("UPDATE stock SET units = units + ? WHERE sku = ?", [.integer(delta), .text(sku)])]
+        case 22..<38:
+            // A fresh key, or a re-insert of a key that some node deleted.
+            let id: String
+            if let deleted, choice % 5 < 2 {
+                id = deleted
+            } else {
+                nextKey += 1
+                id = "t\(nextKey)"
+            }
+            let (label, weight) = token()
+            write.token = label
+            write.rows = [
+                RowWrite(
+                    table: "tags", key: .text(id), kind: .insert, values: ["label": .text(label), "weight": .integer(weight)],
+                    deltas: ["hits": delta]),
+                RowWrite(table: "stock", key: .text(sku), kind: .update, deltas: ["units": delta]),
+            ]
+            requests = [
+                SQLRequest(
+                    "INSERT INTO tags (id, label, weight, hits) VALUES (?, ?, ?, ?)",
+                    [.text(id), .text(label), .integer(weight), .integer(delta)]),
+                SQLRequest("UPDATE stock SET units = units + ? WHERE sku = ?", [.integer(delta), .text(sku)]),
+            ]
+            if !keys.contains(id) { keys.append(id) }
+        case 38..<46:
+            // An upsert of a known key: an insert where the node has the row
+            // deleted, an update where it has it.
+            guard let id = choice % 2 == 0 ? (deleted ?? known) : known else { return (false, false) }
+            let (label, weight) = token()
+            write.token = label
+            write.rows = [
+                RowWrite(
+                    table: "tags", key: .text(id), kind: .upsert, values: ["label": .text(label), "weight": .integer(weight)],
+                    deltas: ["hits": delta])
+            ]
+            requests = [
+                SQLRequest(
+                    """
+                    INSERT INTO tags (id, label, weight, hits) VALUES (?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET label = excluded.label, weight = excluded.weight, hits = hits + excluded.hits
+                    """, [.text(id), .text(label), .integer(weight), .integer(delta)])
+            ]
+        case 46..<60:
+            guard let known else { return (false, false) }
+            let (label, weight) = token()
+            write.token = label
+            write.rows = [
+                RowWrite(
+                    table: "tags", key: .text(known), kind: .update, values: ["label": .text(label), "weight": .integer(weight)],
+                    deltas: ["hits": delta])
+            ]
+            requests = [
+                SQLRequest(
+                    "UPDATE tags SET label = ?, weight = ?, hits = hits + ? WHERE id = ?",
+                    [.text(label), .integer(weight), .integer(delta), .text(known)])
+            ]
+        case 60..<71:
+            guard let known else { return (false, false) }
+            write.rows = [RowWrite(table: "tags", key: .text(known), kind: .delete)]
+            requests = [SQLRequest("DELETE FROM tags WHERE id = ?", [.text(known)])]
+        case 71..<76:
+            let column = "c\(choice % 3)"
+            let definition = Self.addedColumnTypes[(choice / 3) % Self.addedColumnTypes.count]
+            let spec = ColumnSpec(name: column, type: definition.type, defaultValue: definition.defaultValue)
+            write.schema = .addColumn(table: "tags", spec)
+            requests = [SQLRequest("ALTER TABLE tags ADD COLUMN \(spec.sql)")]
+        case 76..<82:
+            guard let known else { return (false, false) }
+            let column = "c\(choice % 3)"
+            let value = token().text
+            write.token = value
+            write.rows = [RowWrite(table: "tags", key: .text(known), kind: .update, values: [column: .text(value)])]
+            requests = [SQLRequest("UPDATE tags SET \(column) = ? WHERE id = ?", [.text(value), .text(known)])]
+        case 82..<86:
+            let definition = Self.notesDefinitions[choice % Self.notesDefinitions.count]
+            write.schema = .createTable(name: "notes", definition)
+            requests = [SQLRequest(definition.createSQL(name: "notes"))]
+        case 86..<94:
+            // The client names every key column its node's table has, so no
+            // key is left for SQLite to choose.
+            guard let columns = try? await node.query("SELECT * FROM notes LIMIT 0").columns else { return (false, false) }
+            nextKey += 1
+            let body = token().text
+            write.token = body
+            var values: [String: Value] = ["body": .text(body)]
+            if columns.contains("id") { values["id"] = .text("n\(nextKey)") }
+            if columns.contains("n") { values["n"] = .integer(Int64(nextKey)) }
+            let names = values.keys.sorted()
+            write.rows = [RowWrite(table: "notes", key: .null, kind: .insert, values: values)]
+            requests = [
+                SQLRequest(
+                    "INSERT INTO notes (\(names.joined(separator: ", "))) VALUES (\(names.map { _ in "?" }.joined(separator: ", ")))",
+                    names.compactMap { values[$0] })
+            ]
+        default:
+            let index = Self.indexDefinitions[choice % Self.indexDefinitions.count]
+            write.schema = .createIndex(index)
+            requests = [SQLRequest(index.createSQL)]
+        }
+
+        // Only a write that carries a token can be found in the log again.
+        let interrupted = write.token != nil ? interruption : nil
+        if interrupted == .beforeCommit {
+            writes.append(write)
+            return (false, true)
+        }
+        let result: TransactionResult
         do {
-            switch pick {
-            case 0..<30:
-                let result = try await node.execute("UPDATE stock SET units = units + ? WHERE sku = ?", [.integer(delta), .text(sku)])
-                guard let entry = result.entry, result.changes == 1 else { return false }
-                deltas[sku, default: 0] += delta
-                return acknowledge(entry)
-            case 30..<55:
-                nextTag += 1
-                let id = "t\(nextTag)"
-                let result = try await node.transaction([
-                    SQLRequest("INSERT INTO tags (id, label, weight) VALUES (?, ?, ?)", [.text(id), .text(label), .integer(delta)]),
-                    SQLRequest("UPDATE stock SET units = units + ? WHERE sku = ?", [.integer(delta), .text(sku)]),
-                ])
-                guard let entry = result.entry else { return false }
-                inserted.append(id)
-                if result.changes == 2 { deltas[sku, default: 0] += delta }
-                return acknowledge(entry)
-            case 55..<75:
-                guard let known else { return false }
-                let result = try await node.execute("UPDATE tags SET label = ?, weight = weight + 1 WHERE id = ?", [.text(label), .text(known)])
-                guard let entry = result.entry else { return false }
-                return acknowledge(entry)
-            case 75..<88:
-                guard let known else { return false }
-                let result = try await node.execute("DELETE FROM tags WHERE id = ?", [.text(known)])
-                guard let entry = result.entry, result.changes == 1 else { return false }
-                deleted.insert(known)
-                return acknowledge(entry)
-            case 88..<94:
-                let column = "c\(random.next() % 3)"
-                let type = ["TEXT DEFAULT 'x'", "INTEGER DEFAULT 7", "TEXT"][Int(random.next() % 3)]
-                let result = try await node.execute("ALTER TABLE tags ADD COLUMN \(column) \(type)")
-                guard let entry = result.entry else { return false }
-                return acknowledge(entry)
-            default:
-                guard let known else { return false }
-                let column = "c\(random.next() % 3)"
-                let result = try await node.execute("UPDATE tags SET \(column) = ? WHERE id = ?", [.text(label), .text(known)])
-                guard let entry = result.entry else { return false }
-                return acknowledge(entry)
-            }
+            result = try await node.transaction(requests)
         } catch let error as P2PDBError where error.kind == .invalidSQL || error.kind == .refused || error.kind == .constraint {
-            // A column this node does not know yet, a schema change that
-            // conflicts with one from a peer: refused, nothing written.
-            return false
+            // A column or table this node does not know yet, a schema
+            // change that conflicts with one it has, a key it still holds:
+            // refused, nothing written.
+            if interrupted != nil { writes.append(write) }
+            return (false, interrupted != nil)
+        }
+        if interrupted != nil {
+            writes.append(write)
+            return (false, true)
+        }
+        // Statements that matched no row wrote nothing.
+        guard let entry = result.entry, result.changes > 0 || write.schema != nil else { return (false, false) }
+        write.outcome = .acknowledged(entry)
+        writes.append(write)
+        if write.rows.first?.kind == .delete, case .text(let id)? = write.rows.first?.key, !deletedKeys.contains(id) {
+            deletedKeys.append(id)
+        }
+        return (true, false)
+    }
+}
+
+/// A client request that wrote something (or may have), as the client
+/// made it.
+struct ClientWrite {
+    var node: Int
+    var outcome: WorkloadModel.Outcome
+    /// A value that only this write carries, to find it in the log when
+    /// its outcome is unknown.
+    var token: String?
+    var rows: [RowWrite] = []
+    var schema: SchemaWrite?
+
+    init(node: Int, outcome: WorkloadModel.Outcome) {
+        self.node = node
+        self.outcome = outcome
+    }
+}
+
+/// One row a client request wrote, as the client asked.
+struct RowWrite {
+    enum Kind {
+        case insert, update, delete
+        /// INSERT … ON CONFLICT DO UPDATE: which one it was depends on what
+        /// the node held, which the oracle works out from the log.
+        case upsert
+    }
+
+    var table: String
+    var key: Value
+    var kind: Kind
+    /// Last-writer-wins columns set explicitly.
+    var values: [String: Value] = [:]
+    /// Counter columns changed.
+    var deltas: [String: Int64] = [:]
+}
+
+enum SchemaWrite {
+    case addColumn(table: String, ColumnSpec)
+    case createTable(name: String, NotesDefinition)
+    case createIndex(IndexSpec)
+}
+
+/// A column as the workload declares it.
+struct ColumnSpec: Equatable {
+    var name: String
+    /// The declared type, as `pragma_table_info` reports it.
+    var type: String
+    /// The literal default; NULL when there is none.
+    var defaultValue: Value = .null
+
+    var sql: String {
+        switch defaultValue {
+        case .text(let text): return "\(name) \(type) DEFAULT '\(text)'"
+        case .integer(let integer): return "\(name) \(type) DEFAULT \(integer)"
+        default: return "\(name) \(type)"
         }
     }
 
-    private mutating func acknowledge(_ entry: EntryID) -> Bool {
-        acknowledgedEntries.append(entry)
-        return true
+    /// SQLite's affinity for the declared type, for the two kinds the
+    /// workload declares.
+    var hasIntegerAffinity: Bool { type.uppercased().contains("INT") }
+
+    /// What SQLite stores when `value` is written to this column.
+    func stored(_ value: Value) -> Value {
+        switch value {
+        case .integer(let integer) where !hasIntegerAffinity: return .text(String(integer))
+        case .text(let text) where hasIntegerAffinity: return Int64(text).map(Value.integer) ?? value
+        default: return value
+        }
+    }
+}
+
+struct NotesDefinition: Equatable {
+    var primaryKey: String
+    var columns: [ColumnSpec]
+
+    func createSQL(name: String) -> String {
+        let columns = columns.map { $0.name == primaryKey ? $0.sql + " PRIMARY KEY" : $0.sql }
+        return "CREATE TABLE \(name) (\(columns.joined(separator: ", ")))"
+    }
+}
+
+struct IndexSpec: Equatable {
+    struct Column: Equatable {
+        var name: String
+        var descending: Bool
     }
 
-    /// What the node holds that breaks the model.
-    func violations(on node: Node, index: Int) async throws -> [String] {
-        var found: [String] = []
-        for sku in Self.skus {
-            let rows = try await node.query("SELECT units FROM stock WHERE sku = ?", [.text(sku)]).rows
-            let expected = deltas[sku] ?? 0
-            if rows != [[.integer(expected)]] {
-                found.append("node \(index): stock \(sku) is \(rows), the acknowledged deltas sum to \(expected)")
-            }
-        }
-        let present = Set(
-            try await node.query("SELECT id FROM tags").rows.compactMap { row -> String? in
-                if case .text(let id)? = row.first { return id }
-                return nil
-            })
-        for id in deleted where present.contains(id) { found.append("node \(index): deleted row \(id) is back") }
-        for id in inserted where !deleted.contains(id) && !present.contains(id) {
-            found.append("node \(index): acknowledged row \(id) is missing")
-        }
-        return found
+    var name: String
+    var table: String
+    var columns: [Column]
+
+    var createSQL: String {
+        "CREATE INDEX \(name) ON \(table) (\(columns.map { $0.descending ? $0.name + " DESC" : $0.name }.joined(separator: ", ")))"
     }
 }

@@ -174,4 +174,12 @@ struct CLITests {
         #expect(output.stderr.contains("in use by another p2pdb process"))
         _ = node
     }
+
+    /// The command a run prints is the one given, in the form a failure
+    /// prints it: every setting that differs from the run's base.
+    @Test func simulateNamesTheCommandThatReplaysASeed() throws {
+        let output = try p2pdb("simulate", "--corrupt-rate", "0.1", "--seed", "3", "--nodes", "3", "--quick", "--faults", "1", "--transactions", "10")
+        #expect(output.status == 0, "\(output.stdout)\(output.stderr)")
+        #expect(output.stdout.contains("replay with: p2pdb simulate --quick --seed 3 --nodes 3 --transactions 10 --faults 1 --corrupt-rate 0.1"))
+    }
 }
