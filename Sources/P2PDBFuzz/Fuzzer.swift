@@ -80,6 +80,8 @@ public struct Fuzzer {
         let memoryBefore = Self.residentKilobytes()
         let replica = target == .signed ? try ScratchReplica() : nil
         for iteration in 0..<iterations {
+            // Decoding never suspends: let the rest of the process run.
+            if iteration % 256 == 255 { await Task.yield() }
             var input = mutate(corpus[Int(random.next() % UInt64(corpus.count))])
             // Half the bundles get a valid checksum again, so that mutations
             // reach the entry decoder behind it.

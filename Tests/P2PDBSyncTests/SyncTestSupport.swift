@@ -65,7 +65,7 @@ final class TestCluster: Sendable {
     var stateHashes: [StateHash] { members.map { $0.node.store.summary.stateHash } }
 
     /// Waits until every listed node has the same state hash and log size.
-    func waitForConvergence(_ indexes: [Int]? = nil, timeout: Duration = .seconds(20)) async -> Bool {
+    func waitForConvergence(_ indexes: [Int]? = nil, timeout: Duration = .seconds(60)) async -> Bool {
         let chosen = indexes ?? Array(members.indices)
         return await eventually(timeout: timeout) {
             let summaries = chosen.map { self.members[$0].node.store.summary }
@@ -74,8 +74,10 @@ final class TestCluster: Sendable {
     }
 }
 
-/// Polls `condition` until it holds or `timeout` passes.
-func eventually(timeout: Duration = .seconds(20), _ condition: @Sendable () async -> Bool) async -> Bool {
+/// Polls `condition` until it holds or `timeout` passes. Generous: the
+/// whole suite shares two cores, and a node that converges in a second
+/// alone can wait its turn for many under load.
+func eventually(timeout: Duration = .seconds(60), _ condition: @Sendable () async -> Bool) async -> Bool {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if await condition() { return true }
