@@ -73,7 +73,7 @@ public final class ReplicaStore: Sendable {
     /// and returns once its entry is durable.
     public func execute(_ requests: [SQLRequest]) async throws -> TransactionResult {
         try ensureOpen()
-        if let results = try await readOnly(requests) {
+        if !(requests.first.map { StatementGuard.startsWithWrite($0.sql) } ?? false), let results = try await readOnly(requests) {
             return TransactionResult(results: results, entry: nil)
         }
         guard case .transaction(let result) = try await writer.submit(.transaction(requests)) else {

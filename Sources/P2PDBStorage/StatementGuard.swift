@@ -31,6 +31,31 @@ enum StatementGuard {
         return kind
     }
 
+    /// Whether the text plainly starts with a statement that writes, so that
+    /// the request can go straight to the writer instead of being tried on a
+    /// reader first. False when in doubt (a comment, a CTE): the reader finds
+    /// out then.
+    static func startsWithWrite(_ sql: String) -> Bool {
+        var word: [UInt8] = []
+        for byte in sql.utf8 {
+            switch byte {
+            case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\t"), UInt8(ascii: "\r"):
+                if !word.isEmpty { return writingKeywords.contains(word) }
+            case UInt8(ascii: "a")...UInt8(ascii: "z"):
+                word.append(byte - 32)
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"):
+                word.append(byte)
+            default:
+                return !word.isEmpty && writingKeywords.contains(word)
+            }
+            if word.count > 7 { return false }
+        }
+        return writingKeywords.contains(word)
+    }
+
+    private static let writingKeywords: Set<[UInt8]> = Set(
+        ["INSERT", "REPLACE", "UPDATE", "DELETE", "CREATE", "ALTER"].map { Array($0.utf8) })
+
     /// Statements are sent again and again; tokenizing each once is enough.
     private static let cache = Mutex<[String: Kind]>([:])
 
