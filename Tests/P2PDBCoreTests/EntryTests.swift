@@ -54,6 +54,24 @@ struct EntryTests {
         #expect(decoded.payload == samplePayload)
     }
 
+    /// Bytes a format-version-1 writer produced, stored whole: they must
+    /// decode, verify and name the same fields and ID on every build.
+    @Test func storedVersion1BytesDecode() throws {
+        let bytes = try #require(Hex.decode(Self.goldenBytes))
+        let entry = try Entry(bytes: bytes)
+        #expect(entry.id.hex == Self.goldenID)
+        #expect(entry.author == goldenKey.nodeID)
+        #expect(entry.seq == 1)
+        #expect(entry.lamport == 1)
+        #expect(entry.parents.isEmpty)
+        #expect(entry.wallTime == 0)
+        #expect(entry.payload == samplePayload)
+        #expect(entry.bytes == bytes)
+    }
+
+    static let goldenBytes =
+        "50324501ea4a6c63e29c520abef5507b132ec5f9954776aebebe7b92421eea691446d22c010100000101056974656d730003026964045445585400046e616d650454455854030227270573746f636b0f434f554e54455220494e54454745520301300102696401056974656d730102696402046e616d650573746f636b02010103056170706c65010003054170706c6501011403020304706561720000eb0774d1665cd11abdbaba1ab59f014501f62af63c9bacb9419e013eb047b767e7e32f7a1e2a054c5332d1274d60f9faa6cbd11faa39450a111d3ca25070b704"
+
     static let goldenID = "9b44281eeeaf80964bac67f5167bdaaece23c24c3b7f2642b2aa7c1a39deb1a7"
 
     @Test func parentsAreSortedAndDeduplicated() {
