@@ -14,8 +14,10 @@ struct SyncMetricsTests {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-metrics-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         var started: [(Node, SyncEngine)] = []
-        let metrics = [TestMetrics(), TestMetrics()]
-        for index in 0..<2 {
+        let metrics = [TestMetrics(), TestMetrics(), TestMetrics()]
+        // Node 2 joins both others, so it hears of each entry twice.
+        let seeds = [[], ["node-0"], ["node-0", "node-1"]]
+        for index in 0..<3 {
             let node = try Node.open(
                 DataDirectory(path: root.appendingPathComponent("node-\(index)").path), createIfNeeded: true,
                 options: StoreOptions(durability: .off))
@@ -23,7 +25,7 @@ struct SyncMetricsTests {
             logger.logLevel = .critical
             let engine = SyncEngine(
                 node: node, transport: network.transport(for: node.nodeID, address: "node-\(index)"),
-                configuration: TestCluster.fastConfiguration(seeds: index == 1 ? ["node-0"] : []), metricsFactory: metrics[index],
+                configuration: TestCluster.fastConfiguration(seeds: seeds[index]), metricsFactory: metrics[index],
                 logger: logger)
             started.append((node, engine))
         }
@@ -46,16 +48,20 @@ struct SyncMetricsTests {
         let entryBytes = try await nodes[0].store.entries(after: 0, limit: .max).reduce(0) { $0 + $1.entry.bytes.count }
         #expect(metrics[1].counterTotal(label: "p2pdb_sync_bytes_received_total") > Int64(entryBytes))
         #expect(metrics[0].counterTotal(label: "p2pdb_sync_bytes_sent_total") > Int64(entryBytes))
-        #expect(await eventually { (try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue) == 1 })
+        #expect(await eventually { (try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue) == 2 })
+        // What arrived twice was counted as a duplicate, not as received.
+        #expect(await eventually { nodes[2].store.summary.entryCount == 9 })
+        #expect(metrics[2].counterTotal(label: "p2pdb_sync_entries_received_total") == 9)
+        #expect(await eventually { metrics.reduce(0) { $0 + $1.counterTotal(label: "p2pdb_sync_duplicates_received_total") } > 0 })
 
         let peers = await engines[1].peers()
-        let peer = try #require(peers.first { $0.connected })
+        let peer = try #require(peers.first { $0.connected && $0.nodeID == nodes[0].nodeID })
         #expect(peer.nodeID == nodes[0].nodeID)
         #expect(peer.address == "node-0")
         #expect(peer.source == .seed)
-        #expect(await eventually { await engines[1].peers().first { $0.connected }?.entriesBehind == 0 })
-        let inbound = try #require(await engines[0].peers().first { $0.connected })
-        #expect(inbound.nodeID == nodes[1].nodeID)
+        #expect(await eventually { await engines[1].peers().first { $0.connected && $0.nodeID == nodes[0].nodeID }?.entriesBehind == 0 })
+        let known = Set(await engines[0].peers().filter(\.connected).compactMap(\.nodeID))
+        #expect(known == [nodes[1].nodeID, nodes[2].nodeID])
 
         for task in tasks { task.cancel() }
         for task in tasks { _ = try? await task.value }
