@@ -16,7 +16,7 @@ import P2PDBCore
 /// is recorded as a violation that aborts the transaction.
 final class ChangeCapture {
     struct RowKey: Hashable {
-        var table: String
+        var table: Int64
         var primaryKey: [Value]
     }
 
@@ -129,7 +129,7 @@ final class ChangeCapture {
                 "this transaction changes more than \(byteLimit >> 20) MiB of rows; split it into smaller transactions")
             return
         }
-        let rowKey = RowKey(table: layout.key, primaryKey: key)
+        let rowKey = RowKey(table: layout.tid, primaryKey: key)
         if let index = rowIndex[rowKey] {
             rows[index].final = after
         } else {

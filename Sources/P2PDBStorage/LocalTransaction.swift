@@ -27,10 +27,18 @@ struct LocalTransaction {
             var statementNumber = 0
             var committed = false
             var budget = limits.maximumResultBytes
+            var lastStatement: (sql: String, statement: Statement)?
+            var lastKind: (statement: Statement, kind: StatementGuard.Kind)?
             for request in requests {
-                try StatementSource.forEach(request, db) { statement in
+                try StatementSource.forEach(request, db, last: &lastStatement) { statement in
                     defer { statementNumber += 1 }
-                    let kind = try StatementGuard.classify(statement.rawSQL)
+                    let kind: StatementGuard.Kind
+                    if let lastKind, lastKind.statement === statement {
+                        kind = lastKind.kind
+                    } else {
+                        kind = try StatementGuard.classify(statement.rawSQL)
+                        lastKind = (statement, kind)
+                    }
                     if committed {
                         throw P2PDBError(.refused, "statements after COMMIT are refused: send them as another request")
                     }

@@ -14,8 +14,23 @@ enum StatementSource {
     /// - Returns: false if `body` stopped the iteration.
     @discardableResult
     static func forEach(_ request: SQLRequest, _ db: Database, _ body: (Statement) throws -> Bool) throws -> Bool {
+        var last: (sql: String, statement: Statement)?
+        return try forEach(request, db, last: &last, body)
+    }
+
+    /// The same, reusing `last` when the request repeats the text it was
+    /// prepared from: a batch of one INSERT a thousand times looks the
+    /// statement up once.
+    @discardableResult
+    static func forEach(
+        _ request: SQLRequest, _ db: Database, last: inout (sql: String, statement: Statement)?, _ body: (Statement) throws -> Bool
+    ) throws -> Bool {
         var next = 0
-        if let statement = try? db.cachedStatement(sql: request.sql) {
+        if let last, last.sql == request.sql {
+            try last.statement.bindRaw(from: request.parameters, next: &next)
+            guard try body(last.statement) else { return false }
+        } else if let statement = try? db.cachedStatement(sql: request.sql) {
+            last = (request.sql, statement)
             try statement.bindRaw(from: request.parameters, next: &next)
             guard try body(statement) else { return false }
         } else {
