@@ -24,7 +24,7 @@ struct LogCommand: AsyncParsableCommand {
                     let entry = applied.entry
                     let parents = entry.parents.map(\.short).joined(separator: ",")
                     print(
-                        "\(entry.id.hex)  author \(entry.author.short)  seq \(entry.seq)  lamport \(entry.lamport)  parents [\(parents)]  changes \(entry.rowChangeCount + entry.payload.schemaChanges.count)"
+                        "\(entry.id.hex)  author \(entry.author.short)  seq \(entry.seq)  lamport \(entry.lamport)  parents [\(parents)]  changes \(entry.rowChangeCount)  schema changes \(entry.payload.schemaChanges.count)"
                     )
                 }
             }
