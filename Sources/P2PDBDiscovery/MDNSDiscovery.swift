@@ -74,7 +74,9 @@ public struct MDNSDiscovery: Sendable {
         }
         if let options = channel.channel as? any SocketOptionProvider {
             var interface = in_addr()
-            interface.s_addr = UInt32(address[0]) | UInt32(address[1]) << 8 | UInt32(address[2]) << 16 | UInt32(address[3]) << 24
+            // In network byte order, whatever the host's.
+            interface.s_addr = UInt32(
+                bigEndian: UInt32(address[0]) << 24 | UInt32(address[1]) << 16 | UInt32(address[2]) << 8 | UInt32(address[3]))
             try await options.setIPMulticastIF(interface).get()
             try await options.setIPMulticastTTL(255).get()
         }
@@ -85,12 +87,17 @@ public struct MDNSDiscovery: Sendable {
                     // Announce twice at start (RFC 6762 section 8.3), then
                     // query and announce periodically.
                     var round = 0
-                    while !Task.isCancelled {
-                        try await outbound.write(envelope(announcement(), to: groupAddress))
-                        try await outbound.write(envelope(query(), to: groupAddress))
-                        round += 1
-                        try await Task.sleep(for: round < 2 ? .seconds(1) : queryInterval)
-                    }
+                    do {
+                        while !Task.isCancelled {
+                            try await outbound.write(envelope(announcement(), to: groupAddress))
+                            try await outbound.write(envelope(query(), to: groupAddress))
+                            round += 1
+                            try await Task.sleep(for: round < 2 ? .seconds(1) : queryInterval)
+                        }
+                    } catch is CancellationError {}
+                    // A goodbye (RFC 6762 section 10.1): records with TTL 0
+                    // tell the others to forget this node now.
+                    try? await outbound.write(envelope(announcement(ttl: 0), to: groupAddress))
                 }
                 for try await datagram in inbound {
                     var buffer = datagram.data
@@ -121,14 +128,15 @@ public struct MDNSDiscovery: Sendable {
         DNSMessage(isResponse: false, questions: [DNSMessage.Question(name: Self.serviceType, type: DNSMessage.RecordType.ptr.rawValue)])
     }
 
-    package func announcement() -> DNSMessage {
+    /// This node's records; `ttl: 0` makes them a goodbye.
+    package func announcement(ttl: UInt32 = 120) -> DNSMessage {
         DNSMessage(
             isResponse: true,
             answers: [
-                DNSMessage.Record(name: Self.serviceType, ttl: 120, data: .ptr(instanceName)),
-                DNSMessage.Record(name: instanceName, ttl: 120, data: .srv(priority: 0, weight: 0, port: peerPort, target: hostName)),
-                DNSMessage.Record(name: instanceName, ttl: 120, data: .txt(["id=\(nodeID.hex)", "v=1"])),
-                DNSMessage.Record(name: hostName, ttl: 120, data: .a(address)),
+                DNSMessage.Record(name: Self.serviceType, ttl: ttl, data: .ptr(instanceName)),
+                DNSMessage.Record(name: instanceName, ttl: ttl, data: .srv(priority: 0, weight: 0, port: peerPort, target: hostName)),
+                DNSMessage.Record(name: instanceName, ttl: ttl, data: .txt(["id=\(nodeID.hex)", "v=1"])),
+                DNSMessage.Record(name: hostName, ttl: ttl, data: .a(address)),
             ])
     }
 
@@ -138,7 +146,8 @@ public struct MDNSDiscovery: Sendable {
         var hosts: [String: [UInt8]] = [:]
         var services: [String: (port: UInt16, target: String)] = [:]
         var ids: [String: NodeID] = [:]
-        for record in message.answers {
+        // Records with TTL 0 say goodbye: nothing to dial.
+        for record in message.answers where record.ttl > 0 {
             let name = record.name.lowercased()
             switch record.data {
             case .a(let address): hosts[name] = address

@@ -15,6 +15,8 @@ struct DNSMessageTests {
         #expect(peers.count == 1)
         #expect(peers.first?.0 == "10.1.2.3:7071")
         #expect(peers.first?.1 == discovery.nodeID)
+        // A goodbye names nobody to dial.
+        #expect(discovery.peers(in: try DNSMessage(decoding: discovery.announcement(ttl: 0).encoded())).isEmpty)
     }
 
     @Test func compressedNamesAreFollowed() throws {
