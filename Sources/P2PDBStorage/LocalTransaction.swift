@@ -106,7 +106,6 @@ struct LocalTransaction {
     /// Runs a bound statement to completion, collecting its rows, and takes
     /// their size from the request's `budget` of result bytes.
     static func execute(_ statement: Statement, _ db: Database, budget: inout Int, limits: StatementLimits) throws -> StatementResult {
-        let columnCount = statement.columnCount
         var rows: [[Value]] = []
         while try statement.stepRaw() {
             let row = statement.currentRowRaw()
@@ -115,8 +114,11 @@ struct LocalTransaction {
             rows.append(row)
         }
         let changes = statement.isReadonly ? 0 : db.changesCount
-        if columnCount > 0 {
-            return StatementResult(columns: statement.columnNames, rows: rows, changes: changes, isQuery: true)
+        // Read after stepping: SQLite prepares a statement again when the
+        // schema changed since (another replica's ADD COLUMN, say), and
+        // only then reports the columns as they now are.
+        if statement.columnCount > 0 {
+            return StatementResult(columns: statement.currentColumnNames, rows: rows, changes: changes, isQuery: true)
         }
         return StatementResult(changes: changes)
     }

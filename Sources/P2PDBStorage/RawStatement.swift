@@ -134,6 +134,14 @@ extension Statement {
         }
     }
 
+    /// The result's column names as SQLite reports them now; GRDB's
+    /// `columnNames` keeps the first ones it saw, even across a schema change.
+    var currentColumnNames: [String] {
+        (0..<sqlite3_column_count(sqliteStatement)).map { column in
+            sqlite3_column_name(sqliteStatement, column).map { String(cString: $0) } ?? ""
+        }
+    }
+
     /// The statement's SQL as SQLite holds it, cheaper than `sql`.
     var rawSQL: String {
         guard let text = sqlite3_sql(sqliteStatement) else { return "" }

@@ -198,4 +198,24 @@ struct MergeRuleTests {
         }
         try await expectConverged([office, register, columnFirst, rowFirst])
     }
+
+    /// Column names come from SQLite at every run: a statement prepared
+    /// before a schema change (here another replica's ADD COLUMN) must not
+    /// name the old columns.
+    @Test func queriesNameTheColumnsOfTheSchemaAsItNowIs() async throws {
+        let a = try TestReplica()
+        let b = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, x TEXT)")
+        try await a.sql("INSERT INTO t VALUES (1, 'one')")
+        try await a.send(to: b)
+        // Every reader connection prepares the query once.
+        for _ in 0..<8 { #expect(try await b.store.query(SQLRequest("SELECT * FROM t")).last?.columns == ["id", "x"]) }
+        try await a.sql("ALTER TABLE t ADD COLUMN y TEXT DEFAULT 'why'")
+        try await a.send(to: b)
+        for _ in 0..<8 {
+            let result = try await b.store.query(SQLRequest("SELECT * FROM t")).last
+            #expect(result?.columns == ["id", "x", "y"])
+            #expect(result?.rows == [[.integer(1), .text("one"), .text("why")]])
+        }
+    }
 }
