@@ -6,8 +6,9 @@ import P2PDBCore
 enum InternalSchema {
     static let prefix = "_p2pdb_"
     /// Bumped when the layout of these tables changes; a newer layout is
-    /// refused by an older build instead of being misread.
-    static let storageVersion = 1
+    /// refused by an older build instead of being misread, an older one is
+    /// upgraded in place when the replica opens.
+    static let storageVersion = 2
 
     static func isInternalP2PDB(_ name: String) -> Bool { SQLText.key(name).hasPrefix(prefix) }
 
@@ -97,10 +98,43 @@ enum InternalSchema {
                 sql: "INSERT INTO _p2pdb_meta(key, value) VALUES ('storage_version', ?)", arguments: [storageVersion])
         case storageVersion?:
             break
+        case 1?:
+            try reencodeRowKeys(db)
+            try db.execute(
+                sql: "UPDATE _p2pdb_meta SET value = ? WHERE key = 'storage_version'", arguments: [storageVersion])
         case let other?:
             throw P2PDBError(
                 .storage,
                 "the replica file has storage version \(other), this build reads version \(storageVersion); upgrade p2pdb")
         }
+    }
+
+    /// Version 1 keyed `_p2pdb_rows` by primary keys whose integers were
+    /// varints; their byte order scattered growing keys over the B-tree.
+    /// The rows are copied under the keys ``TableLayout/encodeKey(_:)``
+    /// writes now, inside the opening transaction: an interrupted upgrade
+    /// leaves the file at version 1.
+    private static func reencodeRowKeys(_ db: Database) throws {
+        try db.execute(sql: "ALTER TABLE _p2pdb_rows RENAME TO _p2pdb_rows_v1")
+        try db.execute(sql: creation)
+        let insert = try db.makeStatement(
+            sql: "INSERT INTO _p2pdb_rows(tid, pk, cl, lamport, author, clocks) VALUES (?, ?, ?, ?, ?, ?)")
+        let rows = try Row.fetchCursor(db, sql: "SELECT tid, pk, cl, lamport, author, clocks FROM _p2pdb_rows_v1")
+        while let row = try rows.next() {
+            var values: [Value] = []
+            do {
+                var reader = ByteReader((row[1] as DatabaseValue).storage.blobBytes ?? [])
+                while !reader.isAtEnd { values.append(try reader.readValue()) }
+            } catch {
+                throw P2PDBError(
+                    .storage,
+                    "a row key in _p2pdb_rows cannot be read (\(error)); the replica file is damaged: move it away and let the node rebuild it from a peer")
+            }
+            try insert.execute(arguments: [
+                row[0] as DatabaseValue, TableLayout.encodeKey(values).databaseBlob, row[2] as DatabaseValue,
+                row[3] as DatabaseValue, row[4] as DatabaseValue, row[5] as DatabaseValue,
+            ])
+        }
+        try db.execute(sql: "DROP TABLE _p2pdb_rows_v1")
     }
 }

@@ -82,9 +82,20 @@ final class TableLayout: Sendable {
     func digest(of row: [Value]) -> Bytes32 { digester.digest(row) }
 
     /// The encoding of a primary key used as the metadata key.
+    ///
+    /// Integers are written big-endian with the sign bit flipped, so that
+    /// byte order is numeric order: rows inserted with growing keys append
+    /// to `_p2pdb_rows` instead of landing on pages all over its B-tree.
     static func encodeKey(_ values: [Value]) -> [UInt8] {
         var writer = ByteWriter(capacity: 24)
-        for value in values { writer.writeValue(value) }
+        for value in values {
+            if case .integer(let integer) = value {
+                writer.writeByte(1)
+                writer.writeUInt64BigEndian(UInt64(bitPattern: integer) ^ (1 << 63))
+            } else {
+                writer.writeValue(value)
+            }
+        }
         return writer.bytes
     }
 }

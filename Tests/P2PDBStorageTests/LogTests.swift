@@ -222,6 +222,57 @@ struct LogTests {
         }
     }
 
+    /// A replica file of storage version 1 (integer keys of `_p2pdb_rows`
+    /// as varints) opens, is upgraded, and merges as before.
+    @Test func aVersion1ReplicaFileIsUpgradedInPlace() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-upgrade-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("replica.sqlite").path
+        let key = NodeKey()
+        let ids: [Int64] = [-300, -1, 0, 1, 127, 128, 1 << 40, .max]
+        var store = try ReplicaStore(path: path, key: key)
+        _ = try await store.execute([SQLRequest("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT, n COUNTER INTEGER NOT NULL DEFAULT 0)")])
+        for id in ids { _ = try await store.execute([SQLRequest("INSERT INTO t VALUES (?, 'v', 0)", [.integer(id)])]) }
+        _ = try await store.execute([SQLRequest("UPDATE t SET v = 'w' WHERE id = 1")])
+        _ = try await store.execute([SQLRequest("DELETE FROM t WHERE id = 128")])
+        let hash = store.summary.stateHash
+        try await store.close()
+
+        let queue = try DatabaseQueue(path: path)
+        try await queue.write { db in
+            for id in ids {
+                var ordered = ByteWriter()
+                ordered.writeByte(1)
+                ordered.writeUInt64BigEndian(UInt64(bitPattern: id) ^ (1 << 63))
+                var varint = ByteWriter()
+                varint.writeValue(.integer(id))
+                try db.execute(
+                    sql: "UPDATE _p2pdb_rows SET pk = ? WHERE pk = ?",
+                    arguments: [Data(varint.bytes), Data(ordered.bytes)])
+                #expect(db.changesCount == 1, "row \(id) is not keyed by its big-endian encoding")
+            }
+            try db.execute(sql: "UPDATE _p2pdb_meta SET value = 1 WHERE key = 'storage_version'")
+        }
+        try queue.close()
+
+        store = try ReplicaStore(path: path, key: key)
+        #expect(store.summary.stateHash == hash)
+        #expect(try await store.verify().problems == [])
+        // The upgraded metadata is found: the re-insert after the delete
+        // outranks it, the update and the counter merge on the old rows.
+        _ = try await store.execute([SQLRequest("INSERT INTO t VALUES (128, 'back', 0)")])
+        _ = try await store.execute([SQLRequest("UPDATE t SET v = 'x', n = n + 2 WHERE id = 1")])
+        #expect(try await store.verify().problems == [])
+        let other = try TestReplica()
+        _ = try await other.store.apply(try await store.entries(after: 0, limit: .max).map(\.entry))
+        #expect(other.stateHash == store.summary.stateHash)
+        #expect(try await other.rows("SELECT v, n FROM t WHERE id IN (1, 128) ORDER BY id") == [[.text("x"), .integer(2)], [.text("back"), .integer(0)]])
+        try await store.close()
+        let version = try await DatabaseQueue(path: path).read { try Int.fetchOne($0, sql: "SELECT value FROM _p2pdb_meta WHERE key = 'storage_version'") }
+        #expect(version == 2)
+    }
+
     @Test func durabilityDefaultsToFull() async throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-default-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
