@@ -10,19 +10,36 @@
 public struct ReplicatedSchema: Sendable, Equatable {
     /// Where a definition came from: the entry's stamp, the change's
     /// position in the entry, the column's position in the change.
+    ///
+    /// Two entries share a stamp only if their author equivocated; the
+    /// encoded definition then breaks the tie, so that the order is total
+    /// and does not depend on which entry arrived first.
     public struct Origin: Comparable, Hashable, Sendable {
         public var stamp: Stamp
         public var change: Int
         public var position: Int
+        /// The encoded definition, filled in by the merge.
+        public var definition: [UInt8]
 
         public init(stamp: Stamp, change: Int, position: Int = 0) {
             self.stamp = stamp
             self.change = change
             self.position = position
+            definition = []
+        }
+
+        func of(_ encoded: [UInt8], position: Int? = nil) -> Origin {
+            var origin = self
+            origin.definition = encoded
+            if let position { origin.position = position }
+            return origin
         }
 
         public static func < (lhs: Origin, rhs: Origin) -> Bool {
-            (lhs.stamp, lhs.change, lhs.position) < (rhs.stamp, rhs.change, rhs.position)
+            if (lhs.stamp, lhs.change, lhs.position) != (rhs.stamp, rhs.change, rhs.position) {
+                return (lhs.stamp, lhs.change, lhs.position) < (rhs.stamp, rhs.change, rhs.position)
+            }
+            return lhs.definition.lexicographicallyPrecedes(rhs.definition)
         }
     }
 
@@ -121,11 +138,16 @@ public struct ReplicatedSchema: Sendable, Equatable {
     }
 
     private mutating func merge(_ change: SchemaChange, origin: Origin) {
+        var encoded = ByteWriter()
+        EntryCodec.encode(change, into: &encoded)
+        let origin = origin.of(encoded.bytes)
         switch change {
         case .createTable(let definition):
             let key = SQLText.key(definition.name)
             let columns = definition.columns.enumerated().map { position, column in
-                Column(definition: column, origin: Origin(stamp: origin.stamp, change: origin.change, position: position))
+                var encodedColumn = ByteWriter()
+                EntryCodec.encode(column, into: &encodedColumn)
+                return Column(definition: column, origin: origin.of(encodedColumn.bytes, position: position))
             }
             if var table = tables[key] {
                 if origin < table.origin {
@@ -147,7 +169,9 @@ public struct ReplicatedSchema: Sendable, Equatable {
                 tables[key] = table
             }
         case .addColumn(let tableName, let definition):
-            let column = Column(definition: definition, origin: origin)
+            var encodedColumn = ByteWriter()
+            EntryCodec.encode(definition, into: &encodedColumn)
+            let column = Column(definition: definition, origin: origin.of(encodedColumn.bytes))
             let key = SQLText.key(tableName)
             if tables[key] != nil {
                 Self.merge(column, into: &tables[key]!.columns)

@@ -4,16 +4,6 @@ import GRDBSQLite
 import P2PDBCore
 
 extension Value {
-    init(_ databaseValue: DatabaseValue) {
-        switch databaseValue.storage {
-        case .null: self = .null
-        case .int64(let value): self = .integer(value)
-        case .double(let value): self = .real(value)
-        case .string(let value): self = .text(value)
-        case .blob(let data): self = .blob(Array(data))
-        }
-    }
-
     var databaseValue: DatabaseValue {
         switch self {
         case .null: return .null
@@ -54,8 +44,4 @@ extension StatementArguments {
     init(values: [P2PDBCore.Value]) {
         self.init(values.map(\.databaseValue))
     }
-}
-
-extension Row {
-    var values: [P2PDBCore.Value] { databaseValues.map(P2PDBCore.Value.init) }
 }

@@ -93,9 +93,10 @@ enum SchemaSynchronizer {
     /// Takes a table's rows out of the state hash and forgets their metadata.
     private static func removeAllRows(_ db: Database, layout: TableLayout, state: inout ReplicaState) throws {
         let columns = layout.columnNames.map(SQLText.quoteIdentifier).joined(separator: ", ")
-        let rows = try Row.fetchCursor(db, sql: "SELECT \(columns) FROM \(layout.quotedName)")
-        while let row = try rows.next() {
-            state.rowsHash.subtract(layout.digest(of: row.values))
+        // Read raw: GRDB's strings end at a NUL, which text values may hold.
+        let rows = try db.makeStatement(sql: "SELECT \(columns) FROM \(layout.quotedName)")
+        while try rows.stepRaw() {
+            state.rowsHash.subtract(layout.digest(of: rows.currentRowRaw()))
         }
         try db.execute(sql: "DELETE FROM _p2pdb_rows WHERE tid = ?", arguments: [layout.tid])
     }
