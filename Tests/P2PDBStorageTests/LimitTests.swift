@@ -27,7 +27,7 @@ struct LimitTests {
     }
 
     @Test func anEndlessWriteFailsAloneAndOtherWritersCommit() async throws {
-        let replica = try TestReplica(limits: StatementLimits(timeout: .seconds(1)))
+        let replica = try TestReplica(limits: StatementLimits(timeout: .seconds(3)))
         try await replica.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
         let before = replica.store.summary.entryCount
         // Concurrent writers commit on the writer queue, so the endless
@@ -38,7 +38,7 @@ struct LimitTests {
                 group.addTask {
                     if index == 0 {
                         try await replica.sql(
-                            "INSERT INTO t VALUES (0, 'slow'); SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 1000000) SELECT x FROM c)")
+                            "INSERT INTO t VALUES (0, 'slow'); SELECT count(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 300000) SELECT x FROM c)")
                         return true
                     }
                     if index == 5 {

@@ -79,7 +79,7 @@ struct ByzantinePeerTests {
 
         let attacker = NodeKey()
         let transport = try GRPCPeerTransport(key: attacker, listen: nil)
-        let connection = try await transport.connect(to: honest.address)
+        let connection = try await SyncTests.dial(honest.address, from: transport)
         try await connection.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
         // Entries that follow the honest node's schema entry.
         let base = try await honest.node.store.entries(after: 0, limit: 10).map(\.entry)
@@ -120,7 +120,7 @@ struct ByzantinePeerTests {
 
         connection.close()
         // An oversized message ends its session, with a reason.
-        let second = try await transport.connect(to: honest.address)
+        let second = try await SyncTests.dial(honest.address, from: transport)
         try await second.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
         try? await second.send(.entries(Array(repeating: valid.bytes, count: SyncLimits.maximumEntriesPerMessage + 1)))
         #expect(await eventually(timeout: .seconds(60)) { logs.contains("entries in one message") })
@@ -166,7 +166,7 @@ extension ByzantinePeerTests {
         let base = try await honest.node.store.entries(after: 0, limit: 10).map(\.entry)
         let attacker = NodeKey()
         let transport = try GRPCPeerTransport(key: attacker, listen: nil)
-        let connection = try await transport.connect(to: honest.address)
+        let connection = try await SyncTests.dial(honest.address, from: transport)
         try await connection.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
         func row(_ id: Int64) -> TableChanges {
             TableChanges(
@@ -211,7 +211,7 @@ extension ByzantinePeerTests {
             ]))
         // The flood got the first session ended (too many refused entries).
         connection.close()
-        let second = try await transport.connect(to: honest.address)
+        let second = try await SyncTests.dial(honest.address, from: transport)
         try await second.send(.hello(Hello(nodeID: attacker.nodeID, listenAddress: nil)))
         try? await second.send(.entries([huge.bytes]))
         var ended = false

@@ -78,7 +78,7 @@ struct ImpostorProcessTests {
         // claim another node either.
         let attacker = NodeKey()
         let honestTransport = try GRPCPeerTransport(key: attacker, listen: nil)
-        let connection = try await honestTransport.connect(to: address)
+        let connection = try await SyncTests.dial(address, from: honestTransport)
         #expect(connection.remoteNodeID == victim)
         try await connection.send(.hello(Hello(nodeID: NodeKey().nodeID, listenAddress: nil)))
         var accepted = false

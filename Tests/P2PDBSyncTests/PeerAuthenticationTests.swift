@@ -46,7 +46,7 @@ struct PeerAuthenticationTests {
         let listener = try await Listener()
         let key = NodeKey()
         let dialer = try GRPCPeerTransport(key: key, listen: nil)
-        let connection = try await dialer.connect(to: listener.address)
+        let connection = try await SyncTests.dial(listener.address, from: dialer)
         #expect(connection.remoteNodeID == listener.node.nodeID)
         try await connection.send(.hello(Hello(nodeID: key.nodeID, listenAddress: nil)))
         var iterator = connection.inbound.makeAsyncIterator()
