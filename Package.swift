@@ -207,10 +207,12 @@ let package = Package(
             dependencies: ["P2PDB", "P2PDBServer"],
             swiftSettings: strictSwift
         ),
+        // Starts child processes for the tests without Foundation's Process.
+        .target(name: "P2PDBTestSupport", path: "Tests/P2PDBTestSupport", swiftSettings: strictSwift),
         .testTarget(
             name: "P2PDBSyncTests",
             dependencies: [
-                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery", "P2PDBSimulation", "p2pdb",
+                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery", "P2PDBSimulation", "p2pdb", "P2PDBTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -229,7 +231,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBCLITests",
-            dependencies: ["P2PDB", "p2pdb", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["P2PDB", "p2pdb", "P2PDBTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
     ]

@@ -1,5 +1,6 @@
 import Foundation
 import P2PDB
+import P2PDBTestSupport
 import Testing
 
 @Suite("Crash safety")
@@ -13,26 +14,19 @@ struct CrashTests {
         try p2pdb("init", "--data", dir)
         try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
 
-        let process = Process()
-        process.executableURL = p2pdbBinary
-        process.arguments = ["sql", "--data", dir]
-        let input = Pipe()
-        let output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        var reader = LineReader(handle: output.fileHandleForReading)
+        let process = try ChildProcess(p2pdbBinary.path, ["sql", "--data", dir], stdin: .pipe, stdout: .pipe)
+        let input = try #require(process.standardInput)
+        var reader = LineReader(handle: try #require(process.standardOutput))
         var acknowledged: [Int] = []
         for id in 1...120 {
-            input.fileHandleForWriting.write(Data("INSERT INTO t VALUES (\(id), 'value \(id)');\n".utf8))
+            input.write(Data("INSERT INTO t VALUES (\(id), 'value \(id)');\n".utf8))
             guard let line = reader.nextLine(), line.hasPrefix("changes: 1, entry: ") else { break }
             acknowledged.append(id)
         }
         // Keep writing without waiting, then kill mid-stream.
-        for id in 121...400 { input.fileHandleForWriting.write(Data("INSERT INTO t VALUES (\(id), 'x');\n".utf8)) }
+        for id in 121...400 { input.write(Data("INSERT INTO t VALUES (\(id), 'x');\n".utf8)) }
         usleep(20_000)
-        kill(process.processIdentifier, SIGKILL)
+        process.signal(SIGKILL)
         process.waitUntilExit()
         #expect(process.terminationReason == .uncaughtSignal)
         #expect(acknowledged.count == 120)

@@ -1,5 +1,6 @@
 import Foundation
 import P2PDB
+import P2PDBTestSupport
 import Testing
 
 /// A free TCP port on loopback (bound, read, released).
@@ -22,19 +23,8 @@ func freePort() throws -> Int {
 /// `p2pdb` run through `ip netns exec` when a namespace is given.
 func p2pdb(in namespace: String?, _ arguments: String...) throws -> CommandOutput {
     guard let namespace else { return try p2pdb(arguments: arguments) }
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-    process.arguments = ["netns", "exec", namespace, p2pdbBinary.path] + arguments
-    let out = Pipe()
-    let err = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    try process.run()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandOutput(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self), stderr: String(decoding: stderr, as: UTF8.self))
+    let result = try ChildProcess.run("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + arguments)
+    return CommandOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
 /// One `p2pdb serve` with a peer endpoint, and its data directory.
@@ -264,28 +254,13 @@ final class NetworkNamespaces {
     /// Namespaces and links left by a test run that died: their processes
     /// are killed and they are deleted, or their addresses would clash.
     static func removeStale() {
-        let listing = Process()
-        listing.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        listing.arguments = ["netns", "list"]
-        let output = Pipe()
-        listing.standardOutput = output
-        listing.standardError = FileHandle.nullDevice
-        guard (try? listing.run()) != nil else { return }
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        listing.waitUntilExit()
+        guard let text = try? ChildProcess.run("/usr/sbin/ip", ["netns", "list"]).stdout else { return }
         for line in text.split(separator: "\n") {
             let name = String(line.split(separator: " ").first ?? "")
             guard name.hasPrefix("p2pdb-"), let tag = name.split(separator: "-").last, let pid = Int32(tag),
                 kill(pid, 0) != 0
             else { continue }
-            let pids = Process()
-            pids.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            pids.arguments = ["netns", "pids", name]
-            let pidOutput = Pipe()
-            pids.standardOutput = pidOutput
-            if (try? pids.run()) != nil {
-                let found = String(decoding: pidOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-                pids.waitUntilExit()
+            if let found = try? ChildProcess.run("/usr/sbin/ip", ["netns", "pids", name]).stdout {
                 for process in found.split(separator: "\n").compactMap({ Int32($0) }) { kill(process, SIGKILL) }
             }
             _ = try? ip("netns", "del", name)
@@ -295,12 +270,7 @@ final class NetworkNamespaces {
 
     @discardableResult
     static func ip(_ arguments: String...) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-        process.arguments = arguments
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
+        let process = try ChildProcess("/usr/sbin/ip", arguments)
         process.waitUntilExit()
         guard process.terminationStatus == 0 else {
             throw P2PDBError(.unavailable, "ip \(arguments.joined(separator: " ")) failed")

@@ -1,4 +1,5 @@
 import Foundation
+import P2PDBTestSupport
 import Testing
 
 /// The `p2pdb` binary built next to the test bundle.
@@ -31,24 +32,8 @@ func p2pdb(_ arguments: String..., input: String? = nil) throws -> CommandOutput
 }
 
 func p2pdb(arguments: [String], input: String? = nil) throws -> CommandOutput {
-    let process = Process()
-    process.executableURL = p2pdbBinary
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    let inPipe = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = inPipe
-    try process.run()
-    if let input { inPipe.fileHandleForWriting.write(Data(input.utf8)) }
-    try inPipe.fileHandleForWriting.close()
-    let stdout = out.fileHandleForReading.readDataToEndOfFile()
-    let stderr = err.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    return CommandOutput(
-        status: process.terminationStatus, stdout: String(decoding: stdout, as: UTF8.self),
-        stderr: String(decoding: stderr, as: UTF8.self))
+    let result = try ChildProcess.run(p2pdbBinary.path, arguments, input: input)
+    return CommandOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
 }
 
 /// A temporary directory removed when the test ends.

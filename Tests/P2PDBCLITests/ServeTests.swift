@@ -1,5 +1,6 @@
 import Foundation
 import P2PDB
+import P2PDBTestSupport
 import Testing
 
 #if canImport(FoundationNetworking)
@@ -8,7 +9,7 @@ import FoundationNetworking
 
 /// A `p2pdb serve` process on a free loopback port, killed when the test ends.
 final class ServeProcess {
-    let process = Process()
+    let process: ChildProcess
     let directory: String
     let url: String
 
@@ -18,15 +19,10 @@ final class ServeProcess {
         try? FileManager.default.removeItem(atPath: directory + "/serve.json")
         let serve = ["serve", "--data", directory, "--http", http, "--log-level", "warning"] + arguments
         if let namespace {
-            process.executableURL = URL(fileURLWithPath: "/usr/sbin/ip")
-            process.arguments = ["netns", "exec", namespace, p2pdbBinary.path] + serve
+            process = try ChildProcess("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + serve)
         } else {
-            process.executableURL = p2pdbBinary
-            process.arguments = serve
+            process = try ChildProcess(p2pdbBinary.path, serve)
         }
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = FileHandle.nullDevice
-        try process.run()
         let deadline = Date().addingTimeInterval(20)
         var found: String?
         while found == nil && Date() < deadline && process.isRunning {
@@ -39,7 +35,8 @@ final class ServeProcess {
             }
         }
         guard let found else {
-            process.terminate()
+            process.signal(SIGKILL)
+            process.waitUntilExit()
             throw P2PDBError(.unavailable, "p2pdb serve did not start")
         }
         url = found
@@ -47,8 +44,7 @@ final class ServeProcess {
 
     /// Sends a signal and waits for the process to exit.
     func stop(_ signal: Int32 = SIGTERM) {
-        guard process.isRunning else { return }
-        kill(process.processIdentifier, signal)
+        process.signal(signal)
         process.waitUntilExit()
     }
 

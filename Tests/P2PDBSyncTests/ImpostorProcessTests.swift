@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import P2PDB
 import P2PDBSync
+import P2PDBTestSupport
 import Testing
 
 @testable import P2PDBPeerGRPC
@@ -50,12 +51,10 @@ struct ImpostorProcessTests {
         let port = try Self.freePort()
         let log = root.appendingPathComponent("serve.log")
         FileManager.default.createFile(atPath: log.path, contents: nil)
-        let process = Process()
-        process.executableURL = Self.binary
-        process.arguments = ["serve", "--data", directory.path, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)", "--log-level", "info"]
-        process.standardOutput = FileHandle.nullDevice
-        process.standardError = try FileHandle(forWritingTo: log)
-        try process.run()
+        let process = try ChildProcess(
+            Self.binary.path,
+            ["serve", "--data", directory.path, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)", "--log-level", "info"],
+            stderr: .file(log.path))
         defer {
             process.terminate()
             process.waitUntilExit()
