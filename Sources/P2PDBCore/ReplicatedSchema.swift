@@ -36,10 +36,8 @@ public struct ReplicatedSchema: Sendable, Equatable {
         }
 
         public static func < (lhs: Origin, rhs: Origin) -> Bool {
-            if (lhs.stamp, lhs.change, lhs.position) != (rhs.stamp, rhs.change, rhs.position) {
-                return (lhs.stamp, lhs.change, lhs.position) < (rhs.stamp, rhs.change, rhs.position)
-            }
-            return lhs.definition.lexicographicallyPrecedes(rhs.definition)
+            let (left, right) = ((lhs.stamp, lhs.change, lhs.position), (rhs.stamp, rhs.change, rhs.position))
+            return left == right ? lhs.definition.lexicographicallyPrecedes(rhs.definition) : left < right
         }
     }
 
@@ -145,9 +143,7 @@ public struct ReplicatedSchema: Sendable, Equatable {
         case .createTable(let definition):
             let key = SQLText.key(definition.name)
             let columns = definition.columns.enumerated().map { position, column in
-                var encodedColumn = ByteWriter()
-                EntryCodec.encode(column, into: &encodedColumn)
-                return Column(definition: column, origin: origin.of(encodedColumn.bytes, position: position))
+                Column(definition: column, origin: origin.of(Self.encoded(column), position: position))
             }
             if var table = tables[key] {
                 if origin < table.origin {
@@ -169,9 +165,7 @@ public struct ReplicatedSchema: Sendable, Equatable {
                 tables[key] = table
             }
         case .addColumn(let tableName, let definition):
-            var encodedColumn = ByteWriter()
-            EntryCodec.encode(definition, into: &encodedColumn)
-            let column = Column(definition: definition, origin: origin.of(encodedColumn.bytes))
+            let column = Column(definition: definition, origin: origin.of(Self.encoded(definition)))
             let key = SQLText.key(tableName)
             if tables[key] != nil {
                 Self.merge(column, into: &tables[key]!.columns)
@@ -183,6 +177,12 @@ public struct ReplicatedSchema: Sendable, Equatable {
             if let existing = indexes[key], existing.origin <= origin { return }
             indexes[key] = Index(definition: definition, origin: origin)
         }
+    }
+
+    private static func encoded(_ column: ColumnDefinition) -> [UInt8] {
+        var writer = ByteWriter()
+        EntryCodec.encode(column, into: &writer)
+        return writer.bytes
     }
 
     private static func merge(_ column: Column, into columns: inout [Column]) {

@@ -103,9 +103,8 @@ struct ReplicaVerifier {
                 report.problems.append("table \(layout.name): the file has columns \(fileColumns), the log gives \(layout.columnNames)")
                 continue
             }
-            let columns = layout.columnNames.map(SQLText.quoteIdentifier).joined(separator: ", ")
             let order = layout.primaryKeyIndexes.map { SQLText.quoteIdentifier(layout.columnNames[$0]) }.joined(separator: ", ")
-            let sql = "SELECT \(columns) FROM \(layout.quotedName) ORDER BY \(order)"
+            let sql = "\(layout.selectAllSQL) ORDER BY \(order)"
             // Rows are read as SQLite stores them, byte for byte: GRDB's
             // strings end at a NUL, which text values may hold.
             var expected: [[Value]: [Value]] = [:]

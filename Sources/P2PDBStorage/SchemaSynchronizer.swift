@@ -92,9 +92,8 @@ enum SchemaSynchronizer {
 
     /// Takes a table's rows out of the state hash and forgets their metadata.
     private static func removeAllRows(_ db: Database, layout: TableLayout, state: inout ReplicaState) throws {
-        let columns = layout.columnNames.map(SQLText.quoteIdentifier).joined(separator: ", ")
         // Read raw: GRDB's strings end at a NUL, which text values may hold.
-        let rows = try db.makeStatement(sql: "SELECT \(columns) FROM \(layout.quotedName)")
+        let rows = try db.makeStatement(sql: layout.selectAllSQL)
         while try rows.stepRaw() {
             state.rowsHash.subtract(layout.digest(of: rows.currentRowRaw()))
         }

@@ -25,6 +25,8 @@ final class TableLayout: Sendable {
     let fillValues: [Value]
 
     let quotedName: String
+    /// Every row, all columns in table order.
+    let selectAllSQL: String
     let selectRowSQL: String
     let insertRowSQL: String
     let deleteRowSQL: String
@@ -57,7 +59,8 @@ final class TableLayout: Sendable {
         quotedName = SQLText.quoteIdentifier(table.name)
         let quotedColumns = columnNames.map(SQLText.quoteIdentifier)
         whereKeySQL = primaryKeyIndexes.map { "\(quotedColumns[$0]) = ?" }.joined(separator: " AND ")
-        selectRowSQL = "SELECT \(quotedColumns.joined(separator: ", ")) FROM \(quotedName) WHERE \(whereKeySQL)"
+        selectAllSQL = "SELECT \(quotedColumns.joined(separator: ", ")) FROM \(quotedName)"
+        selectRowSQL = "\(selectAllSQL) WHERE \(whereKeySQL)"
         insertRowSQL = "INSERT INTO \(quotedName) (\(quotedColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ")))"
         deleteRowSQL = "DELETE FROM \(quotedName) WHERE \(whereKeySQL)"
     }

@@ -23,8 +23,7 @@ func freePort() throws -> Int {
 /// `p2pdb` run through `ip netns exec` when a namespace is given.
 func p2pdb(in namespace: String?, _ arguments: String...) throws -> CommandOutput {
     guard let namespace else { return try p2pdb(arguments: arguments) }
-    let result = try ChildProcess.run("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + arguments)
-    return CommandOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    return try ChildProcess.run("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + arguments)
 }
 
 /// One `p2pdb serve` with a peer endpoint, and its data directory.

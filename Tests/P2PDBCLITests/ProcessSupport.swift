@@ -19,12 +19,6 @@ let p2pdbBinary: URL = {
     return URL(fileURLWithPath: "p2pdb")
 }()
 
-struct CommandOutput {
-    var status: Int32
-    var stdout: String
-    var stderr: String
-}
-
 /// Runs `p2pdb` with arguments and waits for it.
 @discardableResult
 func p2pdb(_ arguments: String..., input: String? = nil) throws -> CommandOutput {
@@ -32,8 +26,7 @@ func p2pdb(_ arguments: String..., input: String? = nil) throws -> CommandOutput
 }
 
 func p2pdb(arguments: [String], input: String? = nil) throws -> CommandOutput {
-    let result = try ChildProcess.run(p2pdbBinary.path, arguments, input: input)
-    return CommandOutput(status: result.status, stdout: result.stdout, stderr: result.stderr)
+    try ChildProcess.run(p2pdbBinary.path, arguments, input: input)
 }
 
 /// A temporary directory removed when the test ends.

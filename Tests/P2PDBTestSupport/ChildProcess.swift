@@ -143,9 +143,7 @@ public final class ChildProcess: Sendable {
     }
 
     /// Runs a command to its end with its output collected.
-    public static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> (
-        status: Int32, stdout: String, stderr: String
-    ) {
+    public static func run(_ executable: String, _ arguments: [String], input: String? = nil) throws -> CommandOutput {
         let child = try ChildProcess(executable, arguments, stdin: .pipe, stdout: .pipe, stderr: .pipe)
         if let input { child.standardInput?.write(Data(input.utf8)) }
         try child.standardInput?.close()
@@ -162,8 +160,17 @@ public final class ChildProcess: Sendable {
         let output = child.standardOutput?.readDataToEndOfFile() ?? Data()
         drained.wait()
         child.waitUntilExit()
-        return (child.terminationStatus, String(decoding: output, as: UTF8.self), String(decoding: errors.withLock { $0 }, as: UTF8.self))
+        return CommandOutput(
+            status: child.terminationStatus, stdout: String(decoding: output, as: UTF8.self),
+            stderr: String(decoding: errors.withLock { $0 }, as: UTF8.self))
     }
+}
+
+/// What a command printed, and how it ended.
+public struct CommandOutput: Sendable {
+    public var status: Int32
+    public var stdout: String
+    public var stderr: String
 }
 
 public struct ChildProcessError: Error, CustomStringConvertible {
