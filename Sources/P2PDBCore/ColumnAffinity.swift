@@ -2,9 +2,14 @@
 public enum ColumnAffinity: Sendable, Equatable {
     case integer, text, blob, real, numeric
 
-    public init(declaredType: String) {
+    /// The affinity SQLite gives a column declared `declaredType`. In a
+    /// STRICT table `ANY` means "store as given", which is BLOB affinity;
+    /// elsewhere the same word gives NUMERIC affinity.
+    public init(declaredType: String, strict: Bool = false) {
         let type = declaredType.uppercased()
-        if type.contains("INT") {
+        if strict && type == "ANY" {
+            self = .blob
+        } else if type.contains("INT") {
             self = .integer
         } else if type.contains("CHAR") || type.contains("CLOB") || type.contains("TEXT") {
             self = .text
@@ -17,16 +22,47 @@ public enum ColumnAffinity: Sendable, Equatable {
         }
     }
 
-    /// False when SQLite is certain to store `value` unchanged in a column
-    /// of this affinity; true when it may convert it (a number into a TEXT
-    /// column, text into a numeric one).
-    public func mayConvert(_ value: Value) -> Bool {
+    /// What SQLite stores for `value` in a column of this affinity, as a
+    /// SELECT reads it back, when that follows from SQLite's documented
+    /// rules alone; nil when SQLite itself must decide (text that may read
+    /// as a number, a real turned into text).
+    ///
+    /// ```swift
+    /// ColumnAffinity.real.storedForm(of: .integer(2))      // .real(2.0)
+    /// ColumnAffinity.integer.storedForm(of: .real(-0.0))   // .integer(0)
+    /// ColumnAffinity.blob.storedForm(of: .real(-0.0))      // .real(-0.0), unchanged
+    /// ```
+    public func storedForm(of value: Value) -> Value? {
         switch (self, value) {
-        case (_, .null), (_, .blob), (.blob, _): return false
-        case (.text, .text): return false
-        case (.text, _): return true
-        case (.integer, .integer), (.numeric, .integer), (.real, .real): return false
-        default: return true
+        case (_, .real(let real)) where real.isNaN:
+            // SQLite stores NaN as NULL.
+            return .null
+        case (_, .null), (_, .blob), (.blob, _):
+            return value
+        case (.text, .text):
+            return value
+        case (.text, .integer(let integer)):
+            return .text(String(integer))
+        case (.text, .real):
+            return Optional.none
+        case (.real, .integer(let integer)):
+            // Stored as an integer, read back through REAL affinity.
+            return .real(Double(integer))
+        case (.real, .real(let real)):
+            // An integral real is stored as an integer and read back as a
+            // real: only the sign of zero is lost.
+            return real == 0 ? .real(0) : value
+        case (.integer, .integer), (.numeric, .integer):
+            return value
+        case (.integer, .real(let real)), (.numeric, .real(let real)):
+            // SQLite keeps a real whose value is an integer strictly inside
+            // the 64-bit range as that integer.
+            if real.rounded(.towardZero) == real, real > -0x1p63, real < 0x1p63 { return .integer(Int64(real)) }
+            return value
+        case (_, .text(let text)):
+            // Only text that holds a digit can read as a number.
+            if text.utf8.contains(where: { (0x30...0x39).contains($0) }) { return Optional.none }
+            return value
         }
     }
 
@@ -42,11 +78,31 @@ public enum ColumnAffinity: Sendable, Equatable {
     }
 }
 
-extension ColumnDefinition {
-    /// The DEFAULT as a value when it is a literal; NULL otherwise. Before
-    /// the column's affinity is applied: `DEFAULT '5'` gives the text '5'.
-    public var literalDefault: Value {
-        guard let defaultSQL, let value = SQLText.literalValue(ofDefault: defaultSQL) else { return .null }
-        return value
+/// The storage class a STRICT column (or a rowid key) insists on.
+public enum StorageClass: Sendable, Equatable {
+    case integer, real, text, blob
+
+    /// The class a STRICT table's column of this declared type holds, nil
+    /// for `ANY`; also nil for a type STRICT tables do not know.
+    public init?(strictType: String) {
+        switch strictType.uppercased() {
+        case "INT", "INTEGER": self = .integer
+        case "REAL": self = .real
+        case "TEXT": self = .text
+        case "BLOB": self = .blob
+        default: return nil
+        }
+    }
+
+    /// The declared types a STRICT table accepts.
+    public static func isStrictType(_ declaredType: String) -> Bool {
+        ["INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"].contains(declaredType.uppercased())
+    }
+
+    public func holds(_ value: Value) -> Bool {
+        switch (self, value) {
+        case (_, .null), (.integer, .integer), (.real, .real), (.text, .text), (.blob, .blob): return true
+        default: return false
+        }
     }
 }

@@ -73,7 +73,7 @@ public enum EntryCodec {
         for _ in 0..<schemaCount { schemaChanges.append(try decodeSchemaChange(&reader)) }
         let tableCount = try reader.readCount()
         var tableChanges: [TableChanges] = []
-        var tableKeys = Set<String>()
+        var tableKeys = Set<IdentifierKey>()
         for _ in 0..<tableCount {
             let changes = try decodeTableChanges(&reader)
             guard tableKeys.insert(SQLText.key(changes.table)).inserted else {
@@ -137,13 +137,16 @@ public enum EntryCodec {
         let tag = try reader.readByte()
         switch SchemaTag(rawValue: tag) {
         case .createTable:
-            let name = try readIdentifier(&reader)
+            let name = try readObjectName(&reader)
             let flags = try reader.readByte()
             guard flags & ~3 == 0 else { throw .malformed("unknown table flags \(flags)") }
             let columnCount = try reader.readCount()
             guard columnCount >= 1 else { throw .malformed("table \(name) has no columns") }
+            guard columnCount <= ReplicatedSchema.Table.maximumColumns else {
+                throw .malformed("table \(name) has more than \(ReplicatedSchema.Table.maximumColumns) columns")
+            }
             var columns: [ColumnDefinition] = []
-            var names = Set<String>()
+            var names = Set<IdentifierKey>()
             for _ in 0..<columnCount {
                 let column = try decodeColumn(&reader)
                 guard names.insert(SQLText.key(column.name)).inserted else {
@@ -169,10 +172,11 @@ public enum EntryCodec {
             let table = try readIdentifier(&reader)
             return .addColumn(table: table, column: try decodeColumn(&reader))
         case .createIndex:
-            let name = try readIdentifier(&reader)
+            let name = try readObjectName(&reader)
             let table = try readIdentifier(&reader)
             let count = try reader.readCount(minimumItemSize: 2)
             guard count >= 1 else { throw .malformed("index \(name) has no columns") }
+            guard count <= ReplicatedSchema.Table.maximumColumns else { throw .malformed("index \(name) has too many columns") }
             var columns: [IndexDefinition.Column] = []
             for _ in 0..<count {
                 let column = try readIdentifier(&reader)
@@ -203,16 +207,30 @@ public enum EntryCodec {
             defaultSQL = text
         }
         var collation: String?
-        if flags & 4 != 0 { collation = try readIdentifier(&reader) }
+        if flags & 4 != 0 {
+            let collationName = try readIdentifier(&reader)
+            // Only SQLite's built-in collations exist on every replica.
+            guard ["BINARY", "NOCASE", "RTRIM"].contains(collationName.uppercased()) else {
+                throw .malformed("column \(name) uses the unknown collation \(collationName)")
+            }
+            collation = collationName
+        }
         return ColumnDefinition(
             name: name, declaredType: declaredType, notNull: flags & 1 != 0, defaultSQL: defaultSQL, collation: collation)
     }
 
     private static func readIdentifier(_ reader: inout ByteReader) throws(FormatError) -> String {
         let name = try reader.readString()
-        guard !name.isEmpty, name.utf8.count <= 1024, !name.utf8.contains(0) else {
-            throw .malformed("invalid identifier")
-        }
+        if let problem = SQLText.identifierProblem(name) { throw .malformed("invalid identifier: \(problem)") }
+        return name
+    }
+
+    /// The name of a table or index: also outside the names SQLite and
+    /// P2PDB keep for themselves, so that no entry can create or replace
+    /// an internal object.
+    private static func readObjectName(_ reader: inout ByteReader) throws(FormatError) -> String {
+        let name = try readIdentifier(&reader)
+        if SQLText.isReservedObjectName(name) { throw .malformed("the name \(name) is reserved") }
         return name
     }
 

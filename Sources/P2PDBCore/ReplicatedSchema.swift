@@ -44,7 +44,7 @@ public struct ReplicatedSchema: Sendable, Equatable {
     public struct Column: Equatable, Sendable {
         public var definition: ColumnDefinition
         public var origin: Origin
-        public var key: String { SQLText.key(definition.name) }
+        public var key: IdentifierKey { SQLText.key(definition.name) }
     }
 
     public struct Table: Equatable, Sendable {
@@ -53,10 +53,40 @@ public struct ReplicatedSchema: Sendable, Equatable {
         public var withoutRowID: Bool
         public var strict: Bool
         public var origin: Origin
-        /// Sorted by origin.
-        public var columns: [Column]
+        /// Every column any change defined for the table, as defined,
+        /// sorted by origin.
+        var declaredColumns: [Column] = []
+        /// The columns of the physical table, sorted by origin: the
+        /// declared ones as SQLite can create them together (see
+        /// ``effectiveColumns()``).
+        public private(set) var columns: [Column] = []
 
-        public var key: String { SQLText.key(name) }
+        init(name: String, primaryKey: [String], withoutRowID: Bool, strict: Bool, origin: Origin) {
+            self.name = name
+            self.primaryKey = primaryKey
+            self.withoutRowID = withoutRowID
+            self.strict = strict
+            self.origin = origin
+        }
+
+        /// Definitions that are valid alone can clash once merged: a
+        /// column declared `VARCHAR(10)` by one replica cannot be created
+        /// in the STRICT table another replica's definition made, so there
+        /// it takes the type ANY; and SQLite allows 2000 columns, so
+        /// columns past that (by origin) are left out on every replica.
+        mutating func refreshColumns() {
+            columns = declaredColumns.prefix(Self.maximumColumns).map { column in
+                guard strict, !StorageClass.isStrictType(column.definition.declaredType) else { return column }
+                var column = column
+                column.definition.declaredType = "ANY"
+                return column
+            }
+        }
+
+        /// SQLite's default limit on the columns of a table.
+        public static let maximumColumns = 2000
+
+        public var key: IdentifierKey { SQLText.key(name) }
 
         public func column(named name: String) -> Column? {
             let key = SQLText.key(name)
@@ -100,19 +130,24 @@ public struct ReplicatedSchema: Sendable, Equatable {
         public var origin: Origin
     }
 
-    public private(set) var tables: [String: Table] = [:]
-    public private(set) var indexes: [String: Index] = [:]
+    public private(set) var tables: [IdentifierKey: Table] = [:]
+    public private(set) var indexes: [IdentifierKey: Index] = [:]
     /// Columns added to tables this replica has not seen created.
-    private var pendingColumns: [String: [Column]] = [:]
+    private var pendingColumns: [IdentifierKey: [Column]] = [:]
 
     public init() {}
 
     public func table(named name: String) -> Table? { tables[SQLText.key(name)] }
 
     /// Indexes whose table and columns exist: the ones to create physically.
+    ///
+    /// Tables and indexes share one namespace in SQLite. When replicas
+    /// concurrently create a table and an index under one name, the table
+    /// keeps the name, whichever came first: dropping the index loses
+    /// nothing, dropping the table would lose its rows.
     public var effectiveIndexes: [IndexDefinition] {
-        indexes.values.compactMap { index -> IndexDefinition? in
-            guard let table = table(named: index.definition.table),
+        indexes.compactMap { key, index -> IndexDefinition? in
+            guard tables[key] == nil, let table = table(named: index.definition.table),
                 index.definition.columns.allSatisfy({ table.column(named: $0.name) != nil })
             else { return nil }
             var definition = index.definition
@@ -153,22 +188,26 @@ public struct ReplicatedSchema: Sendable, Equatable {
                     table.strict = definition.strict
                     table.origin = origin
                 }
-                for column in columns { Self.merge(column, into: &table.columns) }
+                for column in columns { Self.merge(column, into: &table.declaredColumns) }
+                table.refreshColumns()
                 tables[key] = table
             } else {
                 var table = Table(
                     name: definition.name, primaryKey: definition.primaryKey, withoutRowID: definition.withoutRowID,
-                    strict: definition.strict, origin: origin, columns: [])
+                    strict: definition.strict, origin: origin)
                 for column in columns + (pendingColumns.removeValue(forKey: key) ?? []) {
-                    Self.merge(column, into: &table.columns)
+                    Self.merge(column, into: &table.declaredColumns)
                 }
+                table.refreshColumns()
                 tables[key] = table
             }
         case .addColumn(let tableName, let definition):
             let column = Column(definition: definition, origin: origin.of(Self.encoded(definition)))
             let key = SQLText.key(tableName)
-            if tables[key] != nil {
-                Self.merge(column, into: &tables[key]!.columns)
+            if var table = tables[key] {
+                Self.merge(column, into: &table.declaredColumns)
+                table.refreshColumns()
+                tables[key] = table
             } else {
                 Self.merge(column, into: &pendingColumns[key, default: []])
             }

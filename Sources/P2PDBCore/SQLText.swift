@@ -192,47 +192,42 @@ public enum SQLText {
         "NULL", "TRUE", "FALSE", "CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP",
     ]
 
-    /// The value of a DEFAULT expression when it is a plain literal (a
-    /// number, string, blob, NULL, TRUE or FALSE, possibly signed); nil for
-    /// anything that needs evaluating.
-    public static func literalValue(ofDefault text: String) -> Value? {
-        guard let tokens = tokenize(text), !tokens.isEmpty, tokens.count <= 2 else { return nil }
-        var sign: Int64 = 1
-        var token = tokens[0]
+    /// True if a DEFAULT expression is a plain literal: a number, string,
+    /// blob, NULL, TRUE or FALSE, a number possibly signed. SQLite itself
+    /// says what value it stands for (see the storage layer's default
+    /// values); ALTER TABLE ADD COLUMN takes only these.
+    public static func isLiteral(default text: String) -> Bool {
+        guard let tokens = tokenize(text), let first = tokens.first, tokens.count <= 2 else { return false }
         if tokens.count == 2 {
-            guard token.isPunctuation("-") || token.isPunctuation("+") else { return nil }
-            sign = token.isPunctuation("-") ? -1 : 1
-            token = tokens[1]
-            guard token.kind == .number else { return nil }
+            return (first.isPunctuation("-") || first.isPunctuation("+")) && tokens[1].kind == .number
         }
-        switch token.kind {
-        case .string: return .text(token.text)
-        case .blob:
-            guard let bytes = Hex.decode(token.text) else { return nil }
-            return .blob(bytes)
-        case .number:
-            let digits = token.text
-            if digits.lowercased().hasPrefix("0x") {
-                guard let value = UInt64(digits.dropFirst(2), radix: 16) else { return nil }
-                return .integer(sign * Int64(bitPattern: value))
-            }
-            if let integer = Int64(digits) { return .integer(sign * integer) }
-            if let real = Double(digits) { return .real(Double(sign) * real) }
-            return nil
-        case .word:
-            switch token.keyword {
-            case "NULL": return .null
-            case "TRUE": return .integer(1)
-            case "FALSE": return .integer(0)
-            default: return nil
-            }
-        default:
-            return nil
+        switch first.kind {
+        case .string, .number, .blob: return true
+        case .word: return ["NULL", "TRUE", "FALSE"].contains(first.keyword ?? "")
+        default: return false
         }
     }
 
-    /// Case-insensitive identifier key, as SQLite compares names (ASCII only).
-    public static func key(_ name: String) -> String {
-        String(decoding: name.utf8.map { (0x41...0x5a).contains($0) ? $0 + 0x20 : $0 }, as: UTF8.self)
+    /// The longest identifier an entry may carry, in UTF-8 bytes.
+    public static let maximumIdentifierBytes = 1024
+
+    /// Why `name` cannot name a replicated table, column or index, or nil
+    /// if it can. SQLite takes an empty name and names of any length; the
+    /// entry format does not.
+    public static func identifierProblem(_ name: String) -> String? {
+        if name.isEmpty { return "a name cannot be empty" }
+        if name.utf8.count > maximumIdentifierBytes { return "a name is limited to \(maximumIdentifierBytes) bytes" }
+        if name.utf8.contains(0) { return "a name cannot hold a NUL character" }
+        return nil
     }
+
+    /// Names of tables and indexes kept by SQLite (`sqlite_`) and by P2PDB
+    /// (`_p2pdb_`), compared as SQLite compares names.
+    public static func isReservedObjectName(_ name: String) -> Bool {
+        let key = IdentifierKey(name)
+        return key.hasPrefix("sqlite_") || key.hasPrefix("_p2pdb_")
+    }
+
+    /// The identifier as SQLite compares it (see ``IdentifierKey``).
+    public static func key(_ name: String) -> IdentifierKey { IdentifierKey(name) }
 }

@@ -21,8 +21,18 @@ public struct ColumnDefinition: Hashable, Sendable {
     }
 
     /// A column whose declared type contains `COUNTER` merges as the sum of
-    /// deltas instead of last-writer-wins.
-    public var isCounter: Bool { declaredType.uppercased().contains("COUNTER") }
+    /// deltas instead of last-writer-wins, when its affinity keeps integers
+    /// as integers (`COUNTER INTEGER`, `COUNTER`). Under REAL or TEXT
+    /// affinity a sum would be stored converted, so such a column is an
+    /// ordinary one (and refused when a user declares it).
+    public var isCounter: Bool {
+        guard declaredType.uppercased().contains("COUNTER") else { return false }
+        let affinity = ColumnAffinity(declaredType: declaredType)
+        return affinity == .integer || affinity == .numeric
+    }
+
+    /// True if the declared type says COUNTER, whatever its affinity.
+    public var isDeclaredCounter: Bool { declaredType.uppercased().contains("COUNTER") }
 
     /// The column definition as it appears in generated DDL.
     public var sql: String {

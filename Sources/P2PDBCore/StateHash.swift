@@ -62,10 +62,10 @@ public enum StateDigest {
     /// - Parameters:
     ///   - table: the table name (compared case-insensitively).
     ///   - primaryKey: the key values in key order.
-    ///   - cells: (column key, value) pairs, non-key columns only, in any order.
+    ///   - cells: (column name, value) pairs, non-key columns only, in any order.
     public static func row(table: String, primaryKey: [Value], cells: [(name: String, value: Value)]) -> Bytes32 {
         let digester = RowDigester(
-            table: table, columnKeys: Array(repeating: "", count: primaryKey.count) + cells.map(\.name),
+            table: table, columnKeys: Array(repeating: IdentifierKey(""), count: primaryKey.count) + cells.map { SQLText.key($0.name) },
             primaryKeyIndexes: Array(primaryKey.indices), defaults: nil)
         return digester.digest(primaryKey + cells.map(\.value))
     }
@@ -74,11 +74,11 @@ public enum StateDigest {
     public static func table(name: String, columnsSQL: [String], primaryKey: [String], options: String) -> Bytes32 {
         var writer = ByteWriter()
         writer.writeBytes(tableDomain)
-        writer.writeString(SQLText.key(name))
+        writer.writeLengthPrefixed(SQLText.key(name).bytes)
         writer.writeVarint(columnsSQL.count)
         for column in columnsSQL { writer.writeString(column) }
         writer.writeVarint(primaryKey.count)
-        for column in primaryKey { writer.writeString(SQLText.key(column)) }
+        for column in primaryKey { writer.writeLengthPrefixed(SQLText.key(column).bytes) }
         writer.writeString(options)
         return Signatures.sha256(writer.bytes)
     }
@@ -101,29 +101,30 @@ public enum StateDigest {
 /// by name. The write path digests every row it touches.
 ///
 /// ```swift
-/// let digester = RowDigester(table: "items", columnKeys: ["id", "name"], primaryKeyIndexes: [0], defaults: [.null, .null])
+/// let digester = RowDigester(
+///     table: "items", columnKeys: [IdentifierKey("id"), IdentifierKey("name")], primaryKeyIndexes: [0], defaults: [.null, .null])
 /// let digest = digester.digest([.text("apple"), .text("Apple")])
 /// ```
 public struct RowDigester: Sendable {
     private let prefix: [UInt8]
     private let keyIndexes: [Int]
-    /// Non-key columns sorted by name, each with its encoded name.
+    /// Non-key columns sorted by name (byte order), each with its encoded name.
     private let cells: [(index: Int, name: [UInt8])]
     /// Cells equal to their column's default are left out; nil keeps all.
     private let defaults: [Value]?
 
-    public init(table: String, columnKeys: [String], primaryKeyIndexes: [Int], defaults: [Value]?) {
+    public init(table: String, columnKeys: [IdentifierKey], primaryKeyIndexes: [Int], defaults: [Value]?) {
         var writer = ByteWriter(capacity: 32)
         writer.writeBytes(StateDigest.rowDomain)
-        writer.writeString(SQLText.key(table))
+        writer.writeLengthPrefixed(SQLText.key(table).bytes)
         prefix = writer.bytes
         keyIndexes = primaryKeyIndexes
         let keys = Set(primaryKeyIndexes)
         cells = columnKeys.indices.filter { !keys.contains($0) }
             .sorted { columnKeys[$0] < columnKeys[$1] }
             .map { index in
-                var name = ByteWriter(capacity: columnKeys[index].utf8.count + 2)
-                name.writeString(columnKeys[index])
+                var name = ByteWriter(capacity: columnKeys[index].bytes.count + 2)
+                name.writeLengthPrefixed(columnKeys[index].bytes)
                 return (index, name.bytes)
             }
         self.defaults = defaults

@@ -1,19 +1,31 @@
-import Foundation
 import CSQLiteExtras
+import Foundation
 import GRDB
 import GRDBSQLite
 import P2PDBCore
 
-/// Records what user statements do to replicated rows, through SQLite's
-/// pre-update hook on the writer connection.
+/// Records what user statements do to replicated rows, on the writer
+/// connection, as SQLite stores the rows.
+///
+/// - Inserts come from SQLite's pre-update hook, which is cheap. It reports
+///   a row before SQLite's REAL affinity turns whole numbers into reals, so
+///   each value is put through ``TableLayout/stored(_:)``.
+/// - Updates and deletes come from temporary AFTER UPDATE and AFTER DELETE
+///   triggers on every replicated table (``CaptureTriggers``), which read
+///   OLD and NEW like any SELECT does. The pre-update hook cannot be trusted
+///   there: SQLite 3.40 applies REAL affinity to the wrong column of WITHOUT
+///   ROWID tables in `sqlite3_preupdate_old`, which loses integers, and it
+///   reports NULL for a column added after the row was written.
+/// - The pre-update hook also sees every write to any table, so a user
+///   write to a table that is not replicated is recorded as a violation that
+///   aborts the transaction.
 ///
 /// For each row a transaction touches it keeps the row as it was before the
 /// transaction's first change (nil if absent) and as it is after the latest
 /// (nil if deleted). The difference is the transaction's net change, which
 /// becomes the entry's row change: an insert then update is one insert, an
 /// insert then delete is nothing. Writes P2PDB itself makes are ignored
-/// (capture is off), and a user write to any table that is not replicated
-/// is recorded as a violation that aborts the transaction.
+/// (capture is off).
 final class ChangeCapture {
     struct RowKey: Hashable {
         var table: Int64
@@ -28,7 +40,8 @@ final class ChangeCapture {
     }
 
     private(set) var isCapturing = false
-    private var layoutsByName: [String: TableLayout] = [:]
+    private var layoutsByName: [IdentifierKey: TableLayout] = [:]
+    private var layoutsByTID: [Int64: TableLayout] = [:]
     private var lastName: [CChar] = []
     private var lastLayout: TableLayout?
     private var rowIndex: [RowKey: Int] = [:]
@@ -38,22 +51,29 @@ final class ChangeCapture {
     /// that changes millions of rows stops here instead of exhausting memory.
     private var remainingBytes = 0
     private var byteLimit = 0
+    /// The image a trigger is passing in parts (wide tables need several
+    /// calls: SQLite limits a function to 127 arguments).
+    private var partial: [Value] = []
+    private var partialOld: [Value]?
 
     /// Starts recording user changes to the given tables, at most
     /// `byteLimit` bytes of row images.
-    func begin(layouts: [String: TableLayout], byteLimit: Int) {
+    func begin(layouts: [IdentifierKey: TableLayout], byteLimit: Int) {
         setLayouts(layouts)
         rowIndex = [:]
         rows = []
         violation = nil
+        partial = []
+        partialOld = nil
         self.byteLimit = byteLimit
         remainingBytes = byteLimit
         isCapturing = true
     }
 
     /// Updates the known tables, e.g. after a CREATE TABLE in the transaction.
-    func setLayouts(_ layouts: [String: TableLayout]) {
+    func setLayouts(_ layouts: [IdentifierKey: TableLayout]) {
         layoutsByName = layouts
+        layoutsByTID = Dictionary(layouts.values.map { ($0.tid, $0) }, uniquingKeysWith: { first, _ in first })
         lastName = []
         lastLayout = nil
     }
@@ -71,7 +91,9 @@ final class ChangeCapture {
     func pause() { isCapturing = false }
     func resume() { isCapturing = true }
 
-    func install(on connection: OpaquePointer) {
+    /// Installs the pre-update hook and the function the capture triggers
+    /// call on the writer connection.
+    func install(on connection: OpaquePointer, triggers: CaptureTriggers) throws {
         let context = Unmanaged.passUnretained(self).toOpaque()
         _ = sqlite3_preupdate_hook(
             connection,
@@ -81,7 +103,25 @@ final class ChangeCapture {
                     .preupdate(db: db, operation: operation, databaseName: databaseName, tableName: tableName)
             },
             context)
+        let code = sqlite3_create_function_v2(
+            connection, CaptureTriggers.functionName, -1, SQLITE_UTF8, context,
+            { context, count, arguments in
+                guard let context, let pointer = sqlite3_user_data(context), let arguments else { return }
+                Unmanaged<ChangeCapture>.fromOpaque(pointer).takeUnretainedValue()
+                    .triggered(Array(UnsafeBufferPointer(start: arguments, count: Int(count))))
+            }, nil, nil, nil)
+        guard code == SQLITE_OK else { throw P2PDBError(.storage, "could not register the change capture function (SQLite code \(code))") }
+        token = triggers.token
+        // A REPLACE that deletes a conflicting row fires the delete trigger
+        // only with recursive triggers on.
+        guard sqlite3_exec(connection, "PRAGMA recursive_triggers = ON", nil, nil, nil) == SQLITE_OK else {
+            throw P2PDBError(.storage, "could not enable recursive triggers")
+        }
     }
+
+    /// The secret the triggers pass first: SQL that calls the function by
+    /// hand cannot forge row changes.
+    private var token: Int64 = 0
 
     private func preupdate(
         db: OpaquePointer, operation: Int32, databaseName: UnsafePointer<CChar>, tableName: UnsafePointer<CChar>
@@ -100,24 +140,62 @@ final class ChangeCapture {
                     : "table \(name) is not replicated; writes to it are refused")
             return
         }
+        // Updates and deletes arrive through the triggers.
+        guard operation == SQLITE_INSERT else { return }
         let columnCount = Int(sqlite3_preupdate_count(db))
-        var old: [Value]?
-        var new: [Value]?
-        if operation == SQLITE_DELETE || operation == SQLITE_UPDATE {
-            old = readRow(db, columnCount: columnCount, read: sqlite3_preupdate_old)
-            if old == nil { return }
+        var row: [Value] = []
+        row.reserveCapacity(columnCount)
+        for column in 0..<columnCount {
+            var value: OpaquePointer?
+            guard sqlite3_preupdate_new(db, Int32(column), &value) == SQLITE_OK, let value else {
+                violation = P2PDBError(.storage, "could not read an inserted row from SQLite")
+                return
+            }
+            guard let converted = Value(sqliteValue: value) else { return refuseInvalidText() }
+            row.append(column < layout.columnCount ? layout.stored(converted, column: column) : converted)
         }
-        if operation == SQLITE_INSERT || operation == SQLITE_UPDATE {
-            new = readRow(db, columnCount: columnCount, read: sqlite3_preupdate_new)
-            if new == nil { return }
+        record(layout, key: layout.primaryKey(of: row), before: nil, after: row)
+    }
+
+    /// Called by the capture triggers: (token, kind, table number, offset,
+    /// values...). Kind 1 is a deleted row, 2 the old image of an updated
+    /// row, 3 its new image.
+    fileprivate func triggered(_ arguments: [OpaquePointer?]) {
+        guard isCapturing, violation == nil, arguments.count >= 4,
+            let first = arguments[0], sqlite3_value_int64(first) == token,
+            let kindValue = arguments[1], let tidValue = arguments[2], let offsetValue = arguments[3],
+            let layout = layoutsByTID[sqlite3_value_int64(tidValue)]
+        else { return }
+        let kind = sqlite3_value_int64(kindValue)
+        if sqlite3_value_int64(offsetValue) == 0 { partial = [] }
+        for argument in arguments.dropFirst(4) {
+            guard let argument, let value = Value(sqliteValue: argument) else { return refuseInvalidText() }
+            partial.append(value)
         }
-        if let old, let new, layout.primaryKey(of: old) != layout.primaryKey(of: new) {
-            // A key change is a delete of the old key and an insert of the new.
-            record(layout, key: layout.primaryKey(of: old), before: old, after: nil)
-            record(layout, key: layout.primaryKey(of: new), before: nil, after: new)
-        } else if let row = new ?? old {
-            record(layout, key: layout.primaryKey(of: row), before: old, after: new)
+        guard partial.count >= layout.columnCount else { return }
+        let image = partial
+        partial = []
+        switch kind {
+        case 1:
+            record(layout, key: layout.primaryKey(of: image), before: image, after: nil)
+        case 2:
+            partialOld = image
+        default:
+            guard let old = partialOld else { return }
+            partialOld = nil
+            let (oldKey, newKey) = (layout.primaryKey(of: old), layout.primaryKey(of: image))
+            if oldKey != newKey {
+                // A key change is a delete of the old key and an insert of the new.
+                record(layout, key: oldKey, before: old, after: nil)
+                record(layout, key: newKey, before: nil, after: image)
+            } else {
+                record(layout, key: newKey, before: old, after: image)
+            }
         }
+    }
+
+    private func refuseInvalidText() {
+        violation = P2PDBError(.invalidInput, "text value is not valid UTF-8; store binary data as a BLOB")
     }
 
     private func record(_ layout: TableLayout, key: [Value], before: [Value]?, after: [Value]?) {
@@ -138,27 +216,6 @@ final class ChangeCapture {
         }
     }
 
-    private func readRow(
-        _ db: OpaquePointer, columnCount: Int,
-        read: (OpaquePointer?, Int32, UnsafeMutablePointer<OpaquePointer?>?) -> Int32
-    ) -> [Value]? {
-        var row: [Value] = []
-        row.reserveCapacity(columnCount)
-        for column in 0..<columnCount {
-            var value: OpaquePointer?
-            guard read(db, Int32(column), &value) == SQLITE_OK, let value else {
-                violation = P2PDBError(.storage, "could not read a changed row from SQLite")
-                return nil
-            }
-            guard let converted = Value(sqliteValue: value) else {
-                violation = P2PDBError(.invalidInput, "text value is not valid UTF-8; store binary data as a BLOB")
-                return nil
-            }
-            row.append(converted)
-        }
-        return row
-    }
-
     private func layout(named name: UnsafePointer<CChar>) -> TableLayout? {
         if let lastLayout, !lastName.isEmpty, strcmp(lastName, name) == 0 { return lastLayout }
         let string = String(cString: name)
@@ -169,4 +226,44 @@ final class ChangeCapture {
     }
 }
 
+/// The temporary triggers through which ``ChangeCapture`` sees updates and
+/// deletes of replicated rows: one AFTER UPDATE and one AFTER DELETE trigger
+/// per table, on the writer connection only, replaced whenever the table's
+/// columns change. They live in the `temp` schema, so they are not part of
+/// the replica file and other connections never run them.
+struct CaptureTriggers: Sendable {
+    static let functionName = "_p2pdb_capture"
+    /// SQLite passes at most 127 arguments to a function.
+    private static let valuesPerCall = 100
 
+    let token: Int64
+
+    init(token: Int64 = Int64.random(in: 1...Int64.max)) {
+        self.token = token
+    }
+
+    /// Creates (or replaces) the triggers of one table.
+    func install(_ layout: TableLayout, _ db: Database) throws {
+        let (update, delete) = Self.names(layout.tid)
+        try db.execute(sql: "DROP TRIGGER IF EXISTS temp.\(update); DROP TRIGGER IF EXISTS temp.\(delete)")
+        let table = "main." + layout.quotedName
+        let columns = layout.columnNames.map(SQLText.quoteIdentifier)
+        func calls(kind: Int, image: String) -> String {
+            stride(from: 0, to: columns.count, by: Self.valuesPerCall).map { offset in
+                let values = columns[offset..<min(offset + Self.valuesPerCall, columns.count)].map { "\(image).\($0)" }
+                return "SELECT \(Self.functionName)(\(token), \(kind), \(layout.tid), \(offset), \(values.joined(separator: ", ")));"
+            }.joined(separator: " ")
+        }
+        try db.execute(
+            sql: "CREATE TEMP TRIGGER \(update) AFTER UPDATE ON \(table) BEGIN \(calls(kind: 2, image: "OLD")) \(calls(kind: 3, image: "NEW")) END")
+        try db.execute(sql: "CREATE TEMP TRIGGER \(delete) AFTER DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
+    }
+
+    /// Drops the triggers of a table that is no longer replicated here.
+    func remove(tid: Int64, _ db: Database) throws {
+        let (update, delete) = Self.names(tid)
+        try db.execute(sql: "DROP TRIGGER IF EXISTS temp.\(update); DROP TRIGGER IF EXISTS temp.\(delete)")
+    }
+
+    private static func names(_ tid: Int64) -> (String, String) { ("_p2pdb_u_\(tid)", "_p2pdb_d_\(tid)") }
+}

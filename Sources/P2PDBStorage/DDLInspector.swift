@@ -12,20 +12,24 @@ import P2PDBCore
 enum DDLInspector {
     static func createTable(_ statement: Statement, _ db: Database) throws -> SchemaChange? {
         try inspect(statement, db) { before in
-            let created = try objectNames(db, type: "table").subtracting(before.tables)
+            // AUTOINCREMENT also creates sqlite_sequence.
+            let created = try objectNames(db, type: "table").subtracting(before.tables).filter { !InternalSchema.isInternal($0) }
             guard let name = created.first else { return nil }
             return .createTable(try tableDefinition(db, name: name))
         }
     }
 
-    static func addColumn(_ statement: Statement, _ db: Database, layouts: [String: TableLayout]) throws -> SchemaChange? {
+    static func addColumn(_ statement: Statement, _ db: Database, layouts: [IdentifierKey: TableLayout]) throws -> SchemaChange? {
         try inspect(statement, db) { _ in
             for layout in layouts.values {
                 let columns = try columnInfo(db, table: layout.name)
                 guard columns.count > layout.columnCount, let added = columns.last else { continue }
+                if added.hidden != 0 {
+                    throw P2PDBError(.refused, "generated columns are refused: store the value, or compute it in queries")
+                }
                 let definition = try columnDefinition(db, table: layout.name, info: added)
-                try check(column: definition, table: layout.name, isPrimaryKey: false)
-                if definition.isCounter, definition.literalDefault != .integer(0) {
+                try check(column: definition, table: layout.name, isPrimaryKey: false, strict: layout.table.strict)
+                if definition.isCounter, StoredValues.storedDefault(of: definition, strict: layout.table.strict) != .integer(0) {
                     // Existing rows would start at the default here while
                     // replicas that merge their inserts start counters at 0.
                     throw P2PDBError(
@@ -41,7 +45,7 @@ enum DDLInspector {
         }
     }
 
-    static func createIndex(_ statement: Statement, _ db: Database, layouts: [String: TableLayout]) throws -> SchemaChange? {
+    static func createIndex(_ statement: Statement, _ db: Database, layouts: [IdentifierKey: TableLayout]) throws -> SchemaChange? {
         try inspect(statement, db) { before in
             let created = try objectNames(db, type: "index").subtracting(before.indexes)
             guard let name = created.first else { return nil }
@@ -49,6 +53,9 @@ enum DDLInspector {
                 db, sql: "SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?", arguments: [name]),
                 let layout = layouts[SQLText.key(table)]
             else { throw P2PDBError(.refused, "indexes can only be created on replicated tables") }
+            if let problem = SQLText.identifierProblem(name) {
+                throw P2PDBError(.refused, "index \(name) cannot be replicated: \(problem)")
+            }
             var columns: [IndexDefinition.Column] = []
             for row in try Row.fetchAll(db, sql: "SELECT cid, name, desc, coll, key FROM pragma_index_xinfo(?)", arguments: [name]) {
                 guard (row[4] as Int) == 1 else { continue }
@@ -74,9 +81,13 @@ enum DDLInspector {
         _ statement: Statement, _ db: Database, read: (SchemaNames) throws -> SchemaChange?
     ) throws -> SchemaChange? {
         let before = SchemaNames(tables: try objectNames(db, type: "table"), indexes: try objectNames(db, type: "index"))
+        let temporaryBefore = try temporaryObjectCount(db)
         try db.execute(sql: "SAVEPOINT p2pdb_ddl")
         do {
             try statement.executeRaw()
+            if try temporaryObjectCount(db) != temporaryBefore {
+                throw P2PDBError(.refused, "temporary tables and indexes are refused: every table is replicated")
+            }
             let change = try read(before)
             try db.execute(sql: "ROLLBACK TO p2pdb_ddl; RELEASE p2pdb_ddl")
             return change
@@ -84,6 +95,10 @@ enum DDLInspector {
             try? db.execute(sql: "ROLLBACK TO p2pdb_ddl; RELEASE p2pdb_ddl")
             throw error
         }
+    }
+
+    private static func temporaryObjectCount(_ db: Database) throws -> Int {
+        try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_temp_schema") ?? 0
     }
 
     private static func objectNames(_ db: Database, type: String) throws -> Set<String> {
@@ -112,6 +127,9 @@ enum DDLInspector {
         if InternalSchema.isInternal(name) {
             throw P2PDBError(.refused, "table names starting with _p2pdb_ or sqlite_ are reserved")
         }
+        if let problem = SQLText.identifierProblem(name) {
+            throw P2PDBError(.refused, "table \(name) cannot be replicated: \(problem)")
+        }
         let infos = try columnInfo(db, table: name)
         if infos.contains(where: { $0.hidden != 0 }) {
             throw P2PDBError(.refused, "generated columns are refused: store the value, or compute it in queries")
@@ -131,15 +149,24 @@ enum DDLInspector {
             throw P2PDBError(.refused, "UNIQUE constraints are refused: uniqueness cannot hold across replicas that write while apart (the PRIMARY KEY identifies rows)")
         }
         let options = try Row.fetchOne(db, sql: "SELECT wr, strict FROM pragma_table_list(?) WHERE schema = 'main'", arguments: [name])
+        let withoutRowID = (options?[0] as Int?) == 1
+        let strict = (options?[1] as Int?) == 1
         var columns: [P2PDBCore.ColumnDefinition] = []
         for info in infos {
             let definition = try columnDefinition(db, table: name, info: info)
-            try check(column: definition, table: name, isPrimaryKey: info.primaryKeyPosition > 0)
+            try check(column: definition, table: name, isPrimaryKey: info.primaryKeyPosition > 0, strict: strict)
             columns.append(definition)
         }
+        if !withoutRowID, keyColumns.count == 1, keyColumns[0].type.uppercased() == "INTEGER",
+            try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_index_list(?) WHERE origin = 'pk'", arguments: [name]) ?? 0 > 0
+        {
+            // `id INTEGER PRIMARY KEY DESC`: SQLite keeps the rowid apart.
+            throw P2PDBError(
+                .refused,
+                "INTEGER PRIMARY KEY DESC is refused: SQLite does not make it the rowid, and the replicated schema cannot say so; declare \(keyColumns[0].name) INTEGER PRIMARY KEY")
+        }
         return P2PDBCore.TableDefinition(
-            name: name, columns: columns, primaryKey: keyColumns.map(\.name),
-            withoutRowID: (options?[0] as Int?) == 1, strict: (options?[1] as Int?) == 1)
+            name: name, columns: columns, primaryKey: keyColumns.map(\.name), withoutRowID: withoutRowID, strict: strict)
     }
 
     private static func columnDefinition(_ db: Database, table: String, info: ColumnInfo) throws -> P2PDBCore.ColumnDefinition {
@@ -154,7 +181,15 @@ enum DDLInspector {
             name: info.name, declaredType: info.type, notNull: info.notNull, defaultSQL: info.defaultSQL, collation: collation)
     }
 
-    private static func check(column: P2PDBCore.ColumnDefinition, table: String, isPrimaryKey: Bool) throws {
+    private static func check(column: P2PDBCore.ColumnDefinition, table: String, isPrimaryKey: Bool, strict: Bool) throws {
+        if let problem = SQLText.identifierProblem(column.name) {
+            throw P2PDBError(.refused, "a column of \(table) cannot be replicated: \(problem)")
+        }
+        if column.isDeclaredCounter && !column.isCounter {
+            throw P2PDBError(
+                .refused,
+                "counter column \(column.name) must hold integers: declare it `\(column.name) COUNTER INTEGER NOT NULL DEFAULT 0`")
+        }
         guard column.declaredType.isEmpty || SQLText.isValidDeclaredType(column.declaredType) else {
             throw P2PDBError(.refused, "column \(column.name) has a type P2PDB cannot replicate: \(column.declaredType)")
         }
@@ -169,7 +204,7 @@ enum DDLInspector {
                 throw P2PDBError(.refused, "primary key column \(column.name) must use the default BINARY collation")
             }
         } else if column.isCounter {
-            guard case .integer = column.literalDefault else {
+            guard case .integer? = StoredValues.storedDefault(of: column, strict: strict) else {
                 throw P2PDBError(
                     .refused,
                     "counter column \(column.name) needs an integer DEFAULT, e.g. `\(column.name) COUNTER INTEGER NOT NULL DEFAULT 0`")

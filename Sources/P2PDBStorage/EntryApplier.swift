@@ -60,6 +60,9 @@ enum EntryApplier {
                 nil
             )
         }
+        if let problem = schemaProblem(entry.payload.schemaChanges) {
+            return (.rejected("its schema change cannot be created in SQLite: \(problem)"), nil)
+        }
         let author = try state.authors.index(of: entry.author, db)
         let contiguous = state.authors.contiguousSeq(of: author)
         guard entry.seq <= contiguous + 1 else {
@@ -101,9 +104,29 @@ enum EntryApplier {
         return position
     }
 
+    /// Why SQLite would refuse a column these schema changes define, if it
+    /// would. The format admits some definitions SQLite does not (a DEFAULT
+    /// that is not constant, say); an entry carrying one is refused before
+    /// it is stored, on every replica alike, so that creating a table from
+    /// the merged schema never fails.
+    static func schemaProblem(_ changes: [SchemaChange]) -> String? {
+        for change in changes {
+            let columns: [P2PDBCore.ColumnDefinition]
+            switch change {
+            case .createTable(let table): columns = table.columns
+            case .addColumn(_, let column): columns = [column]
+            case .createIndex: columns = []
+            }
+            for column in columns {
+                if let problem = StoredValues.problem(creating: column) { return "column \(column.name): \(problem)" }
+            }
+        }
+        return nil
+    }
+
     /// Merges the entry's schema changes, then its row changes.
     static func merge(_ entry: Entry, position: Int64, author: Int64, _ db: Database, state: inout ReplicaState) throws {
-        var replay = Set<String>()
+        var replay = Set<IdentifierKey>()
         if !entry.payload.schemaChanges.isEmpty {
             let before = state.schema
             try recordSchemaChanges(entry.payload.schemaChanges, stamp: entry.stamp, position: position, db, state: &state)
@@ -176,7 +199,7 @@ enum EntryApplier {
 /// Re-derives tables from the log: after a schema merge that reorders or
 /// redefines a table, and when checking a replica with `p2pdb verify`.
 enum Replay {
-    static func tables(_ keys: Set<String>, _ db: Database, state: inout ReplicaState) throws {
+    static func tables(_ keys: Set<IdentifierKey>, _ db: Database, state: inout ReplicaState) throws {
         var position: Int64 = 0
         while true {
             let batch = try LogStore.bodies(db, after: position, limit: 512)

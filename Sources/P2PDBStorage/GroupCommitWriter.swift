@@ -64,11 +64,15 @@ final class GroupCommitWriter: @unchecked Sendable {
             guard let connection = db.sqliteConnection else {
                 throw P2PDBError(.storage, "the replica's writer connection is closed")
             }
-            capture.install(on: connection)
+            let triggers = CaptureTriggers()
+            try capture.install(on: connection, triggers: triggers)
             deadline.install(on: connection)
             var loaded: ReplicaState?
             try db.inTransaction(.immediate) {
-                loaded = try ReplicaState.load(db, selfID: key.nodeID)
+                var state = try ReplicaState.load(db, selfID: key.nodeID)
+                state.captureTriggers = triggers
+                for layout in state.layouts.values { try triggers.install(layout, db) }
+                loaded = state
                 return .commit
             }
             guard let loaded else { throw P2PDBError(.storage, "could not load the replica state") }
@@ -205,7 +209,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             let transaction = LocalTransaction(
                 key: key, capture: capture, now: now, maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
             let (result, applied) = try deadline.run { try transaction.run(requests, db, state: &state) }
-            return (.transaction(result), applied.map { [$0] } ?? [])
+            return (.transaction(result), applied)
         case .entries(let entries, let atomic):
             return try applyEntries(entries, atomic: atomic, db, now: now)
         }

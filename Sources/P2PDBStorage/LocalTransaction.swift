@@ -16,11 +16,12 @@ struct LocalTransaction {
     let maximumEntryBytes: Int
     let limits: StatementLimits
 
-    func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, AppliedEntry?) {
+    func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, [AppliedEntry]) {
         var working = state
         try db.run("SAVEPOINT p2pdb_tx")
         capture.begin(layouts: working.layouts, byteLimit: 8 * maximumEntryBytes)
         do {
+            var applied = try mergeHeads(db, state: &working)
             let stamp = Stamp(lamport: working.lamport + 1, author: key.nodeID)
             var schemaChanges: [SchemaChange] = []
             var results: [StatementResult] = []
@@ -78,7 +79,7 @@ struct LocalTransaction {
             }
             let tableChanges = try buildTableChanges(capture.end(), stamp: stamp, db, state: &working)
             let payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
-            var applied: AppliedEntry?
+            var entryID: EntryID?
             if !payload.isEmpty {
                 let entry = Entry.make(
                     author: key, seq: working.ownSeq + 1, lamport: stamp.lamport, parents: Array(working.heads),
@@ -88,19 +89,50 @@ struct LocalTransaction {
                         .invalidInput,
                         "this transaction's entry would be \(entry.bytes.count) bytes, over the limit of \(maximumEntryBytes); split it into smaller transactions")
                 }
+                try Self.requireDecodable(entry)
                 let position = try EntryApplier.record(entry, author: working.selfIndex, db, state: &working)
                 try EntryApplier.storeSchemaChanges(schemaChanges, stamp: stamp, position: position, db)
-                try working.saveRowsHash(db)
-                applied = AppliedEntry(position: position, entry: entry)
+                applied.append(AppliedEntry(position: position, entry: entry))
+                entryID = entry.id
             }
+            if !applied.isEmpty { try working.saveRowsHash(db) }
             try db.run("RELEASE p2pdb_tx")
             state = working
-            return (TransactionResult(results: results, entry: applied?.entry.id), applied)
+            return (TransactionResult(results: results, entry: entryID), applied)
         } catch {
             _ = capture.end()
             if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TO p2pdb_tx; RELEASE p2pdb_tx") }
             throw error
         }
+    }
+
+    /// A node never signs what its own decoder, and so every other
+    /// replica's, would refuse: such a transaction is refused instead.
+    private static func requireDecodable(_ entry: Entry) throws {
+        do {
+            _ = try Entry(bytes: entry.bytes, verifySignature: false)
+        } catch {
+            throw P2PDBError(.refused, "this transaction cannot be replicated: \(error)")
+        }
+    }
+
+    /// An entry names every head as a parent, and an entry names at most
+    /// ``EntryCodec/maximumParents``. A replica that holds more heads (many
+    /// authors that each wrote alone) first writes entries with no changes
+    /// that merge them, a limit's worth at a time, so that its own entry
+    /// still follows everything it has seen.
+    private func mergeHeads(_ db: Database, state: inout ReplicaState) throws -> [AppliedEntry] {
+        var merged: [AppliedEntry] = []
+        while state.heads.count > EntryCodec.maximumParents {
+            let parents = Array(state.heads.sorted().prefix(EntryCodec.maximumParents))
+            var lamport: UInt64 = 0
+            for parent in parents { lamport = max(lamport, try LogStore.lamport(db, of: parent) ?? 0) }
+            let entry = Entry.make(
+                author: key, seq: state.ownSeq + 1, lamport: lamport + 1, parents: parents, wallTime: now, payload: EntryPayload())
+            let position = try EntryApplier.record(entry, author: state.selfIndex, db, state: &state)
+            merged.append(AppliedEntry(position: position, entry: entry))
+        }
+        return merged
     }
 
     /// Runs a bound statement to completion, collecting its rows, and takes
@@ -150,7 +182,7 @@ struct LocalTransaction {
             guard let layout = state.layouts[row.layout.key] else { continue }
             let original = row.original.map { pad($0, to: layout) }
             let final = row.final.map { pad($0, to: layout) }
-            if let final { try validate(final, layout: layout) }
+            if let final { try validate(final, key: row.primaryKey, layout: layout, db) }
             let key = TableLayout.encodeKey(row.primaryKey)
             var change: RowChange
             switch (original, final) {
@@ -229,12 +261,32 @@ struct LocalTransaction {
     /// transaction lack the new columns, which hold their literal default.
     private func pad(_ row: [Value], to layout: TableLayout) -> [Value] {
         guard row.count < layout.columnCount else { return row }
-        return row + layout.literalDefaults[row.count...]
+        return row + layout.storedDefaults[row.count...]
     }
 
-    private func validate(_ row: [Value], layout: TableLayout) throws {
+    private func validate(_ row: [Value], key: [Value], layout: TableLayout, _ db: Database) throws {
         for index in layout.primaryKeyIndexes where row[index].isNull {
             throw P2PDBError(.constraint, "NOT NULL constraint failed: primary key column \(layout.name).\(layout.columnNames[index]) cannot be NULL")
+        }
+        // Every replica identifies the row by the key as SQLite compares it;
+        // a key stored in another form than that would be a second name
+        // for the same row.
+        if let canonical = layout.canonicalKey(key), canonical != key,
+            let position = key.indices.first(where: { key[$0] != canonical[$0] })
+        {
+            let column = layout.columnNames[layout.primaryKeyIndexes[position]]
+            throw P2PDBError(
+                .refused,
+                "the key value \(key[position]) in \(layout.name).\(column) is the same key as \(canonical[position]) to SQLite; write it as \(canonical[position])")
+        }
+        if layout.primaryKeyIndexes.contains(where: { layout.affinities[$0] == .real }),
+            try db.cachedStatement(sql: layout.countKeySQL).firstRowRaw(key)?.first != .integer(1)
+        {
+            // A REAL column keeps an integer too large for a double as that
+            // integer, but reads it back rounded: two keys, one value.
+            throw P2PDBError(
+                .refused,
+                "a key of \(layout.name) reads back as \(key), like another row's: an integer beyond 2^53 cannot be stored exactly in a REAL key column; use an INTEGER or TEXT key")
         }
         for index in row.indices where layout.isCounter[index] {
             guard case .integer = row[index] else {

@@ -12,12 +12,15 @@ struct ReplicaState {
     var lamport: UInt64
     var heads: Set<EntryID>
     var schema: ReplicatedSchema
-    var layouts: [String: TableLayout]
+    var layouts: [IdentifierKey: TableLayout]
     var rowsHash: StateHash
     var entryCount: Int64
     var lastPosition: Int64
     /// Entries stored in `_p2pdb_pending`, waiting for their parents.
     var pendingCount: Int
+    /// The writer's change-capture triggers, kept in step with the layouts;
+    /// nil on connections that only merge (verify's scratch replica).
+    var captureTriggers: CaptureTriggers?
 
     var ownSeq: UInt64 { authors.contiguousSeq(of: selfIndex) }
 
@@ -54,11 +57,10 @@ struct ReplicaState {
             let stamp = Stamp(lamport: UInt64(row[0] as Int64), author: NodeID(author))
             schema.apply(change, origin: .init(stamp: stamp, change: row[3]))
         }
-        var layouts: [String: TableLayout] = [:]
+        var layouts: [IdentifierKey: TableLayout] = [:]
         let tids = Dictionary(
-            uniqueKeysWithValues: try Row.fetchAll(db, sql: "SELECT key, tid FROM _p2pdb_tables").map {
-                ($0[0] as String, $0[1] as Int64)
-            })
+            try Row.fetchAll(db, sql: "SELECT key, tid FROM _p2pdb_tables").map { (IdentifierKey($0[0] as String), $0[1] as Int64) },
+            uniquingKeysWith: { first, _ in first })
         for (key, table) in schema.tables {
             guard let tid = tids[key] else {
                 throw P2PDBError(.corrupt, "replicated table \(table.name) has no local number in _p2pdb_tables")

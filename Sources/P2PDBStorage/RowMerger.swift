@@ -13,6 +13,11 @@ import P2PDBCore
 ///
 /// Each change is applied at most once (the log deduplicates entries), so
 /// these rules make the result independent of arrival order.
+///
+/// Keys and values are first put in the form SQLite stores in this table
+/// (``TableLayout/canonicalKey(_:)``, ``TableLayout/storable(_:column:)``),
+/// so that what is compared, written and hashed is what a SELECT reads, and
+/// nothing an entry carries can make SQLite refuse the write.
 enum RowMerger {
     static func apply(
         _ changes: TableChanges, stamp: RowMetadata.LocalStamp, _ db: Database, state: inout ReplicaState
@@ -40,13 +45,16 @@ enum RowMerger {
         _ change: RowChange, columnMap: [Int?], layout: TableLayout, stamp: RowMetadata.LocalStamp, _ db: Database,
         state: inout ReplicaState
     ) throws {
-        let key = TableLayout.encodeKey(change.primaryKey)
+        // A key this table cannot hold (text where the rowid goes) comes
+        // from a losing concurrent definition: dropped everywhere alike.
+        guard let primaryKey = layout.canonicalKey(change.primaryKey) else { return }
+        let key = TableLayout.encodeKey(primaryKey)
         let metadata = try RowMetadataStore.load(db, tid: layout.tid, key: key)
         let currentLength = metadata?.causalLength ?? 0
         if change.causalLength < currentLength { return }
         if change.causalLength == currentLength && !(metadata?.isAlive ?? false) { return }
 
-        let oldRow = metadata?.isAlive == true ? try fetchRow(db, layout: layout, key: change.primaryKey) : nil
+        let oldRow = metadata?.isAlive == true ? try fetchRow(db, layout: layout, key: primaryKey) : nil
         var newRow: [Value]?
         var newMetadata: RowMetadata
 
@@ -55,7 +63,7 @@ enum RowMerger {
             newMetadata = RowMetadata(causalLength: change.causalLength, base: stamp, overrides: [:])
             if change.kind != .delete {
                 var row = layout.fillValues
-                for (position, index) in layout.primaryKeyIndexes.enumerated() { row[index] = change.primaryKey[position] }
+                for (position, index) in layout.primaryKeyIndexes.enumerated() { row[index] = primaryKey[position] }
                 for index in layout.columnNames.indices where layout.isCounter[index] { row[index] = .integer(0) }
                 var written = Set<Int>()
                 for item in change.values {
@@ -63,7 +71,7 @@ enum RowMerger {
                     if layout.isCounter[index] {
                         row[index] = add(delta(of: item.value), to: row[index])
                     } else {
-                        row[index] = item.value
+                        row[index] = layout.storable(item.value, column: index)
                         written.insert(index)
                     }
                 }
@@ -90,13 +98,15 @@ enum RowMerger {
                     changed = true
                     continue
                 }
+                let value = layout.storable(item.value, column: index)
                 let current = existing.stamp(ofColumn: index)
+                // Equal stamps: an author equivocated; the greater value wins.
                 let wins =
                     current == stamp
-                    ? encoded(item.value).lexicographicallyPrecedes(encoded(row[index])) == false && item.value != row[index]
+                    ? encoded(value).lexicographicallyPrecedes(encoded(row[index])) == false && value != row[index]
                     : state.authors.precedes(current, stamp)
                 if wins {
-                    row[index] = item.value
+                    row[index] = value
                     changedRegisters.append(index)
                     changed = true
                 }
@@ -112,16 +122,9 @@ enum RowMerger {
             newRow = row
         }
 
-        try write(db, layout: layout, key: change.primaryKey, old: oldRow, new: newRow)
+        try write(db, layout: layout, key: primaryKey, old: oldRow, new: newRow)
         if let oldRow { state.rowsHash.subtract(layout.digest(of: oldRow)) }
-        if var newRow {
-            // Values from an author whose schema differed may be converted
-            // by this column's affinity; the digest covers what is stored.
-            if layout.mayConvert(newRow), let stored = try fetchRow(db, layout: layout, key: change.primaryKey) {
-                newRow = stored
-            }
-            state.rowsHash.add(layout.digest(of: newRow))
-        }
+        if let newRow { state.rowsHash.add(layout.digest(of: newRow)) }
         try RowMetadataStore.save(db, tid: layout.tid, key: key, newMetadata)
     }
 
@@ -165,7 +168,7 @@ enum RowMerger {
     private static func recordOrphan(_ db: Database, table: String, column: String) throws {
         let statement = try db.cachedStatement(
             sql: "INSERT OR IGNORE INTO _p2pdb_orphans(table_key, column_key) VALUES (?, ?)")
-        statement.setUncheckedArguments([SQLText.key(table), SQLText.key(column)])
+        statement.setUncheckedArguments([SQLText.key(table).text, SQLText.key(column).text])
         try statement.execute()
     }
 }

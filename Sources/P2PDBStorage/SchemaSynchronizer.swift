@@ -7,42 +7,32 @@ import P2PDBCore
 /// changes), drops it and asks for it to be replayed from the log.
 enum SchemaSynchronizer {
     /// - Returns: keys of tables whose rows must be replayed from the log.
-    static func synchronize(_ db: Database, from old: ReplicatedSchema, state: inout ReplicaState) throws -> Set<String> {
+    static func synchronize(_ db: Database, from old: ReplicatedSchema, state: inout ReplicaState) throws -> Set<IdentifierKey> {
         let new = state.schema
-        var replay = Set<String>()
+        var replay = Set<IdentifierKey>()
+        // Indexes go first: a table may take the name of an index.
+        try dropIndexes(db, from: old, to: new)
         for (key, table) in new.tables.sorted(by: { $0.key < $1.key }) {
             guard let before = old.tables[key], let layout = state.layouts[key] else {
                 let tid = try allocateTableNumber(db, key: key)
                 try db.execute(sql: table.createSQL)
-                state.layouts[key] = TableLayout(tid: tid, table: table)
+                try setLayout(TableLayout(tid: tid, table: table), db, state: &state)
                 continue
             }
             if before.isPrefix(of: table) && table.isPrefix(of: before) {
                 state.layouts[key] = TableLayout(tid: layout.tid, table: table)
                 continue
             }
-            let added = table.columns.dropFirst(before.columns.count)
-            if before.isPrefix(of: table) && added.allSatisfy({ canAddWithAlter($0.definition) }) {
-                for column in added {
-                    try db.execute(sql: "ALTER TABLE \(layout.quotedName) ADD COLUMN \(column.definition.sql)")
-                    if !column.definition.literalDefault.isNull {
-                        // SQLite 3.40's pre-update hook reads a column added
-                        // after a row was written as NULL, not as its default;
-                        // rewriting the rows stores the default in each, so
-                        // later changes capture the value users see.
-                        let name = SQLText.quoteIdentifier(column.definition.name)
-                        try db.execute(sql: "UPDATE \(layout.quotedName) SET \(name) = \(name)")
-                    }
-                }
+            if before.isPrefix(of: table), try addColumns(table.columns.dropFirst(before.columns.count), to: layout, db) {
                 let widened = TableLayout(tid: layout.tid, table: table)
                 try markUnwritten(db, tid: layout.tid, columns: widened.registerIndexes.filter { $0 >= layout.columnCount })
-                state.layouts[key] = widened
+                try setLayout(widened, db, state: &state)
                 continue
             }
             try removeAllRows(db, layout: layout, state: &state)
             try db.execute(sql: "DROP TABLE \(layout.quotedName)")
             try db.execute(sql: table.createSQL)
-            state.layouts[key] = TableLayout(tid: layout.tid, table: table)
+            try setLayout(TableLayout(tid: layout.tid, table: table), db, state: &state)
             replay.insert(key)
         }
         for key in try resolvedOrphans(db, schema: new) where !replay.contains(key) {
@@ -54,8 +44,41 @@ enum SchemaSynchronizer {
             }
             replay.insert(key)
         }
-        try synchronizeIndexes(db, from: old, to: new, recreatedTables: replay)
+        try createIndexes(db, from: old, to: new, recreatedTables: replay)
         return replay
+    }
+
+    private static func setLayout(_ layout: TableLayout, _ db: Database, state: inout ReplicaState) throws {
+        state.layouts[layout.key] = layout
+        try state.captureTriggers?.install(layout, db)
+    }
+
+    /// Appends columns with ALTER TABLE ADD COLUMN, inside a savepoint;
+    /// false (and nothing changed) when SQLite cannot add one that way, and
+    /// the table must be rebuilt instead.
+    private static func addColumns(_ columns: ArraySlice<ReplicatedSchema.Column>, to layout: TableLayout, _ db: Database) throws -> Bool {
+        guard columns.allSatisfy({ canAddWithAlter($0.definition, strict: layout.table.strict) }) else { return false }
+        try db.execute(sql: "SAVEPOINT p2pdb_add_column")
+        do {
+            for column in columns {
+                try db.execute(sql: "ALTER TABLE \(layout.quotedName) ADD COLUMN \(column.definition.sql)")
+                if column.definition.isCounter,
+                    StoredValues.storedDefault(of: column.definition, strict: layout.table.strict) != .integer(0)
+                {
+                    // The merge starts a row's counters at 0 (plus its
+                    // deltas): rows written before the column existed hold
+                    // 0 here too, not its DEFAULT, as on a replica that
+                    // merged them into a table that had the column.
+                    let name = SQLText.quoteIdentifier(column.definition.name)
+                    try db.execute(sql: "UPDATE \(layout.quotedName) SET \(name) = 0")
+                }
+            }
+            try db.execute(sql: "RELEASE p2pdb_add_column")
+            return true
+        } catch where db.isInsideTransaction {
+            try db.execute(sql: "ROLLBACK TO p2pdb_add_column; RELEASE p2pdb_add_column")
+            return false
+        }
     }
 
     /// Existing rows never wrote a column added after them: any write to it,
@@ -76,17 +99,17 @@ enum SchemaSynchronizer {
 
     /// SQLite's ALTER TABLE ADD COLUMN needs a literal default for NOT NULL
     /// columns and refuses expressions; other columns need a rebuild.
-    private static func canAddWithAlter(_ column: P2PDBCore.ColumnDefinition) -> Bool {
-        if let defaultSQL = column.defaultSQL, SQLText.literalValue(ofDefault: defaultSQL) == nil { return false }
-        return !column.notNull || !column.literalDefault.isNull
+    private static func canAddWithAlter(_ column: P2PDBCore.ColumnDefinition, strict: Bool) -> Bool {
+        if let defaultSQL = column.defaultSQL, !SQLText.isLiteral(default: defaultSQL) { return false }
+        return !column.notNull || !(StoredValues.storedDefault(of: column, strict: strict) ?? .null).isNull
     }
 
-    private static func allocateTableNumber(_ db: Database, key: String) throws -> Int64 {
-        if let tid = try Int64.fetchOne(db, sql: "SELECT tid FROM _p2pdb_tables WHERE key = ?", arguments: [key]) {
+    private static func allocateTableNumber(_ db: Database, key: IdentifierKey) throws -> Int64 {
+        if let tid = try Int64.fetchOne(db, sql: "SELECT tid FROM _p2pdb_tables WHERE key = ?", arguments: [key.text]) {
             return tid
         }
         let tid = (try Int64.fetchOne(db, sql: "SELECT max(tid) FROM _p2pdb_tables") ?? 0) + 1
-        try db.execute(sql: "INSERT INTO _p2pdb_tables(key, tid) VALUES (?, ?)", arguments: [key, tid])
+        try db.execute(sql: "INSERT INTO _p2pdb_tables(key, tid) VALUES (?, ?)", arguments: [key.text, tid])
         return tid
     }
 
@@ -102,35 +125,40 @@ enum SchemaSynchronizer {
 
     /// Tables that changes named before their schema arrived, and that the
     /// schema now covers.
-    private static func resolvedOrphans(_ db: Database, schema: ReplicatedSchema) throws -> Set<String> {
-        var resolved = Set<String>()
+    private static func resolvedOrphans(_ db: Database, schema: ReplicatedSchema) throws -> Set<IdentifierKey> {
+        var resolved = Set<IdentifierKey>()
         for row in try Row.fetchAll(db, sql: "SELECT table_key, column_key FROM _p2pdb_orphans") {
             let tableKey: String = row[0]
             let columnKey: String = row[1]
-            guard let table = schema.tables[tableKey] else { continue }
+            guard let table = schema.tables[IdentifierKey(tableKey)] else { continue }
             guard columnKey.isEmpty || table.column(named: columnKey) != nil else { continue }
-            resolved.insert(tableKey)
+            resolved.insert(IdentifierKey(tableKey))
             try db.execute(
                 sql: "DELETE FROM _p2pdb_orphans WHERE table_key = ? AND column_key = ?", arguments: [tableKey, columnKey])
         }
         return resolved
     }
 
-    private static func synchronizeIndexes(
-        _ db: Database, from old: ReplicatedSchema, to new: ReplicatedSchema, recreatedTables: Set<String>
-    ) throws {
-        func byKey(_ indexes: [IndexDefinition]) -> [String: IndexDefinition] {
-            Dictionary(uniqueKeysWithValues: indexes.map { (SQLText.key($0.name), $0) })
-        }
-        let before = byKey(old.effectiveIndexes)
-        let after = byKey(new.effectiveIndexes)
-        for (key, index) in before.sorted(by: { $0.key < $1.key }) where after[key]?.sql != index.sql {
-            guard !recreatedTables.contains(SQLText.key(index.table)) else { continue }
+    private static func effectiveIndexes(_ schema: ReplicatedSchema) -> [IdentifierKey: IndexDefinition] {
+        Dictionary(schema.effectiveIndexes.map { (SQLText.key($0.name), $0) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Drops the indexes the new schema no longer has, or has otherwise.
+    private static func dropIndexes(_ db: Database, from old: ReplicatedSchema, to new: ReplicatedSchema) throws {
+        let after = effectiveIndexes(new)
+        for (key, index) in effectiveIndexes(old).sorted(by: { $0.key < $1.key }) where after[key]?.sql != index.sql {
             try db.execute(sql: "DROP INDEX IF EXISTS \(SQLText.quoteIdentifier(index.name))")
         }
-        for (key, index) in after.sorted(by: { $0.key < $1.key })
+    }
+
+    /// Creates the indexes the new schema has and the old one did not, and
+    /// again those of tables emptied for a replay.
+    private static func createIndexes(
+        _ db: Database, from old: ReplicatedSchema, to new: ReplicatedSchema, recreatedTables: Set<IdentifierKey>
+    ) throws {
+        let before = effectiveIndexes(old)
+        for (key, index) in effectiveIndexes(new).sorted(by: { $0.key < $1.key })
         where before[key]?.sql != index.sql || recreatedTables.contains(SQLText.key(index.table)) {
-            // A table emptied for replay (not dropped) keeps its indexes.
             try db.execute(sql: "DROP INDEX IF EXISTS \(SQLText.quoteIdentifier(index.name))")
             try db.execute(sql: index.sql)
         }

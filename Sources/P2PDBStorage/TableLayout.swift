@@ -9,19 +9,28 @@ final class TableLayout: Sendable {
     let tid: Int64
     let table: ReplicatedSchema.Table
     let name: String
-    let key: String
+    let key: IdentifierKey
     let columnNames: [String]
-    let columnKeys: [String]
-    let columnIndexByKey: [String: Int]
+    let columnKeys: [IdentifierKey]
+    let columnIndexByKey: [IdentifierKey: Int]
     let primaryKeyIndexes: [Int]
     let isPrimaryKey: [Bool]
     let isCounter: [Bool]
     /// Indexes of non-key, non-counter columns: the last-writer-wins ones.
     let registerIndexes: [Int]
     let affinities: [ColumnAffinity]
-    /// What SQLite stores for each column's literal DEFAULT (NULL if none).
-    let literalDefaults: [Value]
+    /// The storage class a column insists on: its STRICT type, or integer
+    /// for a key that is SQLite's rowid. Nil when any class goes.
+    let requiredClasses: [StorageClass?]
+    let notNull: [Bool]
+    /// The key is SQLite's rowid (`INTEGER PRIMARY KEY` in a rowid table),
+    /// which SQLite assigns when an insert leaves it out.
+    let isRowIDAlias: Bool
+    /// What SQLite stores for each column's literal DEFAULT (NULL if none,
+    /// or if the default is an expression).
+    let storedDefaults: [Value]
     private let digester: RowDigester
+    /// What a column holds in a row whose change did not carry it.
     let fillValues: [Value]
 
     let quotedName: String
@@ -31,6 +40,7 @@ final class TableLayout: Sendable {
     let insertRowSQL: String
     let deleteRowSQL: String
     let whereKeySQL: String
+    let countKeySQL: String
 
     init(tid: Int64, table: ReplicatedSchema.Table) {
         self.tid = tid
@@ -39,21 +49,30 @@ final class TableLayout: Sendable {
         key = table.key
         columnNames = table.columns.map(\.definition.name)
         columnKeys = table.columns.map(\.key)
-        columnIndexByKey = Dictionary(uniqueKeysWithValues: columnKeys.enumerated().map { ($1, $0) })
+        columnIndexByKey = Dictionary(columnKeys.enumerated().map { ($1, $0) }, uniquingKeysWith: { first, _ in first })
         primaryKeyIndexes = table.primaryKeyIndexes
         var isPrimaryKey = Array(repeating: false, count: table.columns.count)
         for index in primaryKeyIndexes { isPrimaryKey[index] = true }
         self.isPrimaryKey = isPrimaryKey
-        isCounter = table.columns.enumerated().map { !isPrimaryKey[$0] && $1.definition.isCounter }
-        registerIndexes = table.columns.indices.filter { !isPrimaryKey[$0] && !table.columns[$0].definition.isCounter }
-        affinities = table.columns.map { ColumnAffinity(declaredType: $0.definition.declaredType) }
-        let literalDefaults = table.columns.map { DefaultValues.stored(for: $0.definition) }
-        self.literalDefaults = literalDefaults
-        digester = RowDigester(table: table.key, columnKeys: columnKeys, primaryKeyIndexes: primaryKeyIndexes, defaults: literalDefaults)
-        fillValues = table.columns.indices.map { index in
-            let column = table.columns[index].definition
-            if literalDefaults[index].isNull && column.notNull { return ColumnAffinity(declaredType: column.declaredType).zero }
-            return literalDefaults[index]
+        let definitions = table.columns.map(\.definition)
+        isCounter = definitions.enumerated().map { !isPrimaryKey[$0] && $1.isCounter }
+        registerIndexes = definitions.indices.filter { !isPrimaryKey[$0] && !definitions[$0].isCounter }
+        affinities = definitions.map { ColumnAffinity(declaredType: $0.declaredType, strict: table.strict) }
+        isRowIDAlias = !table.withoutRowID && primaryKeyIndexes.count == 1
+            && definitions[primaryKeyIndexes[0]].declaredType.uppercased() == "INTEGER"
+        requiredClasses = definitions.indices.map { index in
+            if table.strict { return StorageClass(strictType: definitions[index].declaredType) }
+            return isPrimaryKey[index] && table.primaryKeyIndexes.count == 1 && !table.withoutRowID
+                && definitions[index].declaredType.uppercased() == "INTEGER" ? .integer : nil
+        }
+        notNull = definitions.enumerated().map { $1.notNull || (isPrimaryKey[$0] && table.withoutRowID) }
+        let storedDefaults = definitions.map { StoredValues.storedDefault(of: $0, strict: table.strict) ?? .null }
+        self.storedDefaults = storedDefaults
+        digester = RowDigester(table: table.name, columnKeys: columnKeys, primaryKeyIndexes: primaryKeyIndexes, defaults: storedDefaults)
+        let affinities = affinities
+        fillValues = definitions.indices.map { index in
+            if storedDefaults[index].isNull && definitions[index].notNull { return affinities[index].zero }
+            return storedDefaults[index]
         }
 
         quotedName = SQLText.quoteIdentifier(table.name)
@@ -63,6 +82,53 @@ final class TableLayout: Sendable {
         selectRowSQL = "\(selectAllSQL) WHERE \(whereKeySQL)"
         insertRowSQL = "INSERT INTO \(quotedName) (\(quotedColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ")))"
         deleteRowSQL = "DELETE FROM \(quotedName) WHERE \(whereKeySQL)"
+        countKeySQL = "SELECT count(*) FROM \(quotedName) WHERE \(whereKeySQL)"
+    }
+
+    /// The value SQLite stores for `value` in column `index`.
+    func stored(_ value: Value, column index: Int) -> Value {
+        StoredValues.stored(value, affinity: affinities[index])
+    }
+
+    /// The row as SQLite stores it.
+    func stored(_ row: [Value]) -> [Value] {
+        row.indices.map { stored(row[$0], column: $0) }
+    }
+
+    /// The value column `index` holds when another replica's change writes
+    /// `value` to it: what SQLite stores, or the column's fill value when
+    /// the column cannot hold it (NULL in a NOT NULL column, a value of
+    /// another type in a STRICT column). Values only come out unstorable
+    /// when concurrent definitions of a table disagree; replacing them the
+    /// same way everywhere keeps the row and keeps replicas equal.
+    func storable(_ value: Value, column index: Int) -> Value {
+        let converted = stored(value, column: index)
+        if converted.isNull ? notNull[index] : !(requiredClasses[index]?.holds(converted) ?? true) {
+            return fillValues[index]
+        }
+        return converted
+    }
+
+    /// The key as SQLite identifies rows: each value as stored, with a
+    /// number that SQLite compares equal to an integer (`1.0` and `1`, `-0.0`
+    /// and `0`) written as that integer, except in REAL columns where every
+    /// number is a real. Nil if the key cannot be stored in this table
+    /// (NULL, or a value its key type refuses).
+    func canonicalKey(_ values: [Value]) -> [Value]? {
+        guard values.count == primaryKeyIndexes.count else { return nil }
+        var key: [Value] = []
+        key.reserveCapacity(values.count)
+        for (position, index) in primaryKeyIndexes.enumerated() {
+            var value = stored(values[position], column: index)
+            if affinities[index] != .real, case .real(let real) = value, real.rounded(.towardZero) == real,
+                real >= -0x1p63, real < 0x1p63
+            {
+                value = .integer(Int64(real))
+            }
+            guard !value.isNull, requiredClasses[index]?.holds(value) ?? true else { return nil }
+            key.append(value)
+        }
+        return key
     }
 
     var columnCount: Int { columnNames.count }
@@ -73,12 +139,6 @@ final class TableLayout: Sendable {
     func updateSQL(columns: [Int]) -> String {
         let assignments = columns.map { "\(SQLText.quoteIdentifier(columnNames[$0])) = ?" }.joined(separator: ", ")
         return "UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)"
-    }
-
-    /// True if SQLite may store some value of `row` differently from how it
-    /// is given (a number written into a TEXT column, say).
-    func mayConvert(_ row: [Value]) -> Bool {
-        row.indices.contains { affinities[$0].mayConvert(row[$0]) }
     }
 
     /// The row's contribution to the state hash.

@@ -24,19 +24,29 @@ struct SQLTextTests {
     @Test(arguments: ["1, x INT", "(1); DROP TABLE t", "(1) + (2)", "?", "abs(1)"])
     func invalidDefaults(_ text: String) { #expect(!SQLText.isValidDefaultExpression(text)) }
 
-    @Test func literalDefaults() {
-        #expect(SQLText.literalValue(ofDefault: "-5") == .integer(-5))
-        #expect(SQLText.literalValue(ofDefault: "2.5") == .real(2.5))
-        #expect(SQLText.literalValue(ofDefault: "'a''b'") == .text("a'b"))
-        #expect(SQLText.literalValue(ofDefault: "x'0aff'") == .blob([0x0a, 0xff]))
-        #expect(SQLText.literalValue(ofDefault: "0x10") == .integer(16))
-        #expect(SQLText.literalValue(ofDefault: "CURRENT_TIME") == nil)
-        #expect(SQLText.literalValue(ofDefault: "(1)") == nil)
+    @Test(arguments: ["-5", "+2.5", "'a''b'", "x'0aff'", "0x10", "NULL", "TRUE", "-0x8000000000000000"])
+    func literalDefaults(_ text: String) { #expect(SQLText.isLiteral(default: text)) }
+
+    @Test(arguments: ["CURRENT_TIME", "(1)", "- 'a'", "abs(1)", ""])
+    func nonLiteralDefaults(_ text: String) { #expect(!SQLText.isLiteral(default: text)) }
+
+    @Test func identifiersCompareAsSQLiteDoes() {
+        #expect(SQLText.key("Items") == SQLText.key("ITEMS"))
+        // Only ASCII letters fold; other characters compare byte for byte.
+        #expect(SQLText.key("É") != SQLText.key("é"))
+        // NFC and NFD spellings are two names to SQLite, though equal Swift strings.
+        #expect("caf\u{E9}" == "cafe\u{301}")
+        #expect(SQLText.key("caf\u{E9}") != SQLText.key("cafe\u{301}"))
+        #expect(SQLText.key("a") < SQLText.key("B"))
     }
 
-    @Test func identifiersCompareWithoutASCIICase() {
-        #expect(SQLText.key("Items") == SQLText.key("ITEMS"))
-        #expect(SQLText.key("É") == "É")
+    @Test func identifiersTheFormatCannotCarry() {
+        #expect(SQLText.identifierProblem("") != nil)
+        #expect(SQLText.identifierProblem(String(repeating: "x", count: 1025)) != nil)
+        #expect(SQLText.identifierProblem("a\u{0}b") != nil)
+        #expect(SQLText.identifierProblem(String(repeating: "x", count: 1024)) == nil)
+        #expect(SQLText.isReservedObjectName("SQLITE_x") && SQLText.isReservedObjectName("_P2PDB_entries"))
+        #expect(!SQLText.isReservedObjectName("sqlitex"))
     }
 }
 
