@@ -19,9 +19,9 @@ struct LocalTransaction {
     func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, [AppliedEntry]) {
         var working = state
         try db.run("SAVEPOINT p2pdb_tx")
-        capture.begin(layouts: working.layouts, byteLimit: 8 * maximumEntryBytes)
         do {
             var applied = try mergeHeads(db, state: &working)
+            capture.begin(layouts: working.layouts, byteLimit: 8 * maximumEntryBytes)
             let stamp = Stamp(lamport: working.lamport + 1, author: key.nodeID)
             var schemaChanges: [SchemaChange] = []
             var results: [StatementResult] = []

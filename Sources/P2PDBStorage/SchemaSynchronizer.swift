@@ -23,8 +23,8 @@ enum SchemaSynchronizer {
                 state.layouts[key] = TableLayout(tid: layout.tid, table: table)
                 continue
             }
-            if before.isPrefix(of: table), try addColumns(table.columns.dropFirst(before.columns.count), to: layout, db) {
-                let widened = TableLayout(tid: layout.tid, table: table)
+            let widened = TableLayout(tid: layout.tid, table: table)
+            if before.isPrefix(of: table), try addColumns(from: layout, to: widened, db, state: &state) {
                 try markUnwritten(db, tid: layout.tid, columns: widened.registerIndexes.filter { $0 >= layout.columnCount })
                 try setLayout(widened, db, state: &state)
                 continue
@@ -56,29 +56,42 @@ enum SchemaSynchronizer {
     /// Appends columns with ALTER TABLE ADD COLUMN, inside a savepoint;
     /// false (and nothing changed) when SQLite cannot add one that way, and
     /// the table must be rebuilt instead.
-    private static func addColumns(_ columns: ArraySlice<ReplicatedSchema.Column>, to layout: TableLayout, _ db: Database) throws -> Bool {
-        guard columns.allSatisfy({ canAddWithAlter($0.definition, strict: layout.table.strict) }) else { return false }
+    private static func addColumns(from layout: TableLayout, to widened: TableLayout, _ db: Database, state: inout ReplicaState) throws -> Bool {
+        let columns = widened.table.columns.dropFirst(layout.columnCount)
+        guard columns.allSatisfy({ canAddWithAlter($0.definition, strict: widened.table.strict) }) else { return false }
+        let hash = state.rowsHash
         try db.execute(sql: "SAVEPOINT p2pdb_add_column")
         do {
             for column in columns {
                 try db.execute(sql: "ALTER TABLE \(layout.quotedName) ADD COLUMN \(column.definition.sql)")
-                if column.definition.isCounter,
-                    StoredValues.storedDefault(of: column.definition, strict: layout.table.strict) != .integer(0)
-                {
-                    // The merge starts a row's counters at 0 (plus its
-                    // deltas): rows written before the column existed hold
-                    // 0 here too, not its DEFAULT, as on a replica that
-                    // merged them into a table that had the column.
-                    let name = SQLText.quoteIdentifier(column.definition.name)
-                    try db.execute(sql: "UPDATE \(layout.quotedName) SET \(name) = 0")
-                }
+            }
+            // The merge starts a row's counters at 0 (plus its deltas):
+            // rows written before a counter column existed hold 0 here too,
+            // not its DEFAULT, as on a replica that merged them into a table
+            // that had the column.
+            let counters = columns.filter {
+                $0.definition.isCounter && StoredValues.storedDefault(of: $0.definition, strict: widened.table.strict) != .integer(0)
+            }
+            if !counters.isEmpty {
+                try forEachRow(widened, db) { state.rowsHash.subtract(widened.digest(of: $0)) }
+                let assignments = counters.map { SQLText.quoteIdentifier($0.definition.name) + " = 0" }.joined(separator: ", ")
+                try db.execute(sql: "UPDATE \(layout.quotedName) SET \(assignments)")
+                try forEachRow(widened, db) { state.rowsHash.add(widened.digest(of: $0)) }
             }
             try db.execute(sql: "RELEASE p2pdb_add_column")
             return true
         } catch where db.isInsideTransaction {
             try db.execute(sql: "ROLLBACK TO p2pdb_add_column; RELEASE p2pdb_add_column")
+            state.rowsHash = hash
             return false
         }
+    }
+
+    /// Every row of the table, as SQLite stores it (read raw: GRDB's
+    /// strings end at a NUL, which text values may hold).
+    private static func forEachRow(_ layout: TableLayout, _ db: Database, _ body: ([Value]) -> Void) throws {
+        let rows = try db.makeStatement(sql: layout.selectAllSQL)
+        while try rows.stepRaw() { body(rows.currentRowRaw()) }
     }
 
     /// Existing rows never wrote a column added after them: any write to it,
@@ -115,11 +128,7 @@ enum SchemaSynchronizer {
 
     /// Takes a table's rows out of the state hash and forgets their metadata.
     private static func removeAllRows(_ db: Database, layout: TableLayout, state: inout ReplicaState) throws {
-        // Read raw: GRDB's strings end at a NUL, which text values may hold.
-        let rows = try db.makeStatement(sql: layout.selectAllSQL)
-        while try rows.stepRaw() {
-            state.rowsHash.subtract(layout.digest(of: rows.currentRowRaw()))
-        }
+        try forEachRow(layout, db) { state.rowsHash.subtract(layout.digest(of: $0)) }
         try db.execute(sql: "DELETE FROM _p2pdb_rows WHERE tid = ?", arguments: [layout.tid])
     }
 

@@ -85,6 +85,9 @@ enum StatementGuard {
                     .refused,
                     "ALTER TABLE ... \(action?.text.uppercased() ?? "") is refused: replicated tables only grow; use ALTER TABLE ... ADD COLUMN")
             }
+            for (keyword, reason) in refusedTableKeywords where tokens.contains(where: { $0.isKeyword(keyword) }) {
+                throw P2PDBError(.refused, reason)
+            }
             return .alterTableAddColumn
         case "DROP":
             let object = tokens.count > 1 ? tokens[1].text.uppercased() : ""
