@@ -55,6 +55,12 @@ final class ChangeCapture {
     /// calls: SQLite limits a function to 127 arguments).
     private var partial: [Value] = []
     private var partialOld: [Value]?
+    /// Tables whose keys the running statement leaves to SQLite, each with
+    /// whether its rows must be watched (see ``AutoKeys``).
+    private var autoKeyPlan: [Int64: Bool] = [:]
+    private var watchedInserts: Set<Int64> = []
+    /// Rows inserted with a key SQLite chose, in the running statement.
+    private(set) var autoKeyed: [(layout: TableLayout, key: Int64)] = []
 
     /// Starts recording user changes to the given tables, at most
     /// `byteLimit` bytes of row images.
@@ -65,6 +71,8 @@ final class ChangeCapture {
         violation = nil
         partial = []
         partialOld = nil
+        autoKeyPlan = [:]
+        autoKeyed = []
         self.byteLimit = byteLimit
         remainingBytes = byteLimit
         isCapturing = true
@@ -86,6 +94,14 @@ final class ChangeCapture {
             rowIndex = [:]
         }
         return rows
+    }
+
+    /// Expects the statement about to run to leave the keys of these tables
+    /// to SQLite, and forgets what the last statement did so.
+    func expectAutoKeys(_ plan: [Int64: Bool]) {
+        autoKeyPlan = plan
+        watchedInserts = []
+        autoKeyed = []
     }
 
     func pause() { isCapturing = false }
@@ -155,11 +171,16 @@ final class ChangeCapture {
             row.append(column < layout.columnCount ? layout.stored(converted, column: column) : converted)
         }
         record(layout, key: layout.primaryKey(of: row), before: nil, after: row)
+        if let watched = autoKeyPlan[layout.tid], !watched || watchedInserts.remove(layout.tid) != nil,
+            case .integer(let key) = row[layout.primaryKeyIndexes[0]]
+        {
+            autoKeyed.append((layout, key))
+        }
     }
 
     /// Called by the capture triggers: (token, kind, table number, offset,
     /// values...). Kind 1 is a deleted row, 2 the old image of an updated
-    /// row, 3 its new image.
+    /// row, 3 its new image, 4 an insert about to take a key from SQLite.
     fileprivate func triggered(_ arguments: [OpaquePointer?]) {
         guard isCapturing, violation == nil, arguments.count >= 4,
             let first = arguments[0], sqlite3_value_int64(first) == token,
@@ -167,6 +188,10 @@ final class ChangeCapture {
             let layout = layoutsByTID[sqlite3_value_int64(tidValue)]
         else { return }
         let kind = sqlite3_value_int64(kindValue)
+        if kind == 4 {
+            watchedInserts.insert(layout.tid)
+            return
+        }
         if sqlite3_value_int64(offsetValue) == 0 { partial = [] }
         for argument in arguments.dropFirst(4) {
             guard let argument, let value = Value(sqliteValue: argument) else { return refuseInvalidText() }
@@ -245,7 +270,8 @@ struct CaptureTriggers: Sendable {
     /// Creates (or replaces) the triggers of one table.
     func install(_ layout: TableLayout, _ db: Database) throws {
         let (update, delete) = Self.names(layout.tid)
-        try db.execute(sql: "DROP TRIGGER IF EXISTS temp.\(update); DROP TRIGGER IF EXISTS temp.\(delete)")
+        try db.execute(
+            sql: "DROP TRIGGER IF EXISTS temp.\(update); DROP TRIGGER IF EXISTS temp.\(delete); DROP TRIGGER IF EXISTS temp.\(Self.watcherName(layout.tid))")
         let table = "main." + layout.quotedName
         let columns = layout.columnNames.map(SQLText.quoteIdentifier)
         func calls(kind: Int, image: String) -> String {
@@ -259,11 +285,18 @@ struct CaptureTriggers: Sendable {
         try db.execute(sql: "CREATE TEMP TRIGGER \(delete) AFTER DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
     }
 
-    /// Drops the triggers of a table that is no longer replicated here.
-    func remove(tid: Int64, _ db: Database) throws {
-        let (update, delete) = Self.names(tid)
-        try db.execute(sql: "DROP TRIGGER IF EXISTS temp.\(update); DROP TRIGGER IF EXISTS temp.\(delete)")
+    /// Creates, if it is not there, the trigger that tells the capture which
+    /// inserts into a rowid table are about to take their key from SQLite
+    /// (the key is -1 in a BEFORE INSERT trigger then).
+    func installWatcher(_ layout: TableLayout, _ db: Database) throws {
+        let key = "NEW." + SQLText.quoteIdentifier(layout.columnNames[layout.primaryKeyIndexes[0]])
+        try db.execute(
+            sql: """
+                CREATE TEMP TRIGGER IF NOT EXISTS \(Self.watcherName(layout.tid)) BEFORE INSERT ON main.\(layout.quotedName) \
+                WHEN \(key) = -1 BEGIN SELECT \(Self.functionName)(\(token), 4, \(layout.tid), 0); END
+                """)
     }
 
     private static func names(_ tid: Int64) -> (String, String) { ("_p2pdb_u_\(tid)", "_p2pdb_d_\(tid)") }
+    private static func watcherName(_ tid: Int64) -> String { "_p2pdb_w_\(tid)" }
 }

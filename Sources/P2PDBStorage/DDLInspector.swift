@@ -177,8 +177,16 @@ enum DDLInspector {
             let name = String(cString: collationPointer)
             if name.uppercased() != "BINARY" { collation = name }
         }
+        // SQLite reports `DEFAULT (uuid())` as `uuid()`: an expression needs
+        // its parentheses back to be a DEFAULT clause again.
+        var defaultSQL = info.defaultSQL
+        if let text = defaultSQL, !SQLText.isLiteral(default: text),
+            !["CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"].contains(text.uppercased())
+        {
+            defaultSQL = "(" + text + ")"
+        }
         return P2PDBCore.ColumnDefinition(
-            name: info.name, declaredType: info.type, notNull: info.notNull, defaultSQL: info.defaultSQL, collation: collation)
+            name: info.name, declaredType: info.type, notNull: info.notNull, defaultSQL: defaultSQL, collation: collation)
     }
 
     private static func check(column: P2PDBCore.ColumnDefinition, table: String, isPrimaryKey: Bool, strict: Bool) throws {

@@ -46,6 +46,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let key: NodeKey
     private let options: StoreOptions
     private let capture = ChangeCapture()
+    private let autoKeys = AutoKeys()
     private let deadline: StatementDeadline
     private let feed: ChangeFeed
     private var state: ReplicaState
@@ -207,7 +208,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         switch work {
         case .transaction(let requests):
             let transaction = LocalTransaction(
-                key: key, capture: capture, now: now, maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
+                key: key, capture: capture, autoKeys: autoKeys, now: now, maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
             let (result, applied) = try deadline.run { try transaction.run(requests, db, state: &state) }
             return (.transaction(result), applied)
         case .entries(let entries, let atomic):

@@ -12,6 +12,7 @@ import P2PDBCore
 struct LocalTransaction {
     let key: NodeKey
     let capture: ChangeCapture
+    let autoKeys: AutoKeys
     let now: Int64
     let maximumEntryBytes: Int
     let limits: StatementLimits
@@ -31,7 +32,7 @@ struct LocalTransaction {
             var lastStatement: (sql: String, statement: Statement)?
             var lastKind: (statement: Statement, kind: StatementGuard.Kind)?
             for request in requests {
-                try StatementSource.forEach(request, db, last: &lastStatement) { statement in
+                try StatementSource.forEach(request, db, last: &lastStatement) { statement, parameters in
                     defer { statementNumber += 1 }
                     let kind: StatementGuard.Kind
                     if let lastKind, lastKind.statement === statement {
@@ -71,8 +72,22 @@ struct LocalTransaction {
                         capture.resume()
                         results.append(StatementResult())
                     case .plain:
-                        results.append(try Self.execute(statement, db, budget: &budget, limits: limits))
+                        let plan = try autoKeys.plan(statement, parameters: parameters, layouts: working.layouts, db)
+                        for (tid, watched) in plan where watched {
+                            if let layout = working.layouts.values.first(where: { $0.tid == tid }) {
+                                try working.captureTriggers?.installWatcher(layout, db)
+                            }
+                        }
+                        capture.expectAutoKeys(plan)
+                        var result = try Self.execute(statement, db, budget: &budget, limits: limits)
                         if let violation = capture.violation { throw violation }
+                        let autoKeyed = capture.autoKeyed
+                        capture.expectAutoKeys([:])
+                        if !autoKeyed.isEmpty {
+                            try autoKeys.reassign(autoKeyed, result: &result, now: now, db)
+                            if let violation = capture.violation { throw violation }
+                        }
+                        results.append(result)
                     }
                     return true
                 }

@@ -41,6 +41,7 @@ public final class ReplicaStore: Sendable {
             guard let connection = db.sqliteConnection else { return }
             let code = p2pdb_harden_connection(connection)
             guard code == 0 else { throw P2PDBError(.storage, "could not configure SQLite (code \(code))") }
+            try SQLFunctions.install(on: connection)
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
@@ -175,7 +176,7 @@ public final class ReplicaStore: Sendable {
         var results: [StatementResult] = []
         var budget = limits.maximumResultBytes
         for request in requests {
-            let readOnly = try StatementSource.forEach(request, db) { statement in
+            let readOnly = try StatementSource.forEach(request, db) { statement, _ in
                 guard try StatementGuard.classify(statement.rawSQL) == .plain, statement.isReadonly else { return false }
                 results.append(try LocalTransaction.execute(statement, db, budget: &budget, limits: limits))
                 return true

@@ -9,11 +9,12 @@ import P2PDBCore
 /// time, so that each can use what the previous one created.
 enum StatementSource {
     /// Calls `body` with each statement of the request, its parameters
-    /// bound, until `body` returns false.
+    /// bound (and given, for a look at their values), until `body` returns
+    /// false.
     ///
     /// - Returns: false if `body` stopped the iteration.
     @discardableResult
-    static func forEach(_ request: SQLRequest, _ db: Database, _ body: (Statement) throws -> Bool) throws -> Bool {
+    static func forEach(_ request: SQLRequest, _ db: Database, _ body: (Statement, ArraySlice<Value>) throws -> Bool) throws -> Bool {
         var last: (sql: String, statement: Statement)?
         return try forEach(request, db, last: &last, body)
     }
@@ -23,21 +24,24 @@ enum StatementSource {
     /// statement up once.
     @discardableResult
     static func forEach(
-        _ request: SQLRequest, _ db: Database, last: inout (sql: String, statement: Statement)?, _ body: (Statement) throws -> Bool
+        _ request: SQLRequest, _ db: Database, last: inout (sql: String, statement: Statement)?,
+        _ body: (Statement, ArraySlice<Value>) throws -> Bool
     ) throws -> Bool {
         var next = 0
+        func run(_ statement: Statement) throws -> Bool {
+            let first = next
+            try statement.bindRaw(from: request.parameters, next: &next)
+            return try body(statement, request.parameters[first..<next])
+        }
         if let last, last.sql == request.sql {
-            try last.statement.bindRaw(from: request.parameters, next: &next)
-            guard try body(last.statement) else { return false }
+            guard try run(last.statement) else { return false }
         } else if let statement = try? db.cachedStatement(sql: request.sql) {
             last = (request.sql, statement)
-            try statement.bindRaw(from: request.parameters, next: &next)
-            guard try body(statement) else { return false }
+            guard try run(statement) else { return false }
         } else {
             let statements = try db.allStatements(sql: request.sql)
             while let statement = try statements.next() {
-                try statement.bindRaw(from: request.parameters, next: &next)
-                guard try body(statement) else { return false }
+                guard try run(statement) else { return false }
             }
         }
         guard next == request.parameters.count else {
