@@ -164,6 +164,35 @@ struct CLITests {
         #expect(output.stdout.contains("a;b"))
     }
 
+    @Test func shellTransactionsAreOneEntryOrNothing() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        let committed = try p2pdb("sql", "--data", dir, input: """
+            BEGIN;
+            INSERT INTO t VALUES (1, 'a');
+            INSERT INTO t VALUES (2, 'b');
+            SELECT count(*) AS n FROM t;
+            COMMIT;
+            BEGIN TRANSACTION;
+            INSERT INTO t VALUES (3, 'c');
+            ROLLBACK;
+            """)
+        #expect(committed.status == 0, "\(committed.stderr)")
+        // The SELECT ran inside the transaction, after both inserts.
+        #expect(committed.stdout.contains("2"))
+        let rows = try p2pdb("sql", "--data", dir, "--json", "SELECT id FROM t ORDER BY id")
+        #expect(rows.stdout.contains("[[1],[2]]"))
+        // One entry for the table, one for the transaction.
+        let log = try p2pdb("log", "--data", dir, "--json")
+        #expect(log.stdout.components(separatedBy: "\"seq\"").count - 1 == 2, "\(log.stdout)")
+        let unfinished = try p2pdb("sql", "--data", dir, input: "BEGIN;\nINSERT INTO t VALUES (4, 'd');\n")
+        #expect(unfinished.status == 1)
+        #expect(unfinished.stderr.contains("not committed"))
+        #expect(try p2pdb("sql", "--data", dir, "--json", "SELECT count(*) FROM t").stdout.contains("[[2]]"))
+    }
+
     @Test func secondProcessOnTheSameDirectoryIsRefused() throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
