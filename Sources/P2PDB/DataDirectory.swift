@@ -21,6 +21,10 @@ public struct DataDirectory: Sendable {
     public var tokenURL: URL { url.appendingPathComponent("api.token") }
     public var replicaURL: URL { url.appendingPathComponent("replica.sqlite") }
     public var lockURL: URL { url.appendingPathComponent("lock") }
+    /// Present from `init` until the first replica is created: that replica
+    /// belongs to a key that has never written. A replica created without
+    /// it is for a key that may have (see ``OwnHistory``).
+    public var freshIdentityURL: URL { url.appendingPathComponent("replica.fresh") }
     /// Written by a running `p2pdb serve`: where its HTTP API listens.
     public var serveInfoURL: URL { url.appendingPathComponent("serve.json") }
 
@@ -44,6 +48,7 @@ public struct DataDirectory: Sendable {
             throw P2PDBError(.storage, "cannot create \(path): \(error.localizedDescription)")
         }
         try writePrivate(tokenURL, Self.newToken() + "\n")
+        try writePrivate(freshIdentityURL, "")
         try writePrivate(keyURL, "\(Self.keyHeader)\n\(Hex.encode(key.seed))\n")
         return key
     }

@@ -61,6 +61,7 @@ public enum JSONRendering {
                     })
             ),
             ("pending_entries", .integer(status.pendingEntries)),
+            ("awaiting_own_history", .bool(summary.awaitingOwnHistory)),
             ("peers", peers),
         ])
     }

@@ -1,3 +1,4 @@
+import Foundation
 @_exported import P2PDBCore
 @_exported import P2PDBStorage
 
@@ -37,7 +38,9 @@ public final class Node: Sendable {
         if createIfNeeded && !directory.isInitialized { try directory.initialize() }
         let key = try directory.loadKey()
         let lock = try DirectoryLock(directory)
-        let store = try ReplicaStore(path: directory.replicaURL.path, key: key, options: options)
+        let fresh = FileManager.default.fileExists(atPath: directory.freshIdentityURL.path)
+        let store = try ReplicaStore(path: directory.replicaURL.path, key: key, options: options, newIdentity: fresh)
+        if fresh { try? FileManager.default.removeItem(at: directory.freshIdentityURL) }
         return Node(directory: directory, store: store, lock: lock)
     }
 

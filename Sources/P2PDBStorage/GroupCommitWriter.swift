@@ -21,6 +21,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         /// Verified entries from elsewhere. `atomic`: all apply or none do,
         /// and any refusal fails the job (bundle import).
         case entries([Entry], atomic: Bool)
+        /// A peer or a bundle says this node had written up to this
+        /// sequence number (see ``OwnHistory``); nil to stop waiting.
+        case ownHistory(through: UInt64?)
     }
 
     enum Outcome {
@@ -213,6 +216,13 @@ final class GroupCommitWriter: @unchecked Sendable {
             return (.transaction(result), applied)
         case .entries(let entries, let atomic):
             return try applyEntries(entries, atomic: atomic, db, now: now)
+        case .ownHistory(let seq):
+            let learned = seq.map { state.ownHistory.learning($0, held: state.ownSeq) } ?? .complete
+            if learned != state.ownHistory {
+                try learned.save(db)
+                state.ownHistory = learned
+            }
+            return (.entries(ApplyReport()), [])
         }
     }
 
@@ -282,6 +292,11 @@ final class GroupCommitWriter: @unchecked Sendable {
                 report.pending = working.pendingCount == 0 ? 0 : try entries.filter { try LogStore.isPending(db, id: $0.id) }.count
             }
             try working.saveRowsHash(db)
+            let settled = working.ownHistory.settled(held: working.ownSeq)
+            if settled != working.ownHistory {
+                try settled.save(db)
+                working.ownHistory = settled
+            }
             try db.run("RELEASE p2pdb_apply")
             state = working
             return (.entries(report), applied)

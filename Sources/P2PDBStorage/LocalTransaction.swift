@@ -18,6 +18,7 @@ struct LocalTransaction {
     let limits: StatementLimits
 
     func run(_ requests: [SQLRequest], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, [AppliedEntry]) {
+        if let refusal = state.ownHistory.refusal { throw refusal }
         var working = state
         try db.run("SAVEPOINT p2pdb_tx")
         do {

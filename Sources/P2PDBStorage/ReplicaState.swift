@@ -21,6 +21,9 @@ struct ReplicaState {
     /// The writer's change-capture triggers, kept in step with the layouts;
     /// nil on connections that only merge (verify's scratch replica).
     var captureTriggers: CaptureTriggers?
+    /// Whether this node's own earlier entries are all here; local writes
+    /// wait until they are.
+    var ownHistory: OwnHistory
 
     var ownSeq: UInt64 { authors.contiguousSeq(of: selfIndex) }
 
@@ -70,7 +73,7 @@ struct ReplicaState {
         return ReplicaState(
             selfID: selfID, selfIndex: selfIndex, authors: authors, lamport: lamport, heads: try LogStore.heads(db),
             schema: schema, layouts: layouts, rowsHash: rowsHash, entryCount: entryCount, lastPosition: lastPosition,
-            pendingCount: try LogStore.pendingCount(db))
+            pendingCount: try LogStore.pendingCount(db), ownHistory: try OwnHistory.load(db))
     }
 
     func saveRowsHash(_ db: Database) throws {

@@ -29,7 +29,12 @@ public final class ReplicaStore: Sendable {
 
     /// Opens (creating if needed) the replica file at `path` for the node
     /// whose key is `key`.
-    public init(path: String, key: NodeKey, options: StoreOptions = StoreOptions()) throws {
+    ///
+    /// - Parameter newIdentity: whether `key` is new. A replica file created
+    ///   for a key that may have written before refuses local writes until
+    ///   it has learned how far its node had written (see
+    ///   ``learnedOwnHistory(through:)``).
+    public init(path: String, key: NodeKey, options: StoreOptions = StoreOptions(), newIdentity: Bool = true) throws {
         self.nodeID = key.nodeID
         self.path = path
         self.options = options
@@ -43,6 +48,7 @@ public final class ReplicaStore: Sendable {
             guard code == 0 else { throw P2PDBError(.storage, "could not configure SQLite (code \(code))") }
             try SQLFunctions.install(on: connection)
         }
+        let creating = !FileManager.default.fileExists(atPath: path)
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             // GRDB switches WAL databases to synchronous=NORMAL after the
@@ -51,6 +57,7 @@ public final class ReplicaStore: Sendable {
                 try db.execute(sql: "PRAGMA synchronous = \(options.durability.pragmaValue)")
                 try db.inTransaction(.immediate) {
                     try InternalSchema.create(db)
+                    if creating && !newIdentity { try OwnHistory.unknown.save(db) }
                     return .commit
                 }
             }
@@ -199,11 +206,34 @@ public final class ReplicaStore: Sendable {
     }
 
     /// Decodes and verifies every entry of a bundle, then applies them all
-    /// or none.
+    /// or none. A bundle also tells this node how far it had written: as
+    /// far as the bundle's entries by this node go.
     public func importBundle(_ bytes: [UInt8]) async throws -> ApplyReport {
         let bodies = try BundleCodec.decode(bytes)
         let entries = try EntryVerifier.verify(bodies)
-        return try await apply(entries, atomic: true)
+        let report = try await apply(entries, atomic: true)
+        if summary.awaitingOwnHistory {
+            try await learnedOwnHistory(through: entries.filter { $0.author == nodeID }.map(\.seq).max() ?? 0)
+        }
+        return report
+    }
+
+    /// Tells a replica that waits for its own earlier entries (see
+    /// ``ReplicaSummary/awaitingOwnHistory``) that its node had written up
+    /// to `seq`, as a peer's version vector or a bundle shows. Local writes
+    /// resume once those entries are all here.
+    public func learnedOwnHistory(through seq: UInt64) async throws {
+        try ensureOpen()
+        _ = try await writer.submit(.ownHistory(through: seq))
+    }
+
+    /// Lets local writes resume without learning anything: for a node whose
+    /// key never wrote, or whose earlier entries are lost for good. If
+    /// another replica holds entries this node signed, its next writes will
+    /// conflict with them.
+    public func resumeWritesWithoutOwnHistory() async throws {
+        try ensureOpen()
+        _ = try await writer.submit(.ownHistory(through: nil))
     }
 
     /// A bundle of the entries not covered by `since` (all when nil), in an

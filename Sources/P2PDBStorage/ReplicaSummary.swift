@@ -10,6 +10,9 @@ public struct ReplicaSummary: Sendable, Equatable {
     public var versionVector: VersionVector
     public var lastPosition: Int64
     public var tableCount: Int
+    /// True while local writes wait for this node's own earlier entries
+    /// (its replica was created anew for an existing key).
+    public var awaitingOwnHistory: Bool
 
     init(_ state: ReplicaState) {
         nodeID = state.selfID
@@ -20,6 +23,7 @@ public struct ReplicaSummary: Sendable, Equatable {
         versionVector = state.authors.versionVector
         lastPosition = state.lastPosition
         tableCount = state.schema.tables.count
+        awaitingOwnHistory = state.ownHistory != .complete
     }
 }
 

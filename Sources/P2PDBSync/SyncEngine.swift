@@ -370,6 +370,11 @@ public actor SyncEngine: PeerStatusProvider {
             }
             session.remoteVector = vector
             session.remoteHeads = heads
+            if store.summary.awaitingOwnHistory {
+                // A replica made anew for this node's key learns here how
+                // far its node had written before it writes again.
+                try? await store.learnedOwnHistory(through: vector[node.nodeID])
+            }
             await catchUp(with: session)
         case .pull(let have):
             guard have.counts.count <= SyncLimits.maximumVectorSize else { return refuse(session, "sent an oversized pull") }

@@ -193,6 +193,28 @@ struct CLITests {
         #expect(try p2pdb("sql", "--data", dir, "--json", "SELECT count(*) FROM t").stdout.contains("[[2]]"))
     }
 
+    @Test func aReplicaMadeAnewForAnExistingKeyWaitsForABundle() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        try p2pdb("sql", "--data", dir, "INSERT INTO t VALUES (1, 'a')")
+        try p2pdb("export", "--data", dir, "--out", temp.path("backup.bundle"))
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: dir + "/replica.sqlite" + suffix) }
+
+        let refused = try p2pdb("sql", "--data", dir, "INSERT INTO t VALUES (2, 'b')")
+        #expect(refused.status != 0)
+        #expect(refused.stderr.contains("created anew for an existing node key"))
+        #expect(try p2pdb("status", "--data", dir, "--json").stdout.contains("\"awaiting_own_history\":true"))
+
+        #expect(try p2pdb("import", "--data", dir, temp.path("backup.bundle")).status == 0)
+        let accepted = try p2pdb("sql", "--data", dir, "INSERT INTO t VALUES (2, 'b')")
+        #expect(accepted.status == 0, "\(accepted.stderr)")
+        let log = try p2pdb("log", "--data", dir, "--json", "--limit", "1")
+        #expect(log.stdout.contains("\"seq\":3"), "\(log.stdout)")
+        #expect(try p2pdb("verify", "--data", dir).status == 0)
+    }
+
     @Test func secondProcessOnTheSameDirectoryIsRefused() throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")

@@ -92,6 +92,42 @@ struct SyncTests {
         await cluster.stop()
     }
 
+    /// A register restored from a key backup onto an empty disk must not
+    /// sign sequence numbers it already used: it learns from a peer first.
+    @Test func aNodeThatKeptItsKeyButLostItsReplicaLearnsItsOwnHistoryFirst() async throws {
+        let network = InProcessNetwork()
+        let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, network: network)
+        let original = try TestCluster.start(1, seeds: ["node-0"], root: cluster.root, network: network)
+        let nodeID = original.node.nodeID
+        try await original.node.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        for id in 0..<5 { try await original.node.execute("INSERT INTO t VALUES (?, 'before')", [.integer(Int64(id))]) }
+        #expect(await eventually { cluster[0].store.summary.versionVector[nodeID] == 6 })
+        original.task.cancel()
+        _ = try? await original.task.value
+        try await original.node.close()
+        for suffix in ["", "-wal", "-shm"] {
+            try? FileManager.default.removeItem(atPath: original.node.directory.replicaURL.path + suffix)
+        }
+
+        // Offline, with only its key: it refuses to write.
+        let alone = try Node.open(original.node.directory, options: StoreOptions(durability: .off))
+        #expect(alone.store.summary.awaitingOwnHistory)
+        await #expect(throws: P2PDBError.self) { try await alone.execute("CREATE TABLE u (id INTEGER PRIMARY KEY)") }
+        try await alone.close()
+
+        // Back with a peer: it learns it had written up to 6, catches up, writes 7.
+        let restored = try TestCluster.start(1, seeds: ["node-0"], root: cluster.root, network: network)
+        #expect(await eventually { !restored.node.store.summary.awaitingOwnHistory })
+        let result = try await restored.node.execute("INSERT INTO t VALUES (5, 'after')")
+        #expect(try await restored.node.store.entry(#require(result.entry))?.entry.seq == 7)
+        #expect(await eventually { cluster[0].store.summary.versionVector[nodeID] == 7 })
+        #expect(try await cluster[0].status().equivocations.isEmpty)
+        restored.task.cancel()
+        _ = try? await restored.task.value
+        try await restored.node.close()
+        await cluster.stop()
+    }
+
     @Test func aPeerWhoseHelloNamesAnotherNodeIsRefused() async throws {
         let network = InProcessNetwork()
         let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, network: network)
