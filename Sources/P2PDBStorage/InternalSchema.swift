@@ -5,10 +5,12 @@ import P2PDBCore
 /// `_p2pdb_`; user SQL may neither read nor write them.
 enum InternalSchema {
     static let prefix = "_p2pdb_"
-    /// Bumped when the layout of these tables changes; a newer layout is
-    /// refused by an older build instead of being misread, an older one is
-    /// upgraded in place when the replica opens.
-    static let storageVersion = 2
+    /// Bumped when the layout of these tables, or how the replica is derived
+    /// from the log, changes; a newer file is refused by an older build
+    /// instead of being misread, an older one is upgraded when it opens.
+    /// Version 3: values in the form SQLite stores them, identifiers as
+    /// SQLite compares them, integer-valued keys as integers.
+    static let storageVersion = 3
 
     static func isInternalP2PDB(_ name: String) -> Bool { SQLText.key(name).hasPrefix(prefix) }
 
@@ -89,52 +91,31 @@ enum InternalSchema {
         ) WITHOUT ROWID;
         """
 
-    static func create(_ db: Database) throws {
+    /// Creates the internal tables of a new file, or checks the version
+    /// of an existing one.
+    ///
+    /// - Returns: true if the file was written by an older build: its
+    ///   tables and merge state must then be derived again from its log
+    ///   (``StorageUpgrade``), because older builds derived some of them
+    ///   differently.
+    static func create(_ db: Database) throws -> Bool {
         try db.execute(sql: creation)
         let version = try Int.fetchOne(db, sql: "SELECT value FROM _p2pdb_meta WHERE key = 'storage_version'")
         switch version {
         case nil:
             try db.execute(
                 sql: "INSERT INTO _p2pdb_meta(key, value) VALUES ('storage_version', ?)", arguments: [storageVersion])
+            return false
         case storageVersion?:
-            break
-        case 1?:
-            try reencodeRowKeys(db)
+            return false
+        case let older? where older < storageVersion:
             try db.execute(
                 sql: "UPDATE _p2pdb_meta SET value = ? WHERE key = 'storage_version'", arguments: [storageVersion])
+            return true
         case let other?:
             throw P2PDBError(
                 .storage,
                 "the replica file has storage version \(other), this build reads version \(storageVersion); upgrade p2pdb")
         }
-    }
-
-    /// Version 1 keyed `_p2pdb_rows` by primary keys whose integers were
-    /// varints; their byte order scattered growing keys over the B-tree.
-    /// The rows are copied under the keys ``TableLayout/encodeKey(_:)``
-    /// writes now, inside the opening transaction: an interrupted upgrade
-    /// leaves the file at version 1.
-    private static func reencodeRowKeys(_ db: Database) throws {
-        try db.execute(sql: "ALTER TABLE _p2pdb_rows RENAME TO _p2pdb_rows_v1")
-        try db.execute(sql: creation)
-        let insert = try db.makeStatement(
-            sql: "INSERT INTO _p2pdb_rows(tid, pk, cl, lamport, author, clocks) VALUES (?, ?, ?, ?, ?, ?)")
-        let rows = try Row.fetchCursor(db, sql: "SELECT tid, pk, cl, lamport, author, clocks FROM _p2pdb_rows_v1")
-        while let row = try rows.next() {
-            var values: [Value] = []
-            do {
-                var reader = ByteReader((row[1] as DatabaseValue).storage.blobBytes ?? [])
-                while !reader.isAtEnd { values.append(try reader.readValue()) }
-            } catch {
-                throw P2PDBError(
-                    .storage,
-                    "a row key in _p2pdb_rows cannot be read (\(error)); the replica file is damaged: move it away and let the node rebuild it from a peer")
-            }
-            try insert.execute(arguments: [
-                row[0] as DatabaseValue, TableLayout.encodeKey(values).databaseBlob, row[2] as DatabaseValue,
-                row[3] as DatabaseValue, row[4] as DatabaseValue, row[5] as DatabaseValue,
-            ])
-        }
-        try db.execute(sql: "DROP TABLE _p2pdb_rows_v1")
     }
 }

@@ -56,7 +56,7 @@ public final class ReplicaStore: Sendable {
             try pool.writeWithoutTransaction { db in
                 try db.execute(sql: "PRAGMA synchronous = \(options.durability.pragmaValue)")
                 try db.inTransaction(.immediate) {
-                    try InternalSchema.create(db)
+                    if try InternalSchema.create(db) { try StorageUpgrade.rederive(db, nodeID: key.nodeID) }
                     if creating && !newIdentity { try OwnHistory.unknown.save(db) }
                     return .commit
                 }

@@ -27,7 +27,7 @@ struct ReplicaVerifier {
         let scratch = try DatabaseQueue()
         var replayed: ReplicaState?
         try scratch.write { scratchDB in
-            try InternalSchema.create(scratchDB)
+            _ = try InternalSchema.create(scratchDB)
             var state = try ReplicaState.load(scratchDB, selfID: nodeID)
             var seen = Set<EntryID>()
             let rows = try Row.fetchCursor(db, sql: "SELECT position, id, seq, lamport, body FROM _p2pdb_entries ORDER BY position")
