@@ -75,8 +75,15 @@ struct Oracle {
             WorkloadModel.tagColumns + addedColumns.values.sorted { $0.order < $1.order }.map(\.spec)
         }
 
+        /// The columns of `notes` as the winning definition creates them: a
+        /// STRICT table knows only its own types, so others become ANY.
         var notesColumnList: [ColumnSpec] {
-            notesColumns.values.sorted { ($0.order, $0.position) < ($1.order, $1.position) }.map(\.spec)
+            let strict = notes?.definition.strict ?? false
+            return notesColumns.values.sorted { ($0.order, $0.position) < ($1.order, $1.position) }.map { entry in
+                var spec = entry.spec
+                if strict && !["INT", "INTEGER", "REAL", "TEXT", "BLOB", "ANY"].contains(spec.type.uppercased()) { spec.type = "ANY" }
+                return spec
+            }
         }
 
         func columns(of table: String) -> [ColumnSpec]? {
@@ -296,8 +303,9 @@ struct Oracle {
         }
         var found = try await checkColumns(of: "notes", expected: final.notesColumnList, on: node, index: index)
         let key = winner.primaryKey
-        let keySpec = final.notesColumns[key]?.spec ?? ColumnSpec(name: key, type: "")
-        let bodySpec = final.notesColumns["body"]?.spec ?? ColumnSpec(name: "body", type: "")
+        let columns = final.notesColumnList
+        let keySpec = columns.first { $0.name == key } ?? ColumnSpec(name: key, type: "")
+        let bodySpec = columns.first { $0.name == "body" } ?? ColumnSpec(name: "body", type: "")
         var expected: [Value: Value] = [:]
         for (position, row) in rows {
             guard let definition = known(position).notes?.definition else {
@@ -310,7 +318,7 @@ struct Oracle {
                 found.append("node \(index): entry \(log[position].id.short) wrote notes without its key \(key)")
                 continue
             }
-            expected[keySpec.stored(value)] = bodySpec.stored(row.values["body"] ?? .null)
+            expected[keySpec.stored(value)] = bodySpec.storable(row.values["body"] ?? .null, strict: winner.strict)
         }
         var held: [Value: Value] = [:]
         for row in try await node.query("SELECT \(key), body FROM notes").rows where row.count == 2 { held[row[0]] = row[1] }

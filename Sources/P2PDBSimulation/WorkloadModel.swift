@@ -6,7 +6,8 @@ import P2PDBSync
 /// must hold.
 ///
 /// - `stock`: counter rows made before the run; clients only add deltas.
-/// - `tags`: a last-writer-wins row per key, with a counter: inserts of
+/// - `tags`: a last-writer-wins row per key, with a counter and a REAL
+///   price written as whole numbers (as integers and as reals): inserts of
 ///   fresh keys, re-inserts of deleted keys (at a node that has seen the
 ///   delete the row comes back; at one that has not, the insert is refused
 ///   or, as an upsert, becomes an update that the delete beats), updates,
@@ -14,8 +15,9 @@ import P2PDBSync
 ///   writes to those columns.
 /// - `notes`: created during the run, concurrently at several nodes with
 ///   compatible definitions (the same key, other columns) and conflicting
-///   ones (another type for a column, another primary key); inserts only,
-///   each with keys of its own.
+///   ones (another type for a column, another primary key, a REAL or
+///   typeless key, NOT NULL, STRICT); inserts only, each with keys of its
+///   own, some with no body.
 /// - indexes created during the run, some under one name with two
 ///   definitions.
 ///
@@ -26,13 +28,14 @@ struct WorkloadModel {
     static let skus = ["apple", "pear", "plum"]
     static let schema = """
         CREATE TABLE stock (sku TEXT PRIMARY KEY, units COUNTER INTEGER NOT NULL DEFAULT 0);
-        CREATE TABLE tags (id TEXT PRIMARY KEY, label TEXT, weight INTEGER, hits COUNTER INTEGER NOT NULL DEFAULT 0);
+        CREATE TABLE tags (id TEXT PRIMARY KEY, label TEXT, weight INTEGER, hits COUNTER INTEGER NOT NULL DEFAULT 0, price REAL);
         INSERT INTO stock (sku) VALUES ('apple'), ('pear'), ('plum');
         """
     /// The columns of `tags` made before the run, in order.
     static let tagColumns = [
         ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "label", type: "TEXT"),
         ColumnSpec(name: "weight", type: "INTEGER"), ColumnSpec(name: "hits", type: "COUNTER INTEGER", defaultValue: .integer(0)),
+        ColumnSpec(name: "price", type: "REAL"),
     ]
     /// Definitions that concurrent ALTER TABLE tags ADD COLUMN may give.
     static let addedColumnTypes: [(type: String, defaultValue: Value)] = [("TEXT", .text("x")), ("INTEGER", .integer(7)), ("TEXT", .null)]
@@ -46,6 +49,11 @@ struct WorkloadModel {
             columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "TEXT"), ColumnSpec(name: "size", type: "INTEGER")]),
         NotesDefinition(primaryKey: "id", columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "INTEGER")]),
         NotesDefinition(primaryKey: "n", columns: [ColumnSpec(name: "n", type: "INTEGER"), ColumnSpec(name: "body", type: "TEXT")]),
+        NotesDefinition(primaryKey: "n", columns: [ColumnSpec(name: "n", type: ""), ColumnSpec(name: "body", type: "TEXT")]),
+        NotesDefinition(primaryKey: "r", columns: [ColumnSpec(name: "r", type: "REAL"), ColumnSpec(name: "body", type: "TEXT")]),
+        NotesDefinition(primaryKey: "id", columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "TEXT", notNull: true)]),
+        NotesDefinition(
+            primaryKey: "id", columns: [ColumnSpec(name: "id", type: "TEXT"), ColumnSpec(name: "body", type: "INTEGER")], strict: true),
     ]
     static let indexDefinitions: [IndexSpec] = [
         IndexSpec(name: "tags_by_label", table: "tags", columns: [IndexSpec.Column(name: "label", descending: false)]),
@@ -119,17 +127,19 @@ struct WorkloadModel {
                 id = "t\(nextKey)"
             }
             let (label, weight) = token()
+            // A whole-number price, sent as an integer or as a real.
+            let price: Value = choice % 2 == 0 ? .integer(weight) : .real(Double(weight))
             write.token = label
             write.rows = [
                 RowWrite(
-                    table: "tags", key: .text(id), kind: .insert, values: ["label": .text(label), "weight": .integer(weight)],
-                    deltas: ["hits": delta]),
+                    table: "tags", key: .text(id), kind: .insert,
+                    values: ["label": .text(label), "weight": .integer(weight), "price": price], deltas: ["hits": delta]),
                 RowWrite(table: "stock", key: .text(sku), kind: .update, deltas: ["units": delta]),
             ]
             requests = [
                 SQLRequest(
-                    "INSERT INTO tags (id, label, weight, hits) VALUES (?, ?, ?, ?)",
-                    [.text(id), .text(label), .integer(weight), .integer(delta)]),
+                    "INSERT INTO tags (id, label, weight, hits, price) VALUES (?, ?, ?, ?, ?)",
+                    [.text(id), .text(label), .integer(weight), .integer(delta), price]),
                 SQLRequest("UPDATE stock SET units = units + ? WHERE sku = ?", [.integer(delta), .text(sku)]),
             ]
             if !keys.contains(id) { keys.append(id) }
@@ -138,32 +148,35 @@ struct WorkloadModel {
             // deleted, an update where it has it.
             guard let id = choice % 2 == 0 ? (deleted ?? known) : known else { return (false, false) }
             let (label, weight) = token()
+            let price: Value = choice % 4 < 2 ? .real(Double(weight)) : .integer(weight)
             write.token = label
             write.rows = [
                 RowWrite(
-                    table: "tags", key: .text(id), kind: .upsert, values: ["label": .text(label), "weight": .integer(weight)],
-                    deltas: ["hits": delta])
+                    table: "tags", key: .text(id), kind: .upsert,
+                    values: ["label": .text(label), "weight": .integer(weight), "price": price], deltas: ["hits": delta])
             ]
             requests = [
                 SQLRequest(
                     """
-                    INSERT INTO tags (id, label, weight, hits) VALUES (?, ?, ?, ?)
-                    ON CONFLICT (id) DO UPDATE SET label = excluded.label, weight = excluded.weight, hits = hits + excluded.hits
-                    """, [.text(id), .text(label), .integer(weight), .integer(delta)])
+                    INSERT INTO tags (id, label, weight, hits, price) VALUES (?, ?, ?, ?, ?)
+                    ON CONFLICT (id) DO UPDATE SET label = excluded.label, weight = excluded.weight, hits = hits + excluded.hits,
+                    price = excluded.price
+                    """, [.text(id), .text(label), .integer(weight), .integer(delta), price])
             ]
         case 46..<60:
             guard let known else { return (false, false) }
             let (label, weight) = token()
+            let price: Value = choice % 3 == 0 ? .real(Double(weight)) : .integer(weight)
             write.token = label
             write.rows = [
                 RowWrite(
-                    table: "tags", key: .text(known), kind: .update, values: ["label": .text(label), "weight": .integer(weight)],
-                    deltas: ["hits": delta])
+                    table: "tags", key: .text(known), kind: .update,
+                    values: ["label": .text(label), "weight": .integer(weight), "price": price], deltas: ["hits": delta])
             ]
             requests = [
                 SQLRequest(
-                    "UPDATE tags SET label = ?, weight = ?, hits = hits + ? WHERE id = ?",
-                    [.text(label), .integer(weight), .integer(delta), .text(known)])
+                    "UPDATE tags SET label = ?, weight = ?, hits = hits + ?, price = ? WHERE id = ?",
+                    [.text(label), .integer(weight), .integer(delta), price, .text(known)])
             ]
         case 60..<71:
             guard let known else { return (false, false) }
@@ -191,11 +204,21 @@ struct WorkloadModel {
             // key is left for SQLite to choose.
             guard let columns = try? await node.query("SELECT * FROM notes LIMIT 0").columns else { return (false, false) }
             nextKey += 1
-            let body = token().text
-            write.token = body
-            var values: [String: Value] = ["body": .text(body)]
+            // Some notes have no body: NOT NULL in a winning definition
+            // meets them.
+            let body: Value
+            if choice % 5 == 0 {
+                body = .null
+            } else {
+                let text = token().text
+                write.token = text
+                body = .text(text)
+            }
+            var values: [String: Value] = ["body": body]
             if columns.contains("id") { values["id"] = .text("n\(nextKey)") }
             if columns.contains("n") { values["n"] = .integer(Int64(nextKey)) }
+            // A REAL key, given as a whole number.
+            if columns.contains("r") { values["r"] = .integer(Int64(nextKey)) }
             let names = values.keys.sorted()
             write.rows = [RowWrite(table: "notes", key: .null, kind: .insert, values: values)]
             requests = [
@@ -288,25 +311,51 @@ struct ColumnSpec: Equatable {
     var type: String
     /// The literal default; NULL when there is none.
     var defaultValue: Value = .null
+    var notNull = false
 
     var sql: String {
+        var sql = type.isEmpty ? name : "\(name) \(type)"
+        if notNull { sql += " NOT NULL" }
         switch defaultValue {
-        case .text(let text): return "\(name) \(type) DEFAULT '\(text)'"
-        case .integer(let integer): return "\(name) \(type) DEFAULT \(integer)"
-        default: return "\(name) \(type)"
+        case .text(let text): return "\(sql) DEFAULT '\(text)'"
+        case .integer(let integer): return "\(sql) DEFAULT \(integer)"
+        default: return sql
         }
     }
 
-    /// SQLite's affinity for the declared type, for the two kinds the
-    /// workload declares.
-    var hasIntegerAffinity: Bool { type.uppercased().contains("INT") }
-
-    /// What SQLite stores when `value` is written to this column.
+    /// What SQLite stores when `value` is written to this column, for the
+    /// types the workload declares (TEXT, INTEGER, REAL, none, and COUNTER
+    /// INTEGER), with the values it writes (text tokens, whole numbers).
     func stored(_ value: Value) -> Value {
+        let type = type.uppercased()
         switch value {
-        case .integer(let integer) where !hasIntegerAffinity: return .text(String(integer))
-        case .text(let text) where hasIntegerAffinity: return Int64(text).map(Value.integer) ?? value
+        case .integer(let integer) where type == "TEXT": return .text(String(integer))
+        case .integer(let integer) where type == "REAL": return .real(Double(integer))
+        case .real(let real) where type.contains("INT") && real == real.rounded(): return .integer(Int64(real))
+        case .text(let text) where type.contains("INT"): return Int64(text).map(Value.integer) ?? value
         default: return value
+        }
+    }
+
+    /// What this column holds when another replica's row writes `value` to
+    /// it: what SQLite stores, unless the column cannot hold that (NULL in
+    /// a NOT NULL column, another type in a STRICT one); then its default,
+    /// or the zero of its type.
+    func storable(_ value: Value, strict: Bool) -> Value {
+        let converted = stored(value)
+        let fits: Bool
+        switch (converted, strict ? type.uppercased() : "") {
+        case (.null, _): fits = !notNull
+        case (.integer, "INTEGER"), (.text, "TEXT"), (.real, "REAL"), (_, ""), (_, "ANY"): fits = true
+        default: fits = false
+        }
+        guard !fits else { return converted }
+        if !defaultValue.isNull { return stored(defaultValue) }
+        switch type.uppercased() {
+        case "TEXT": return .text("")
+        case "INTEGER": return .integer(0)
+        case "REAL": return .real(0)
+        default: return .blob([])
         }
     }
 }
@@ -314,10 +363,11 @@ struct ColumnSpec: Equatable {
 struct NotesDefinition: Equatable {
     var primaryKey: String
     var columns: [ColumnSpec]
+    var strict = false
 
     func createSQL(name: String) -> String {
         let columns = columns.map { $0.name == primaryKey ? $0.sql + " PRIMARY KEY" : $0.sql }
-        return "CREATE TABLE \(name) (\(columns.joined(separator: ", ")))"
+        return "CREATE TABLE \(name) (\(columns.joined(separator: ", ")))" + (strict ? " STRICT" : "")
     }
 }
 
