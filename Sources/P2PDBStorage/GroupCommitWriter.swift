@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import P2PDBCore
 import Synchronization
 
@@ -232,6 +233,19 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// in one savepoint, and only if an entry fails on SQLite's side does it
     /// run again with a savepoint for each entry.
     private func applyEntries(_ entries: [Entry], atomic: Bool, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
+        // A row merges values from many entries, each within the entry
+        // limit; together they may pass the limit client values are held
+        // to, and a merge must not fail over it: SQLite's own maximum
+        // applies while merging.
+        if let connection = db.sqliteConnection {
+            let clientLimit = sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, Int32.max)
+            defer { sqlite3_limit(connection, SQLITE_LIMIT_LENGTH, clientLimit) }
+            return try applyEntriesWithinLimits(entries, atomic: atomic, db, now: now)
+        }
+        return try applyEntriesWithinLimits(entries, atomic: atomic, db, now: now)
+    }
+
+    private func applyEntriesWithinLimits(_ entries: [Entry], atomic: Bool, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
         if atomic { return try attempt(entries, atomic: true, isolateEach: false, db, now: now) }
         do {
             return try attempt(entries, atomic: false, isolateEach: false, db, now: now)

@@ -126,10 +126,17 @@ public actor SyncEngine: PeerStatusProvider {
         let interval = configuration.tickInterval
         try await withThrowingDiscardingTaskGroup { group in
             group.addTask {
-                try await transport.run { connection in
-                    if await self.handle(.connected(connection, dialedAddress: nil, source: .inbound)) {
-                        continuation.yield { await self.read(connection) }
+                do {
+                    try await transport.run { connection in
+                        if await self.handle(.connected(connection, dialedAddress: nil, source: .inbound)) {
+                            continuation.yield { await self.read(connection) }
+                        }
                     }
+                } catch {
+                    // The loop below waits for jobs: end it, or the error
+                    // (a port that cannot be bound) would never surface.
+                    continuation.finish()
+                    throw error
                 }
             }
             group.addTask {
@@ -254,7 +261,14 @@ public actor SyncEngine: PeerStatusProvider {
         case .dialFailed(let address, let reason):
             dialing.remove(address)
             directory.disconnected(address, now: clock.nowMilliseconds, configuration: configuration, random: random)
-            logger.debug("cannot reach \(address): \(reason)")
+            // An operator who gave a wrong --join address hears of it at
+            // once, and again now and then, not at every retry.
+            let failures = directory.records[address]?.failures ?? 1
+            if failures == 1 || failures % 20 == 0 {
+                logger.info("cannot reach peer \(address) (attempt \(failures)): \(reason); retrying with backoff")
+            } else {
+                logger.debug("cannot reach \(address): \(reason)")
+            }
         case .tick:
             await tick()
         case .applied(let batch):

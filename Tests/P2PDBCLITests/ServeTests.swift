@@ -99,6 +99,38 @@ struct ServeTests {
         #expect(try p2pdb("verify", "--data", dir).status == 0)
     }
 
+    /// A peer port another process holds stops the node with an error that
+    /// says so, instead of a node that runs without a peer endpoint.
+    @Test func aTakenPeerPortStopsTheNodeWithAnError() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(holder) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
+                bind(holder, raw, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, raw, &length) == 0
+            }
+        }
+        try #require(bound)
+        let port = UInt16(bigEndian: address.sin_port)
+        try Data().write(to: URL(fileURLWithPath: temp.path("stderr")))
+        let serve = try ChildProcess(
+            p2pdbBinary.path, ["serve", "--data", dir, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)"],
+            stderr: .file(temp.path("stderr")))
+        let deadline = Date().addingTimeInterval(60)
+        while serve.isRunning && Date() < deadline { usleep(50_000) }
+        if serve.isRunning { serve.signal(SIGKILL) }
+        serve.waitUntilExit()
+        #expect(serve.terminationStatus != 0)
+        let errors = (try? String(contentsOfFile: temp.path("stderr"), encoding: .utf8)) ?? ""
+        #expect(errors.contains("cannot listen for peers on 127.0.0.1:\(port)"), "\(errors)")
+    }
+
     @Test func dataGoesThroughANodeServingWithItsOwnToken() async throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
