@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import GRDBSQLite
 import P2PDBCore
@@ -35,24 +36,29 @@ final class AutoKeys {
     }
 
     private var analyses: [String: [Use]] = [:]
+    /// The analysis of each prepared statement, checked against its SQL
+    /// without making a string: a batch runs one statement many times.
+    private var byStatement: [OpaquePointer: (sql: [CChar], uses: [Use])] = [:]
+    /// The schema the analyses were made under: a table that becomes a
+    /// rowid table changes what its inserts compile to.
+    private var schema = StateHash.zero
     let allocator = KeyAllocator()
 
     /// The tables whose keys this statement leaves to SQLite, given the
     /// parameters bound to it: table number and whether each row must be
     /// watched (false: every row it inserts there gets an SQLite key).
     func plan(
-        _ statement: Statement, parameters: ArraySlice<Value>, layouts: [IdentifierKey: TableLayout], _ db: Database
+        _ statement: Statement, parameters: ArraySlice<Value>, schema: ReplicatedSchema, layouts: [IdentifierKey: TableLayout],
+        _ db: Database
     ) throws -> [Int64: Bool] {
         guard !statement.isReadonly else { return [:] }
-        let sql = statement.rawSQL
-        let uses: [Use]
-        if let known = analyses[sql] {
-            uses = known
-        } else {
-            uses = try Self.analyze(sql, db)
-            if analyses.count >= 4096 { analyses.removeAll(keepingCapacity: true) }
-            analyses[sql] = uses
+        if schema.digest != self.schema {
+            analyses.removeAll()
+            byStatement.removeAll()
+            self.schema = schema.digest
         }
+        let uses = try self.uses(of: statement, db)
+        guard !uses.isEmpty else { return [:] }
         var plan: [Int64: Bool] = [:]
         for use in uses {
             guard let layout = layouts[use.table], layout.isRowIDAlias else { continue }
@@ -67,6 +73,24 @@ final class AutoKeys {
             }
         }
         return plan
+    }
+
+    private func uses(of statement: Statement, _ db: Database) throws -> [Use] {
+        let handle = statement.sqliteStatement
+        guard let text = sqlite3_sql(handle) else { return [] }
+        if let known = byStatement[handle], strcmp(known.sql, text) == 0 { return known.uses }
+        let sql = String(cString: text)
+        let uses: [Use]
+        if let known = analyses[sql] {
+            uses = known
+        } else {
+            uses = try Self.analyze(sql, db)
+            if analyses.count >= 4096 { analyses.removeAll(keepingCapacity: true) }
+            analyses[sql] = uses
+        }
+        if byStatement.count >= 4096 { byStatement.removeAll(keepingCapacity: true) }
+        byStatement[handle] = (Array(sql.utf8CString), uses)
+        return uses
     }
 
     /// Reads the tables a statement may give SQLite-chosen keys from its

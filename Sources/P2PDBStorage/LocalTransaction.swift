@@ -73,7 +73,7 @@ struct LocalTransaction {
                         capture.resume()
                         results.append(StatementResult())
                     case .plain:
-                        let plan = try autoKeys.plan(statement, parameters: parameters, layouts: working.layouts, db)
+                        let plan = try autoKeys.plan(statement, parameters: parameters, schema: working.schema, layouts: working.layouts, db)
                         for (tid, watched) in plan where watched {
                             if let layout = working.layouts.values.first(where: { $0.tid == tid }) {
                                 try working.captureTriggers?.installWatcher(layout, db)
