@@ -89,27 +89,20 @@ public final class GRPCPeerTransport: PeerTransport {
         // served leaves NIO's writer unfinished, which traps.
         let serving = Task { try await server.serve() }
         try await withTaskCancellationHandler {
-            // A server that cannot bind (the port is taken) ends without
-            // ever reporting an address: wait for whichever comes first.
-            let listening = try await withThrowingTaskGroup(of: String?.self) { group in
-                group.addTask {
-                    do {
-                        try await serving.value
-                    } catch {
-                        throw P2PDBError(.unavailable, "cannot listen for peers on \(bind.host):\(bind.port): \(error)")
-                    }
-                    return nil
+            var address = "?"
+            do {
+                if let ipv4 = try await transport.listeningAddress.ipv4 {
+                    address = "\(ipv4.host):\(ipv4.port)"
+                } else if let ipv6 = try await transport.listeningAddress.ipv6 {
+                    address = "[\(ipv6.host)]:\(ipv6.port)"
                 }
-                group.addTask {
-                    if let ipv4 = try await transport.listeningAddress.ipv4 { return "\(ipv4.host):\(ipv4.port)" }
-                    if let ipv6 = try await transport.listeningAddress.ipv6 { return "[\(ipv6.host)]:\(ipv6.port)" }
-                    return "?"
-                }
-                let first = try await group.next() ?? nil
-                group.cancelAll()
-                return first
+            } catch {
+                // A server that cannot bind (the port is taken) has no
+                // address; the reason is the server's own error.
+                var reason = "\(error)"
+                do { try await serving.value } catch { reason = "\(error)" }
+                throw P2PDBError(.unavailable, "cannot listen for peers on \(bind.host):\(bind.port): \(reason)")
             }
-            guard let address = listening else { return }
             logger.info("peer endpoint listening on \(address) (gRPC, mutual TLS)")
             // A wildcard address means nothing to a peer: tell them only an
             // address they can dial.
