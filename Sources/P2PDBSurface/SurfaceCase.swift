@@ -1,0 +1,221 @@
+import Foundation
+import P2PDB
+
+/// One case: replicas in a temporary directory run the case's script, then
+/// the checker looks for broken invariants. A differential case also runs
+/// every transaction on plain SQLite and compares.
+///
+/// ```swift
+/// let report = await SurfaceCase.run(SurfaceOptions(seed: 1), caseNumber: 7)
+/// if !report.passed { print(report.failureDescription) }
+/// ```
+public final class SurfaceCase {
+    let options: SurfaceOptions
+    let caseNumber: UInt64
+    let script: SurfaceScript
+    let keys: [NodeKey]
+    let directory: URL
+    var stores: [ReplicaStore] = []
+    var report: CaseReport
+    /// Plain SQLite beside replica 0, while it still agrees with it.
+    var reference: ReferenceDatabase?
+    /// How many entries each replica has written: their seqs.
+    private var ownEntries: [Int]
+    private let storeOptions = StoreOptions(durability: .off, clock: ManualClock(milliseconds: 1_700_000_000_000))
+
+    /// Runs case `caseNumber` of the run `options` describes. Never throws:
+    /// whatever goes wrong is in the report.
+    public static func run(_ options: SurfaceOptions, caseNumber: UInt64) async -> CaseReport {
+        let run: SurfaceCase
+        do {
+            run = try SurfaceCase(options, caseNumber: caseNumber)
+        } catch {
+            var report = CaseReport(seed: options.seed, caseNumber: caseNumber, command: options.command(caseNumber: caseNumber))
+            report.failures.append(SurfaceFailure(kind: "the case could not be set up", detail: "\(error)"))
+            return report
+        }
+        await run.execute()
+        return run.report
+    }
+
+    init(_ options: SurfaceOptions, caseNumber: UInt64) throws {
+        self.options = options
+        self.caseNumber = caseNumber
+        var random = CaseRandom(seed: options.seed, caseNumber: caseNumber)
+        let writers = options.replicas ?? (random.chance(0.25) ? 1 : random.int(in: 2...4))
+        let statements = options.statements ?? random.int(in: 10...40)
+        // Node IDs break ties between concurrent writes: they come from the case too.
+        var keys: [NodeKey] = []
+        for _ in 0..<(writers + 1) { keys.append(try NodeKey(seed: (0..<32).map { _ in UInt8(truncatingIfNeeded: random.next()) })) }
+        var generator = ScriptGenerator(random: CaseRandom(stream: random.split()), writers: writers, statements: statements)
+        script = generator.generate()
+        self.keys = Array(keys.prefix(script.replicas))
+        ownEntries = Array(repeating: 0, count: script.replicas)
+        report = CaseReport(seed: options.seed, caseNumber: caseNumber, command: options.command(caseNumber: caseNumber))
+        report.tally.replicas = script.replicas
+        report.differential = script.differential
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-surface-\(UUID().uuidString)")
+    }
+
+    func fail(_ kind: String, _ detail: String) {
+        report.failures.append(SurfaceFailure(kind: kind, detail: detail))
+        report.transcript.append("  !! " + kind + ": " + detail)
+    }
+
+    func path(of replica: Int) -> String { directory.appendingPathComponent("r\(replica).sqlite").path }
+
+    func openStore(_ replica: Int) throws -> ReplicaStore {
+        try ReplicaStore(path: path(of: replica), key: keys[replica], options: storeOptions)
+    }
+
+    private func execute() async {
+        defer { try? FileManager.default.removeItem(at: directory) }
+        do {
+            try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+            for replica in 0..<script.replicas { stores.append(try openStore(replica)) }
+            if script.differential { reference = try ReferenceDatabase() }
+        } catch {
+            fail("the case could not be set up", "\(error)")
+            return
+        }
+        report.transcript.append(
+            "replicas: " + keys.enumerated().map { "r\($0.offset) (node \($0.element.nodeID.short))" }.joined(separator: ", ")
+                + (script.differential ? "; r0 runs beside plain SQLite, r1 only receives" : ""))
+        for step in script.steps {
+            switch step {
+            case .transaction(let replica, let requests): await runTransaction(requests, on: replica)
+            case .delivery(let delivery): await deliver(delivery)
+            }
+        }
+        await checkConvergence()
+        for store in stores { try? await store.close() }
+    }
+
+    // MARK: Transactions
+
+    private func runTransaction(_ requests: [[ScriptStatement]], on replica: Int) async {
+        let statements = requests.flatMap { $0 }
+        report.tally.transactions += 1
+        report.tally.statements += statements.count
+        report.transcript.append("r\(replica): " + requests.map(Self.describe).joined(separator: " | "))
+        let sqlRequests = requests.map { request in
+            SQLRequest(request.map(\.sql).joined(separator: "; "), request.flatMap(\.parameters))
+        }
+        let outcome: TransactionOutcome
+        do {
+            outcome = .accepted(try await stores[replica].execute(sqlRequests))
+        } catch {
+            outcome = TransactionOutcome(error: error, names: SurfaceNames.all)
+        }
+        switch outcome {
+        case .accepted(let result):
+            report.tally.accepted += statements.count
+            var entry = ", no entry"
+            if result.entry != nil {
+                ownEntries[replica] += 1
+                entry = ", entry r\(replica).\(ownEntries[replica])"
+            }
+            report.transcript.append("    → accepted" + entry + Self.describe(result))
+        case .refused(let reason, let message):
+            report.tally.refused += statements.count
+            report.tally.refusals[reason, default: 0] += 1
+            report.transcript.append("    → refused: " + StoredValue.escaped(message))
+        case .failed(let error):
+            report.tally.failed += statements.count
+            report.transcript.append("    → failed (\(error.kind.rawValue)): " + StoredValue.escaped(error.message))
+        case .unexpected(let message):
+            report.tally.failed += statements.count
+            fail("a local write fails with an unexpected error", "r\(replica): " + StoredValue.escaped(message))
+        }
+        if replica == 0, let reference { await compare(outcome, statements, with: reference) }
+    }
+
+    /// A request as the transcript shows it: its SQL, then its parameters.
+    static func describe(_ request: [ScriptStatement]) -> String {
+        let sql = StoredValue.escaped(request.map(\.sql).joined(separator: "; "))
+        let parameters = request.flatMap(\.parameters)
+        return parameters.isEmpty ? sql : sql + "  " + parameters.map { StoredValue($0).description }.joined(separator: ", ").bracketed
+    }
+
+    /// The rows the statements of a transaction returned, a few of each.
+    static func describe(_ result: TransactionResult) -> String {
+        let queries = result.results.filter(\.isQuery)
+        guard !queries.isEmpty else { return "" }
+        return "; returned " + queries.map { query in
+            query.rows.prefix(3).map { DatabaseSnapshot.stored([$0])[0].rowDescription }.joined(separator: " ")
+                + (query.rows.count > 3 ? " and \(query.rows.count - 3) more" : "") + (query.rows.isEmpty ? "no rows" : "")
+        }.joined(separator: " / ")
+    }
+
+    // MARK: Differential
+
+    /// Runs the same transaction on plain SQLite and compares what each
+    /// returned and holds. After the first difference the two are no longer
+    /// compared: everything after it would differ too.
+    private func compare(_ outcome: TransactionOutcome, _ statements: [ScriptStatement], with reference: ReferenceDatabase) async {
+        let plain = reference.run(statements)
+        var commit = false
+        switch (outcome, plain) {
+        case (.accepted(let result), .success(let outcomes)):
+            commit = true
+            compareResults(result.results, outcomes, statements.filter { $0.role == .other })
+        case (.accepted, .failure(let failure)):
+            differ("P2PDB accepts what SQLite refuses", "SQLite: " + StoredValue.escaped(failure.message))
+        case (.failed(let error), .success):
+            differ("P2PDB fails where SQLite succeeds", "P2PDB: " + StoredValue.escaped(error.message))
+        case (.unexpected, _):
+            // Already a failure of the case; stop comparing.
+            self.reference = nil
+        case (.refused, _), (.failed, .failure):
+            break
+        }
+        reference.finish(commit: commit)
+        guard self.reference != nil, let store = stores.first else { return }
+        do {
+            let mine = try await DatabaseSnapshot.read { sql, parameters in try await store.query(SQLRequest(sql, parameters)).last?.rows ?? [] }
+            let theirs = try await DatabaseSnapshot.read { sql, parameters in try reference.query(sql, parameters) }
+            if let difference = mine.differences(from: theirs, "P2PDB", "SQLite", schemaDetail: false).first {
+                differ(difference.kind + " differ from SQLite", difference.detail)
+            }
+        } catch {
+            differ("the tables cannot be read after a transaction", "\(error)")
+        }
+    }
+
+    private func compareResults(_ results: [StatementResult], _ outcomes: [ReferenceDatabase.StatementOutcome], _ statements: [ScriptStatement]) {
+        guard results.count == outcomes.count else {
+            differ("statement results differ from SQLite", "P2PDB returned \(results.count) results, SQLite \(outcomes.count)")
+            return
+        }
+        for (index, (mine, theirs)) in zip(results, outcomes).enumerated() {
+            let sql = StoredValue.escaped(statements[index].sql)
+            let myRows = DatabaseSnapshot.sorted(DatabaseSnapshot.stored(mine.rows))
+            let theirRows = DatabaseSnapshot.sorted(DatabaseSnapshot.stored(theirs.rows))
+            if mine.isQuery != theirs.isQuery || (mine.isQuery && mine.columns != theirs.columns) || myRows != theirRows {
+                differ(
+                    "statement results differ from SQLite",
+                    "\(sql): P2PDB \(mine.columns) " + myRows.map(\.rowDescription).joined(separator: " ") + "; SQLite \(theirs.columns) "
+                        + theirRows.map(\.rowDescription).joined(separator: " "))
+                return
+            }
+            if Self.isDataChange(statements[index].sql), mine.changes != theirs.changes {
+                differ("changed-row counts differ from SQLite", "\(sql): P2PDB \(mine.changes), SQLite \(theirs.changes)")
+                return
+            }
+        }
+    }
+
+    private static func isDataChange(_ sql: String) -> Bool {
+        let word = sql.prefix { $0.isLetter }.uppercased()
+        return ["INSERT", "REPLACE", "UPDATE", "DELETE"].contains(word)
+    }
+
+    private func differ(_ kind: String, _ detail: String) {
+        fail(kind, detail)
+        reference = nil
+    }
+}
+
+extension String {
+    fileprivate var bracketed: String { "[" + self + "]" }
+}
