@@ -12,10 +12,10 @@ enum SchemaGenerator {
     /// Int64.min written in hex, which SQLite takes.
     static let defaults = [
         "0", "1", "-1", "42", "-9223372036854775808", "0x7fffffffffffffff", "9223372036854775807", "-0.0", "0.5", "2.0",
-        "1e308", "-1e-300", "''", "'x'", "'5'", "' 5 '", "x'00'", "x''", "TRUE", "FALSE", "NULL", "(1 + 1)",
+        "1e308", "-1e-300", "''", "'x'", "'5'", "' 5 '", "x'00'", "x''", "TRUE", "FALSE", "NULL",
         SQLText.quoteString(SurfaceValues.nfc), "'2.0'",
     ]
-    static let rareDefaults = ["-0x8000000000000000", "+7", "(-3)"]
+    static let rareDefaults = ["-0x8000000000000000", "+7", "(-3)", "(1 + 1)", "CURRENT_DATE"]
 
     static func defaultSQL(_ random: inout CaseRandom) -> String {
         random.chance(0.03) ? random.pick(rareDefaults) : random.pick(defaults)
@@ -23,11 +23,11 @@ enum SchemaGenerator {
 
     /// A counter column as users declare one, now and then with a twist.
     static func counter(named name: String, _ random: inout CaseRandom) -> ColumnDesign {
-        switch random.below(10) {
-        case 0: return ColumnDesign(name: name, type: "COUNTER INTEGER", notNull: true, defaultSQL: "5")
-        case 1: return ColumnDesign(name: name, type: "COUNTER INTEGER", defaultSQL: "0")
-        case 2: return ColumnDesign(name: name, type: "COUNTER REAL", notNull: true, defaultSQL: "0")
-        case 3: return ColumnDesign(name: name, type: "COUNTER", defaultSQL: random.chance(0.5) ? "0" : nil)
+        switch random.below(100) {
+        case 0..<10: return ColumnDesign(name: name, type: "COUNTER INTEGER", notNull: true, defaultSQL: "5")
+        case 10..<20: return ColumnDesign(name: name, type: "COUNTER INTEGER", defaultSQL: "0")
+        case 20..<24: return ColumnDesign(name: name, type: "COUNTER REAL", notNull: true, defaultSQL: "0")
+        case 24..<27: return ColumnDesign(name: name, type: "COUNTER", defaultSQL: random.chance(0.5) ? "0" : nil)
         default: return ColumnDesign(name: name, type: "COUNTER INTEGER", notNull: true, defaultSQL: "0")
         }
     }
@@ -59,14 +59,15 @@ enum SchemaGenerator {
     /// normalisation, or a name P2PDB may not carry.
     static func columnNames(count: Int, _ random: inout CaseRandom) -> [String] {
         var names: [String] = []
+        // Swift strings: NFC and NFD count as one here; the pair comes below.
         var keys = Set<String>()
         while names.count < count {
             let name = random.chance(0.01) ? random.pick(SurfaceNames.odd) : random.pick(SurfaceNames.columns)
             if keys.insert(SQLText.key(name)).inserted { names.append(name) }
         }
-        if random.chance(0.03), let position = names.indices.randomElement(using: &random) {
-            names[position] = SurfaceValues.nfc
-            names.append(SurfaceValues.nfd)
+        if random.chance(0.03) {
+            names.removeAll { $0 == SurfaceValues.nfc }
+            names += [SurfaceValues.nfc, SurfaceValues.nfd]
         }
         names.shuffle(using: &random)
         return names
@@ -98,7 +99,7 @@ enum SchemaGenerator {
     /// another key, an extra column, a counter with a default; or the same.
     static func variant(of design: TableDesign, _ random: inout CaseRandom) -> TableDesign {
         var other = design
-        let values = other.columns.indices.filter { !other.keyColumns.map(SQLText.key).contains(SQLText.key(other.columns[$0].name)) }
+        let values = other.columns.indices.filter { !other.keyColumns.map(SurfaceNames.key).contains(SurfaceNames.key(other.columns[$0].name)) }
         switch random.below(8) {
         case 0 where !values.isEmpty:
             let index = random.pick(values)
@@ -113,8 +114,8 @@ enum SchemaGenerator {
                 }
             }
         case 3:
-            let keys = Set(other.keyColumns.map(SQLText.key))
-            for index in other.columns.indices where keys.contains(SQLText.key(other.columns[index].name)) {
+            let keys = Set(other.keyColumns.map(SurfaceNames.key))
+            for index in other.columns.indices where keys.contains(SurfaceNames.key(other.columns[index].name)) {
                 other.columns[index].type = random.pick(other.strict ? strictTypes : types)
             }
         case 4:

@@ -13,8 +13,8 @@ struct ScriptGenerator {
     private let writers: Int
     private let differential: Bool
     private var statementsLeft: Int
-    /// What each writer believes its tables are, by SQLText.key of the name.
-    private var knowledge: [[String: TableDesign]]
+    /// What each writer believes its tables are, by SurfaceNames.key of the name.
+    private var knowledge: [[[UInt8]: TableDesign]]
     private var steps: [SurfaceScript.Step] = []
 
     init(random: CaseRandom, writers: Int, statements: Int) {
@@ -44,7 +44,7 @@ struct ScriptGenerator {
         var names: [String] = []
         for _ in 0..<random.int(in: 1...3) {
             let name = random.pick(SurfaceNames.tables)
-            if !names.contains(where: { SQLText.key($0) == SQLText.key(name) }) { names.append(name) }
+            if !names.contains(where: { SurfaceNames.key($0) == SurfaceNames.key(name) }) { names.append(name) }
         }
         for name in names {
             let design = SchemaGenerator.table(named: name, &random)
@@ -77,18 +77,24 @@ struct ScriptGenerator {
         }
     }
 
+    /// CREATE TABLE, mostly alone (a failing insert beside it would undo
+    /// it), then maybe rows and an index.
     private mutating func create(_ design: TableDesign, on replica: Int) {
         var statements = [ScriptStatement(sql: design.createSQL(&random))]
+        if random.chance(0.8) {
+            record(statements, on: replica)
+            statements = []
+        }
         if random.chance(0.5) {
             for _ in 0..<random.int(in: 1...2) { statements.append(StatementGenerator.statement(for: design, &random)) }
         }
         if random.chance(0.3) { statements.append(ScriptStatement(sql: SchemaGenerator.index(on: design, &random))) }
         learn(design, on: replica)
-        record(statements, on: replica)
+        if !statements.isEmpty { record(statements, on: replica) }
     }
 
     private mutating func learn(_ design: TableDesign, on replica: Int) {
-        let key = SQLText.key(design.name)
+        let key = SurfaceNames.key(design.name)
         guard var known = knowledge[replica][key] else {
             knowledge[replica][key] = design
             return
@@ -107,7 +113,7 @@ struct ScriptGenerator {
     }
 
     private mutating func statement(on replica: Int) -> ScriptStatement {
-        let tables = knowledge[replica].keys.sorted().compactMap { knowledge[replica][$0] }
+        let tables = knowledge[replica].keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { knowledge[replica][$0] }
         guard !tables.isEmpty else {
             let design = SchemaGenerator.table(named: random.pick(SurfaceNames.tables), &random)
             learn(design, on: replica)
@@ -119,13 +125,13 @@ struct ScriptGenerator {
             let added = SchemaGenerator.addColumn(to: table, &random)
             var changed = table
             if changed.column(added.column.name) == nil { changed.columns.append(added.column) }
-            knowledge[replica][SQLText.key(table.name)] = changed
+            knowledge[replica][SurfaceNames.key(table.name)] = changed
             return ScriptStatement(sql: added.sql)
         case 3..<5:
             return ScriptStatement(sql: SchemaGenerator.index(on: table, &random))
         case 5:
             let design = SchemaGenerator.table(named: random.pick(SurfaceNames.tables), &random)
-            if knowledge[replica][SQLText.key(design.name)] == nil { learn(design, on: replica) }
+            if knowledge[replica][SurfaceNames.key(design.name)] == nil { learn(design, on: replica) }
             return ScriptStatement(sql: design.createSQL(&random))
         case 6, 7:
             return ScriptStatement(sql: SchemaGenerator.refused(table, &random))
@@ -154,7 +160,7 @@ struct ScriptGenerator {
         steps.append(.delivery(Delivery(from: source, to: target, mode: mode, everything: everything, stream: random.split())))
         // The target now knows the source's tables (roughly: a part of the
         // entries may not have carried them).
-        for design in knowledge[source].values.sorted(by: { SQLText.key($0.name) < SQLText.key($1.name) }) {
+        for design in knowledge[source].values.sorted(by: { SurfaceNames.key($0.name).lexicographicallyPrecedes(SurfaceNames.key($1.name)) }) {
             learn(design, on: target)
         }
     }

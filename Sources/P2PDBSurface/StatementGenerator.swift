@@ -23,12 +23,12 @@ struct StatementGenerator {
         var generator = StatementGenerator(table: table)
         let sql: String
         switch random.below(100) {
-        case 0..<28: sql = generator.insert(&random)
-        case 28..<40: sql = generator.upsert(&random)
-        case 40..<58: sql = generator.update(&random)
-        case 58..<68: sql = generator.counterUpdate(&random)
-        case 68..<78: sql = generator.delete(&random)
-        case 78..<96: sql = generator.select(&random)
+        case 0..<30: sql = generator.insert(&random)
+        case 30..<42: sql = generator.upsert(&random)
+        case 42..<60: sql = generator.update(&random)
+        case 60..<70: sql = generator.counterUpdate(&random)
+        case 70..<80: sql = generator.delete(&random)
+        case 80..<99: sql = generator.select(&random)
         default: sql = generator.unknownColumn(&random)
         }
         return ScriptStatement(sql: sql, parameters: generator.parameters)
@@ -50,21 +50,30 @@ struct StatementGenerator {
     private var tableName: String { table.name }
 
     private func isKey(_ column: ColumnDesign) -> Bool {
-        table.keyColumns.contains { SQLText.key($0) == SQLText.key(column.name) }
+        table.keyColumns.contains { SurfaceNames.key($0) == SurfaceNames.key(column.name) }
     }
 
     /// A value for `column`: a pooled key, a small counter step, or any value.
     private mutating func valueSQL(for column: ColumnDesign, _ random: inout CaseRandom) -> String {
-        if isKey(column) { return value(SurfaceValues.key(for: column.affinity, &random), &random) }
+        if isKey(column) { return value(keyValue(for: column, &random), &random) }
         if column.isCounter, random.chance(0.9) { return value(.integer(Int64(random.int(in: -3...5))), &random) }
-        return value(SurfaceValues.value(for: column.affinity, &random), &random)
+        return value(anyValue(for: column, &random), &random)
+    }
+
+    private func keyValue(for column: ColumnDesign, _ random: inout CaseRandom) -> Value {
+        SurfaceValues.key(for: column.affinity, rowid: table.rowidAlias.map(SurfaceNames.key) == SurfaceNames.key(column.name), &random)
+    }
+
+    /// A value for a column that is not a key.
+    private func anyValue(for column: ColumnDesign, _ random: inout CaseRandom) -> Value {
+        table.strict ? SurfaceValues.strictValue(forType: column.type, &random) : SurfaceValues.value(for: column.affinity, &random)
     }
 
     /// `k1 = ? AND k2 = ?` for a key from the pool.
     private mutating func keyCondition(_ random: inout CaseRandom) -> String {
         table.keyColumns.map { key -> String in
-            let affinity = table.column(key)?.affinity ?? .blob
-            return name(key, &random) + " = " + value(SurfaceValues.key(for: affinity, &random), &random)
+            let column = table.column(key) ?? ColumnDesign(name: key, type: "")
+            return name(key, &random) + " = " + value(keyValue(for: column, &random), &random)
         }.joined(separator: " AND ")
     }
 
@@ -74,7 +83,7 @@ struct StatementGenerator {
         case 0..<14: return " WHERE " + keyCondition(&random)
         case 14, 15:
             let column = random.pick(table.columns)
-            return " WHERE " + name(column.name, &random) + " IS " + value(SurfaceValues.value(for: column.affinity, &random), &random)
+            return " WHERE " + name(column.name, &random) + " IS " + value(anyValue(for: column, &random), &random)
         case 16:
             let column = random.pick(table.columns)
             return " WHERE " + name(column.name, &random) + " > " + value(random.pick(SurfaceValues.keys), &random)
@@ -93,7 +102,7 @@ struct StatementGenerator {
     /// SQLite) and some others.
     private func insertColumns(_ random: inout CaseRandom) -> [ColumnDesign] {
         table.columns.filter { column in
-            if isKey(column) { return SQLText.key(column.name) != table.rowidAlias.map(SQLText.key) || random.chance(0.7) }
+            if isKey(column) { return SurfaceNames.key(column.name) != table.rowidAlias.map(SurfaceNames.key) || random.chance(0.7) }
             return random.chance(0.6)
         }.shuffled(using: &random)
     }
@@ -101,10 +110,10 @@ struct StatementGenerator {
     // MARK: Statements
 
     mutating func insert(_ random: inout CaseRandom) -> String {
-        let verb = random.pick([
-            "INSERT", "INSERT", "INSERT", "INSERT OR REPLACE", "INSERT OR IGNORE", "REPLACE", "INSERT OR ABORT", "INSERT OR FAIL",
-            "INSERT OR ROLLBACK",
-        ])
+        let verb =
+            random.chance(0.02)
+            ? "INSERT OR ROLLBACK"
+            : random.pick(["INSERT", "INSERT", "INSERT", "INSERT OR REPLACE", "INSERT OR IGNORE", "REPLACE", "INSERT OR ABORT", "INSERT OR FAIL"])
         let columns = insertColumns(&random)
         let target = verb + " INTO " + name(tableName, &random)
         if columns.isEmpty { return target + " DEFAULT VALUES" + returningClause(&random) }
@@ -152,7 +161,7 @@ struct StatementGenerator {
             if column.isCounter, random.chance(0.7) {
                 assignments.append(columnName + " = " + columnName + " + " + value(.integer(Int64(random.int(in: -3...5))), &random))
             } else if isKey(column), random.chance(0.5) {
-                assignments.append(columnName + " = " + value(SurfaceValues.key(for: column.affinity, &random), &random))
+                assignments.append(columnName + " = " + value(keyValue(for: column, &random), &random))
             } else {
                 assignments.append(columnName + " = " + valueSQL(for: column, &random))
             }
@@ -185,7 +194,7 @@ struct StatementGenerator {
         case 2: return "SELECT count(*), count(" + columnName + "), total(length(" + columnName + ")) FROM " + table
         case 3:
             return "SELECT " + columnName + " FROM " + table + " WHERE " + columnName + " = "
-                + value(SurfaceValues.value(for: column.affinity, &random), &random)
+                + value(anyValue(for: column, &random), &random)
         default: return "SELECT DISTINCT typeof(" + columnName + ") FROM " + table
         }
     }

@@ -24,6 +24,10 @@ enum SurfaceNames {
         "_p2pdb_mine", "sqlite_mine", "_p2pdb_rows", "no such column",
     ]
 
+    /// A name as SQLite compares names: its bytes, ASCII letters folded.
+    /// (Swift's `String` equality would take NFC and NFD text as equal.)
+    static func key(_ name: String) -> [UInt8] { Array(SQLText.key(name).utf8) }
+
     /// Names that may stand unquoted: plain ASCII words that are no keyword.
     private static let bare: Set<String> = [
         "items", "Orders", "kv", "t", "T2", "id", "k", "v", "name", "Price", "qty", "data", "c7", "Value", "idx_a", "by_v", "Idx",

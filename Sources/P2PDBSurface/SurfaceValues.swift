@@ -29,6 +29,19 @@ enum SurfaceValues {
         .text("a"), .text("A"), .text(nfc), .text(nfd), .text(""), .blob([0]), .blob([]), .integer(Int64.max),
     ]
 
+    /// A value for a column of a STRICT table: mostly one the column's type
+    /// takes, now and then one it refuses.
+    static func strictValue(forType type: String, _ random: inout CaseRandom) -> Value {
+        if random.chance(0.1) { return random.pick(all) }
+        switch type.uppercased() {
+        case "INT", "INTEGER": return random.pick(integers + [.null])
+        case "REAL": return random.pick(reals + [.integer(7), .null])
+        case "TEXT": return random.pick(texts + [.null])
+        case "BLOB": return random.pick(blobs + [.null])
+        default: return random.pick(all)
+        }
+    }
+
     /// A value for a column of this affinity: mostly of the class the column
     /// suggests, sometimes of any class.
     static func value(for affinity: ColumnAffinity, _ random: inout CaseRandom) -> Value {
@@ -43,8 +56,10 @@ enum SurfaceValues {
     }
 
     /// A key value for a column of this affinity, from the small pool.
-    static func key(for affinity: ColumnAffinity, _ random: inout CaseRandom) -> Value {
+    /// `rowid` keys (INTEGER PRIMARY KEY) take integers only, mostly.
+    static func key(for affinity: ColumnAffinity, rowid: Bool = false, _ random: inout CaseRandom) -> Value {
         if random.chance(0.02) { return .null }
+        if rowid, random.chance(0.95) { return random.pick([.integer(1), .integer(2), .integer(3), .integer(-1), .integer(Int64.max)]) }
         if random.chance(0.3) { return random.pick(keys) }
         switch affinity {
         case .integer, .numeric: return random.pick([.integer(1), .integer(2), .integer(3), .integer(-1), .integer(0)])

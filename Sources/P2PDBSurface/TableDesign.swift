@@ -46,7 +46,7 @@ struct TableDesign: Sendable, Equatable {
         return columns.filter { $0.keyClause != nil }.map(\.name)
     }
 
-    func column(_ name: String) -> ColumnDesign? { columns.first { SQLText.key($0.name) == SQLText.key(name) } }
+    func column(_ name: String) -> ColumnDesign? { columns.first { SurfaceNames.key($0.name) == SurfaceNames.key(name) } }
 
     /// The column SQLite fills itself when an insert leaves it out: a
     /// single `INTEGER PRIMARY KEY` of a rowid table.
@@ -58,8 +58,8 @@ struct TableDesign: Sendable, Equatable {
     }
 
     var valueColumns: [ColumnDesign] {
-        let keys = Set(keyColumns.map(SQLText.key))
-        return columns.filter { !keys.contains(SQLText.key($0.name)) }
+        let keys = Set(keyColumns.map(SurfaceNames.key))
+        return columns.filter { !keys.contains(SurfaceNames.key($0.name)) }
     }
 
     func createSQL(_ random: inout CaseRandom) -> String {
