@@ -47,6 +47,12 @@ struct SurfaceCommand: AsyncParsableCommand {
     @Flag(help: "Print every case's steps, not only failing ones.")
     var verbose = false
 
+    @Flag(help: "With --case: drop steps and statements while the case still fails, and print the smallest variant.")
+    var shrink = false
+
+    @Option(help: ArgumentHelp("With --shrink: keep a failure whose kind or detail contains this text (default: the case's first failure's kind).", valueName: "text"))
+    var match: String?
+
     @Flag(help: "Run the cases in this process: faster to start, but a crash ends the run.")
     var inProcess = false
 
@@ -60,6 +66,11 @@ struct SurfaceCommand: AsyncParsableCommand {
                 throw P2PDBError(.invalidInput, "--cases and --jobs must be positive, --replicas 1 to 16, --statements not negative")
             }
             let options = SurfaceOptions(seed: seed, replicas: replicas, statements: statements)
+            if shrink {
+                guard let caseNumber else { throw P2PDBError(.invalidInput, "--shrink needs --case") }
+                try await shrink(caseNumber, options)
+                return
+            }
             let range = caseNumber.map { $0..<($0 + 1) } ?? first..<(first + UInt64(cases))
             if worker {
                 let encoder = JSONEncoder()
@@ -107,5 +118,23 @@ struct SurfaceCommand: AsyncParsableCommand {
             print(summary.description)
             if !summary.failingCases.isEmpty { throw ExitCode(1) }
         }
+    }
+
+    private func shrink(_ caseNumber: UInt64, _ options: SurfaceOptions) async throws {
+        let report = await SurfaceCase.run(options, caseNumber: caseNumber)
+        guard let target = match ?? report.failures.first?.kind else {
+            print("case \(caseNumber) passes: nothing to shrink")
+            return
+        }
+        let keeps = { (failure: SurfaceFailure) in failure.kind.contains(target) || failure.detail.contains(target) }
+        guard let result = await CaseShrinker.shrink(options, caseNumber: caseNumber, keeps: keeps) else {
+            print("case \(caseNumber) has no failure matching \"\(target)\"")
+            throw ExitCode(1)
+        }
+        print(
+            "case \(caseNumber) shrunk from \(result.statementsBefore) to \(result.statementsAfter) statements "
+                + "in \(result.attempts) attempts, keeping \"\(target)\"; these steps reproduce it:")
+        print(result.report.failureDescription)
+        throw ExitCode(1)
     }
 }

@@ -62,7 +62,7 @@ enum SchemaGenerator {
         // Swift strings: NFC and NFD count as one here; the pair comes below.
         var keys = Set<String>()
         while names.count < count {
-            let name = random.chance(0.01) ? random.pick(SurfaceNames.odd) : random.pick(SurfaceNames.columns)
+            let name = random.chance(0.004) ? random.pick(SurfaceNames.odd) : random.pick(SurfaceNames.columns)
             if keys.insert(SQLText.key(name)).inserted { names.append(name) }
         }
         if random.chance(0.03) {
@@ -162,7 +162,7 @@ enum SchemaGenerator {
 
     /// `ALTER TABLE ... ADD COLUMN` and the column it adds.
     static func addColumn(to table: TableDesign, _ random: inout CaseRandom) -> (sql: String, column: ColumnDesign) {
-        let name = random.chance(0.01) ? random.pick(SurfaceNames.odd) : random.pick(SurfaceNames.columns + ["hits", "extra", "Z"])
+        let name = random.chance(0.004) ? random.pick(SurfaceNames.odd) : random.pick(SurfaceNames.columns + ["hits", "extra", "Z"])
         var column: ColumnDesign
         if !table.strict, random.chance(0.2) {
             column = ColumnDesign(name: name, type: "COUNTER INTEGER", notNull: random.chance(0.7), defaultSQL: random.chance(0.8) ? "0" : "3")

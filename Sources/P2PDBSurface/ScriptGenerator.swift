@@ -34,8 +34,7 @@ struct ScriptGenerator {
                 transaction(on: random.below(writers))
             }
         }
-        deliverEverything()
-        return SurfaceScript(writers: writers, differential: differential, steps: steps)
+        return SurfaceScript(writers: writers, differential: differential, steps: steps, finale: deliverEverything())
     }
 
     // MARK: Schema
@@ -167,15 +166,17 @@ struct ScriptGenerator {
 
     /// Two rounds over every pair: after the first, the last target holds
     /// everything; after the second, everyone does.
-    private mutating func deliverEverything() {
+    private mutating func deliverEverything() -> [Delivery] {
         let replicas = differential ? 2 : writers
+        var deliveries: [Delivery] = []
         for _ in 0..<2 {
             for target in (0..<replicas).shuffled(using: &random) {
                 for source in (0..<replicas).shuffled(using: &random) where source != target {
                     let mode = random.pick(Delivery.Mode.allCases)
-                    steps.append(.delivery(Delivery(from: source, to: target, mode: mode, everything: true, stream: random.split())))
+                    deliveries.append(Delivery(from: source, to: target, mode: mode, everything: true, stream: random.split()))
                 }
             }
         }
+        return deliveries
     }
 }

@@ -26,9 +26,15 @@ public final class SurfaceCase {
     /// Runs case `caseNumber` of the run `options` describes. Never throws:
     /// whatever goes wrong is in the report.
     public static func run(_ options: SurfaceOptions, caseNumber: UInt64) async -> CaseReport {
+        await run(options, caseNumber: caseNumber, script: nil)
+    }
+
+    /// Runs the case with `script` in place of the one its number draws
+    /// (the keys stay the case's): how a shrunk script is tried.
+    static func run(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript?) async -> CaseReport {
         let run: SurfaceCase
         do {
-            run = try SurfaceCase(options, caseNumber: caseNumber)
+            run = try SurfaceCase(options, caseNumber: caseNumber, script: script)
         } catch {
             var report = CaseReport(seed: options.seed, caseNumber: caseNumber, command: options.command(caseNumber: caseNumber))
             report.failures.append(SurfaceFailure(kind: "the case could not be set up", detail: "\(error)"))
@@ -38,7 +44,7 @@ public final class SurfaceCase {
         return run.report
     }
 
-    init(_ options: SurfaceOptions, caseNumber: UInt64) throws {
+    init(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript? = nil) throws {
         self.options = options
         self.caseNumber = caseNumber
         var random = CaseRandom(seed: options.seed, caseNumber: caseNumber)
@@ -48,12 +54,12 @@ public final class SurfaceCase {
         var keys: [NodeKey] = []
         for _ in 0..<(writers + 1) { keys.append(try NodeKey(seed: (0..<32).map { _ in UInt8(truncatingIfNeeded: random.next()) })) }
         var generator = ScriptGenerator(random: CaseRandom(stream: random.split()), writers: writers, statements: statements)
-        script = generator.generate()
-        self.keys = Array(keys.prefix(script.replicas))
-        ownEntries = Array(repeating: 0, count: script.replicas)
+        self.script = script ?? generator.generate()
+        self.keys = Array(keys.prefix(self.script.replicas))
+        ownEntries = Array(repeating: 0, count: self.script.replicas)
         report = CaseReport(seed: options.seed, caseNumber: caseNumber, command: options.command(caseNumber: caseNumber))
-        report.tally.replicas = script.replicas
-        report.differential = script.differential
+        report.tally.replicas = self.script.replicas
+        report.differential = self.script.differential
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-surface-\(UUID().uuidString)")
     }
 
@@ -87,6 +93,7 @@ public final class SurfaceCase {
             case .delivery(let delivery): await deliver(delivery)
             }
         }
+        for delivery in script.finale { await deliver(delivery) }
         await checkConvergence()
         for store in stores { try? await store.close() }
     }

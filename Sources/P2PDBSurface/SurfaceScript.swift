@@ -5,7 +5,10 @@ struct SurfaceScript: Sendable {
     /// that only receives its entries at the end.
     var writers: Int
     var differential: Bool
+    /// The schema and the workload: transactions and partial deliveries.
     var steps: [Step]
+    /// Full delivery between every pair, after the steps.
+    var finale: [Delivery]
 
     var replicas: Int { differential ? writers + 1 : writers }
 
