@@ -92,12 +92,12 @@ struct SurfaceCommand: AsyncParsableCommand {
                     print(report.passed ? "case \(report.caseNumber) passed" : report.failureDescription)
                     if report.passed { print(report.transcript.map { "  " + $0 }.joined(separator: "\n")) }
                 } else if !report.passed {
-                    let kinds = Set(report.failures.map(\.kind))
+                    let kinds = report.failureKinds
                     if kinds.contains(where: { printed[$0, default: 0] < transcripts }) {
                         for kind in kinds { printed[kind, default: 0] += 1 }
                         print(report.failureDescription)
                     } else {
-                        print("case \(report.caseNumber) failed: " + report.failures.map(\.kind).joined(separator: "; ") + "; replay with: \(report.command)")
+                        print("case \(report.caseNumber) failed: " + report.failureKinds.joined(separator: "; ") + "; replay with: \(report.command)")
                     }
                 }
                 if range.count > 1, ContinuousClock.now - lastProgress > .seconds(30) {

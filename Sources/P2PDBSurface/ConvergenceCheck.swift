@@ -13,7 +13,7 @@ extension SurfaceCase {
                 if pending > 0 { fail("entries stay pending after full delivery", "r\(replica) holds \(pending)") }
                 snapshots.append(try await DatabaseSnapshot.read { sql, parameters in try await store.query(SQLRequest(sql, parameters)).last?.rows ?? [] })
             } catch {
-                fail("a replica cannot be read", "r\(replica): " + StoredValue.escaped("\(error)"))
+                fail("a replica cannot be read", at: replica, "\(error)")
                 snapshots.append(nil)
             }
         }
@@ -41,10 +41,10 @@ extension SurfaceCase {
             do {
                 let verification = try await store.verify()
                 if let problem = verification.problems.first {
-                    fail("verify fails", "r\(replica): " + StoredValue.escaped(problem))
+                    fail("verify fails", at: replica, problem)
                 }
             } catch {
-                fail("verify throws", "r\(replica): " + StoredValue.escaped("\(error)"))
+                fail("verify throws", at: replica, "\(error)")
             }
         }
         await checkReopening(hashes)
@@ -61,7 +61,7 @@ extension SurfaceCase {
                     fail("the state hash changes when a replica is opened again", "r\(replica)")
                 }
             } catch {
-                fail("a replica cannot be opened again", "r\(replica): " + StoredValue.escaped("\(error)"))
+                fail("a replica cannot be opened again", at: replica, "\(error)")
             }
         }
     }

@@ -22,7 +22,7 @@ extension SurfaceCase {
             }
         } catch {
             report.transcript.append(route)
-            fail("the source's entries cannot be read", "r\(delivery.from): \(error)")
+            fail("the source's entries cannot be read", at: delivery.from, "\(error)")
             return
         }
         report.tally.entriesDelivered += entries.count
@@ -38,11 +38,11 @@ extension SurfaceCase {
                 "    → applied \(applied.applied), duplicates \(applied.duplicates), pending \(applied.pending)"
                     + (applied.rejected.isEmpty ? "" : ", rejected \(applied.rejected.count)"))
             for (id, reason) in applied.rejected {
-                fail("a validly signed entry is rejected", "r\(delivery.to) rejects \(label(id, in: entries)): " + StoredValue.escaped(reason))
+                fail("a validly signed entry is rejected", at: delivery.to, "\(label(id, in: entries)): " + reason)
             }
         } catch {
             let kind = delivery.mode == .exportedBundle || delivery.mode == .chosenBundle ? "importBundle throws" : "apply throws"
-            fail(kind, "r\(delivery.to): " + StoredValue.escaped("\(error)"))
+            fail(kind, at: delivery.to, "\(error)")
         }
     }
 

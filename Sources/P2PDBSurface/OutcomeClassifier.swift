@@ -40,8 +40,8 @@ enum TransactionOutcome: Sendable {
     }
 }
 
-/// A refusal message with the case's identifiers taken out, so that the
-/// same reason counts once whatever table or column it named.
+/// A refusal message with the case's identifiers taken out (as `*`), so
+/// that the same reason counts once whatever table or column it named.
 enum RefusalReason {
     static func normalize(_ message: String, names: [String]) -> String {
         var text = message
@@ -49,6 +49,31 @@ enum RefusalReason {
             text = replacing(name, in: text)
         }
         return text
+    }
+
+    /// A message's shape, for naming a failure kind: names, quoted text,
+    /// hashes and numbers taken out, so that the same error counts once.
+    static func pattern(of message: String) -> String {
+        let words = normalize(message, names: SurfaceNames.all).split(separator: " ", omittingEmptySubsequences: false).map { word in
+            let bare = word.filter { $0.isLetter || $0.isNumber }
+            return bare.count >= 8 && bare.allSatisfy(\.isHexDigit) ? "*" : String(word)
+        }
+        var result = ""
+        var quote: Character?
+        for character in words.joined(separator: " ") {
+            if let open = quote {
+                if character == open { quote = nil }
+            } else if character == "\"" || (character == "'" && !(result.last?.isLetter ?? false)) {
+                // An opening quote; an apostrophe (the log's) is not one.
+                quote = character
+                result += "*"
+            } else if character.isNumber {
+                if result.last != "#" { result.append("#") }
+            } else {
+                result.append(character)
+            }
+        }
+        return result.count > 160 ? String(result.prefix(160)) + "..." : result
     }
 
     private static let boundaries: Set<Character> = [" ", ".", "`", "(", ")", "\"", ":", ",", ";", "'"]
@@ -70,7 +95,7 @@ enum RefusalReason {
             {
                 let match = String(characters[index..<end])
                 if match == name || match != match.uppercased() {
-                    result += "…"
+                    result += "*"
                     index = end
                     continue
                 }

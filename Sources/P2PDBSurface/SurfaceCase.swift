@@ -68,6 +68,12 @@ public final class SurfaceCase {
         report.transcript.append("  !! " + kind + ": " + detail)
     }
 
+    /// A failure whose kind includes the shape of an error message, so that
+    /// different errors count as different kinds.
+    func fail(_ kind: String, at replica: Int, _ message: String) {
+        fail(kind + ": " + StoredValue.escaped(RefusalReason.pattern(of: message)), "r\(replica): " + StoredValue.escaped(message))
+    }
+
     func path(of replica: Int) -> String { directory.appendingPathComponent("r\(replica).sqlite").path }
 
     func openStore(_ replica: Int) throws -> ReplicaStore {
@@ -132,7 +138,7 @@ public final class SurfaceCase {
             report.transcript.append("    → failed (\(error.kind.rawValue)): " + StoredValue.escaped(error.message))
         case .unexpected(let message):
             report.tally.failed += statements.count
-            fail("a local write fails with an unexpected error", "r\(replica): " + StoredValue.escaped(message))
+            fail("a local write fails with an unexpected error", at: replica, message)
         }
         if replica == 0, let reference { await compare(outcome, statements, with: reference) }
     }
@@ -167,9 +173,9 @@ public final class SurfaceCase {
             commit = true
             compareResults(result.results, outcomes, statements.filter { $0.role == .other })
         case (.accepted, .failure(let failure)):
-            differ("P2PDB accepts what SQLite refuses", "SQLite: " + StoredValue.escaped(failure.message))
+            differ("P2PDB accepts what SQLite refuses: " + StoredValue.escaped(RefusalReason.pattern(of: failure.message)), "SQLite: " + StoredValue.escaped(failure.message))
         case (.failed(let error), .success):
-            differ("P2PDB fails where SQLite succeeds", "P2PDB: " + StoredValue.escaped(error.message))
+            differ("P2PDB fails where SQLite succeeds: " + StoredValue.escaped(RefusalReason.pattern(of: error.message)), "P2PDB: " + StoredValue.escaped(error.message))
         case (.unexpected, _):
             // Already a failure of the case; stop comparing.
             self.reference = nil

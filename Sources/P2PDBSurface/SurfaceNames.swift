@@ -9,8 +9,8 @@ enum SurfaceNames {
         "select", "T2",
     ]
     static let columns = [
-        "id", "k", "v", "name", "Price", "qty", "a b", "x\"y", "it's", SurfaceValues.nfc, SurfaceValues.nfd, "ñ", "Value",
-        "when", "data", "c7", "Key",
+        "id", "k", "v", "nom", "Price", "qty", "a b", "x\"y", "it's", SurfaceValues.nfc, SurfaceValues.nfd, "ñ", "Valeur",
+        "when", "datum", "c7", "rowid",
     ]
     /// Index names; some are table names, which SQLite keeps in the same
     /// namespace as indexes.
@@ -30,7 +30,8 @@ enum SurfaceNames {
 
     /// Names that may stand unquoted: plain ASCII words that are no keyword.
     private static let bare: Set<String> = [
-        "items", "Orders", "kv", "t", "T2", "id", "k", "v", "name", "Price", "qty", "data", "c7", "Value", "idx_a", "by_v", "Idx",
+        "items", "Orders", "kv", "t", "T2", "id", "k", "v", "nom", "Price", "qty", "datum", "c7", "Valeur", "idx_a", "by_v", "Idx",
+        "rowid",
     ]
 
     /// `name` as SQL: mostly double-quoted, sometimes bare or bracketed,

@@ -60,6 +60,12 @@ public struct CaseReport: Sendable, Codable {
 
     public var passed: Bool { failures.isEmpty }
 
+    /// The kinds of the failures, each once, in the order found.
+    public var failureKinds: [String] {
+        var seen = Set<String>()
+        return failures.map(\.kind).filter { seen.insert($0).inserted }
+    }
+
     /// The failures, the command that replays the case, and its transcript.
     public var failureDescription: String {
         (["case \(caseNumber) of seed \(seed) failed:"] + failures.map { "  " + $0.description }
@@ -87,7 +93,7 @@ public struct SurfaceSummary: Sendable {
         tally.add(report.tally)
         guard !report.passed else { return }
         failingCases.append(report)
-        for kind in Set(report.failures.map(\.kind)) {
+        for kind in report.failureKinds {
             if let known = failureKinds[kind] {
                 let smaller =
                     (report.tally.statements, report.caseNumber) < (known.smallest.tally.statements, known.smallest.caseNumber) ? report : known.smallest

@@ -20,7 +20,7 @@ struct SurfaceTests {
                 Comment(
                     rawValue: index < 10
                         ? report.failureDescription
-                        : "case \(report.caseNumber): " + report.failures.map(\.kind).joined(separator: "; ") + "; replay with: \(report.command)"))
+                        : "case \(report.caseNumber): " + report.failureKinds.joined(separator: "; ") + "; replay with: \(report.command)"))
         }
         #expect(summary.cases == 1_000)
         #expect(summary.tally.accepted > summary.tally.statements / 2, "most statements should be accepted, or the cases test little")
