@@ -71,7 +71,11 @@ struct SurfaceCommand: AsyncParsableCommand {
                 try await shrink(caseNumber, options)
                 return
             }
-            let range = caseNumber.map { $0..<($0 + 1) } ?? first..<(first + UInt64(cases))
+            if let caseNumber, !worker {
+                try await replay(caseNumber, options)
+                return
+            }
+            let range = first..<(first + UInt64(cases))
             if worker {
                 let encoder = JSONEncoder()
                 _ = await SurfaceRunner.run(options, cases: range, jobs: 1) { report in
@@ -106,7 +110,7 @@ struct SurfaceCommand: AsyncParsableCommand {
                 }
                 fflush(nil)
             }
-            if range.count == 1 || inProcess {
+            if inProcess {
                 _ = await SurfaceRunner.run(options, cases: range, jobs: jobs, each: each)
             } else {
                 // Enough cases per worker that starting it costs little.
@@ -118,6 +122,20 @@ struct SurfaceCommand: AsyncParsableCommand {
             print(summary.description)
             if !summary.failingCases.isEmpty { throw ExitCode(1) }
         }
+    }
+
+    /// One case, its steps shown as they run when verbose, so that a
+    /// statement that crashes the process is the last line printed.
+    private func replay(_ caseNumber: UInt64, _ options: SurfaceOptions) async throws {
+        let echo: ((String) -> Void)? = verbose ? { line in print("  " + line); fflush(nil) } : nil
+        if verbose { print("case \(caseNumber) of seed \(options.seed):") }
+        let report = await SurfaceCase.run(options, caseNumber: caseNumber, echo: echo)
+        if report.passed {
+            print("case \(caseNumber) passed")
+            return
+        }
+        print(verbose ? (report.failures.map { "failed: " + $0.description } + ["replay with: \(report.command)"]).joined(separator: "\n") : report.failureDescription)
+        throw ExitCode(1)
     }
 
     private func shrink(_ caseNumber: UInt64, _ options: SurfaceOptions) async throws {

@@ -21,12 +21,12 @@ extension SurfaceCase {
                 entries = choose(from: try await source.entries(after: 0, limit: .max).map(\.entry), everything: delivery.everything, &random)
             }
         } catch {
-            report.transcript.append(route)
+            note(route)
             fail("the source's entries cannot be read", at: delivery.from, "\(error)")
             return
         }
         report.tally.entriesDelivered += entries.count
-        report.transcript.append(route + ": " + (entries.isEmpty ? "nothing" : entries.map(label).joined(separator: " ")))
+        note(route + ": " + (entries.isEmpty ? "nothing" : entries.map(label).joined(separator: " ")))
         do {
             let applied: ApplyReport
             switch delivery.mode {
@@ -34,7 +34,7 @@ extension SurfaceCase {
             case .peer: applied = try await target.apply(entries, atomic: false)
             case .atomic: applied = try await target.apply(entries, atomic: true)
             }
-            report.transcript.append(
+            note(
                 "    → applied \(applied.applied), duplicates \(applied.duplicates), pending \(applied.pending)"
                     + (applied.rejected.isEmpty ? "" : ", rejected \(applied.rejected.count)"))
             for (id, reason) in applied.rejected {
@@ -60,7 +60,9 @@ extension SurfaceCase {
 
     /// `r1.3`: replica 1's third entry.
     func label(_ entry: Entry) -> String {
-        let author = keys.firstIndex { $0.nodeID == entry.author }.map { "r\($0)" } ?? entry.author.short
+        // Replicas that share a key share their labels: `r0|r3.1`.
+        let authors = keys.indices.filter { keys[$0].nodeID == entry.author }.map { "r\($0)" }
+        let author = authors.isEmpty ? entry.author.short : authors.joined(separator: "|")
         return "\(author).\(entry.seq)"
     }
 

@@ -11,7 +11,7 @@ enum TransactionOutcome: Sendable {
     /// corrupt, ...): a failure of the case.
     case unexpected(String)
 
-    init(error: any Error, names: [String]) {
+    init(error: any Error) {
         guard let error = error as? P2PDBError else {
             self = .unexpected("\(type(of: error)): \(error)")
             return
@@ -21,7 +21,7 @@ enum TransactionOutcome: Sendable {
             return
         }
         switch error.kind {
-        case .refused: self = .refused(reason: RefusalReason.normalize(error.message, names: names), message: error.message)
+        case .refused: self = .refused(reason: RefusalReason.normalize(error.message), message: error.message)
         case .constraint, .invalidSQL, .invalidParameters: self = .failed(error)
         default: self = .unexpected("\(error.kind.rawValue): \(error.message)")
         }
@@ -43,18 +43,49 @@ enum TransactionOutcome: Sendable {
 /// A refusal message with the case's identifiers taken out (as `*`), so
 /// that the same reason counts once whatever table or column it named.
 enum RefusalReason {
-    static func normalize(_ message: String, names: [String]) -> String {
-        var text = message
-        for name in names.filter({ !$0.isEmpty }).sorted(by: { $0.utf8.count > $1.utf8.count }) {
-            text = replacing(name, in: text)
+    /// The names a case may use, ASCII-folded, longest first.
+    private static let names: [(name: String, key: [Character])] = SurfaceNames.all.filter { !$0.isEmpty }
+        .map { ($0, Array(SQLText.key($0))) }.sorted { $0.key.count > $1.key.count }
+
+    /// Words of P2PDB's and SQLite's messages that are also names a case
+    /// may use, spelled as the messages spell them.
+    private static let keywords: Set<String> = ["SELECT", "ROWID", "WHEN", "select", "rowid", "when"]
+
+    private static let boundaries: Set<Character> = [" ", ".", "`", "(", ")", "\"", ":", ",", ";", "'"]
+
+    /// Replaces each name where it stands as a whole word, in any ASCII
+    /// case, but not where the match is a word of the message itself
+    /// (`AS SELECT` when the name is `select`).
+    static func normalize(_ message: String) -> String {
+        let characters = Array(message)
+        let folded = Array(SQLText.key(message))
+        guard folded.count == characters.count else { return message }
+        var result = ""
+        var index = 0
+        scanning: while index < characters.count {
+            if index == 0 || boundaries.contains(characters[index - 1]) {
+                for (name, key) in names {
+                    let end = index + key.count
+                    guard end <= characters.count, end == characters.count || boundaries.contains(characters[end]),
+                        folded[index..<end].elementsEqual(key)
+                    else { continue }
+                    let match = String(characters[index..<end])
+                    guard match == name || !keywords.contains(match) else { continue }
+                    result += "*"
+                    index = end
+                    continue scanning
+                }
+            }
+            result.append(characters[index])
+            index += 1
         }
-        return text
+        return result
     }
 
     /// A message's shape, for naming a failure kind: names, quoted text,
     /// hashes and numbers taken out, so that the same error counts once.
     static func pattern(of message: String) -> String {
-        let words = normalize(message, names: SurfaceNames.all).split(separator: " ", omittingEmptySubsequences: false).map { word in
+        let words = normalize(message).split(separator: " ", omittingEmptySubsequences: false).map { word in
             let bare = word.filter { $0.isLetter || $0.isNumber }
             return bare.count >= 8 && bare.allSatisfy(\.isHexDigit) ? "*" : String(word)
         }
@@ -74,35 +105,5 @@ enum RefusalReason {
             }
         }
         return result.count > 160 ? String(result.prefix(160)) + "..." : result
-    }
-
-    private static let boundaries: Set<Character> = [" ", ".", "`", "(", ")", "\"", ":", ",", ";", "'"]
-
-    /// Replaces `name` where it stands as a whole word, in any ASCII case,
-    /// but not where an all-capitals match is a keyword of the message
-    /// (`PRIMARY KEY` when the name is `Key`).
-    private static func replacing(_ name: String, in text: String) -> String {
-        let characters = Array(text)
-        let target = Array(SQLText.key(name))
-        guard !target.isEmpty, characters.count >= target.count else { return text }
-        var result = ""
-        var index = 0
-        while index < characters.count {
-            let end = index + target.count
-            if end <= characters.count, Array(SQLText.key(String(characters[index..<end]))) == target,
-                index == 0 || boundaries.contains(characters[index - 1]),
-                end == characters.count || boundaries.contains(characters[end])
-            {
-                let match = String(characters[index..<end])
-                if match == name || match != match.uppercased() {
-                    result += "*"
-                    index = end
-                    continue
-                }
-            }
-            result.append(characters[index])
-            index += 1
-        }
-        return result
     }
 }

@@ -34,7 +34,9 @@ struct ScriptGenerator {
                 transaction(on: random.below(writers))
             }
         }
-        return SurfaceScript(writers: writers, differential: differential, steps: steps, finale: deliverEverything())
+        var script = SurfaceScript(writers: writers, differential: differential, steps: steps, finale: deliverEverything())
+        script.sharedKey = writers > 2 && random.chance(0.05)
+        return script
     }
 
     // MARK: Schema
@@ -164,18 +166,22 @@ struct ScriptGenerator {
         }
     }
 
-    /// Two rounds over every pair: after the first, the last target holds
-    /// everything; after the second, everyone does.
+    /// Every replica's entries to one of them, then its to every other:
+    /// everyone holds everything. Plus one more delivery between two others,
+    /// so that the last word is not always the hub's.
     private mutating func deliverEverything() -> [Delivery] {
         let replicas = differential ? 2 : writers
+        let order = (0..<replicas).shuffled(using: &random)
+        guard let hub = order.last else { return [] }
         var deliveries: [Delivery] = []
-        for _ in 0..<2 {
-            for target in (0..<replicas).shuffled(using: &random) {
-                for source in (0..<replicas).shuffled(using: &random) where source != target {
-                    let mode = random.pick(Delivery.Mode.allCases)
-                    deliveries.append(Delivery(from: source, to: target, mode: mode, everything: true, stream: random.split()))
-                }
-            }
+        func everything(from source: Int, to target: Int) -> Delivery {
+            Delivery(from: source, to: target, mode: random.pick(Delivery.Mode.allCases), everything: true, stream: random.split())
+        }
+        for source in order.dropLast() { deliveries.append(everything(from: source, to: hub)) }
+        for target in order.dropLast() { deliveries.append(everything(from: hub, to: target)) }
+        if replicas > 2 {
+            let pair = order.dropLast().shuffled(using: &random)
+            deliveries.append(everything(from: pair[0], to: pair[1]))
         }
         return deliveries
     }

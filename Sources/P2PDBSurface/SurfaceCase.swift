@@ -19,22 +19,25 @@ public final class SurfaceCase {
     var report: CaseReport
     /// Plain SQLite beside replica 0, while it still agrees with it.
     var reference: ReferenceDatabase?
+    /// Shows each transcript line as it is written: a case that crashes
+    /// the process still shows the statement that did.
+    private let echo: ((String) -> Void)?
     /// How many entries each replica has written: their seqs.
     private var ownEntries: [Int]
     private let storeOptions = StoreOptions(durability: .off, clock: ManualClock(milliseconds: 1_700_000_000_000))
 
     /// Runs case `caseNumber` of the run `options` describes. Never throws:
     /// whatever goes wrong is in the report.
-    public static func run(_ options: SurfaceOptions, caseNumber: UInt64) async -> CaseReport {
-        await run(options, caseNumber: caseNumber, script: nil)
+    public static func run(_ options: SurfaceOptions, caseNumber: UInt64, echo: ((String) -> Void)? = nil) async -> CaseReport {
+        await run(options, caseNumber: caseNumber, script: nil, echo: echo)
     }
 
     /// Runs the case with `script` in place of the one its number draws
     /// (the keys stay the case's): how a shrunk script is tried.
-    static func run(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript?) async -> CaseReport {
+    static func run(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript?, echo: ((String) -> Void)? = nil) async -> CaseReport {
         let run: SurfaceCase
         do {
-            run = try SurfaceCase(options, caseNumber: caseNumber, script: script)
+            run = try SurfaceCase(options, caseNumber: caseNumber, script: script, echo: echo)
         } catch {
             var report = CaseReport(seed: options.seed, caseNumber: caseNumber, command: options.command(caseNumber: caseNumber))
             report.failures.append(SurfaceFailure(kind: "the case could not be set up", detail: "\(error)"))
@@ -44,8 +47,9 @@ public final class SurfaceCase {
         return run.report
     }
 
-    init(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript? = nil) throws {
+    init(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript? = nil, echo: ((String) -> Void)? = nil) throws {
         self.options = options
+        self.echo = echo
         self.caseNumber = caseNumber
         var random = CaseRandom(seed: options.seed, caseNumber: caseNumber)
         let writers = options.replicas ?? (random.chance(0.25) ? 1 : random.int(in: 2...4))
@@ -55,6 +59,7 @@ public final class SurfaceCase {
         for _ in 0..<(writers + 1) { keys.append(try NodeKey(seed: (0..<32).map { _ in UInt8(truncatingIfNeeded: random.next()) })) }
         var generator = ScriptGenerator(random: CaseRandom(stream: random.split()), writers: writers, statements: statements)
         self.script = script ?? generator.generate()
+        if self.script.sharedKey { keys[writers - 1] = keys[0] }
         self.keys = Array(keys.prefix(self.script.replicas))
         ownEntries = Array(repeating: 0, count: self.script.replicas)
         report = CaseReport(seed: options.seed, caseNumber: caseNumber, command: options.command(caseNumber: caseNumber))
@@ -63,9 +68,15 @@ public final class SurfaceCase {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-surface-\(UUID().uuidString)")
     }
 
+    /// Adds a line to the transcript, and shows it at once if asked to.
+    func note(_ line: String) {
+        report.transcript.append(line)
+        echo?(line)
+    }
+
     func fail(_ kind: String, _ detail: String) {
         report.failures.append(SurfaceFailure(kind: kind, detail: detail))
-        report.transcript.append("  !! " + kind + ": " + detail)
+        note("  !! " + kind + ": " + detail)
     }
 
     /// A failure whose kind includes the shape of an error message, so that
@@ -90,9 +101,10 @@ public final class SurfaceCase {
             fail("the case could not be set up", "\(error)")
             return
         }
-        report.transcript.append(
+        note(
             "replicas: " + keys.enumerated().map { "r\($0.offset) (node \($0.element.nodeID.short))" }.joined(separator: ", ")
-                + (script.differential ? "; r0 runs beside plain SQLite, r1 only receives" : ""))
+                + (script.differential ? "; r0 runs beside plain SQLite, r1 only receives" : "")
+                + (script.sharedKey ? "; r\(script.writers - 1) has r0's key and starts again at seq 1" : ""))
         for step in script.steps {
             switch step {
             case .transaction(let replica, let requests): await runTransaction(requests, on: replica)
@@ -110,7 +122,7 @@ public final class SurfaceCase {
         let statements = requests.flatMap { $0 }
         report.tally.transactions += 1
         report.tally.statements += statements.count
-        report.transcript.append("r\(replica): " + requests.map(Self.describe).joined(separator: " | "))
+        note("r\(replica): " + requests.map(Self.describe).joined(separator: " | "))
         let sqlRequests = requests.map { request in
             SQLRequest(request.map(\.sql).joined(separator: "; "), request.flatMap(\.parameters))
         }
@@ -118,7 +130,7 @@ public final class SurfaceCase {
         do {
             outcome = .accepted(try await stores[replica].execute(sqlRequests))
         } catch {
-            outcome = TransactionOutcome(error: error, names: SurfaceNames.all)
+            outcome = TransactionOutcome(error: error)
         }
         switch outcome {
         case .accepted(let result):
@@ -128,14 +140,14 @@ public final class SurfaceCase {
                 ownEntries[replica] += 1
                 entry = ", entry r\(replica).\(ownEntries[replica])"
             }
-            report.transcript.append("    → accepted" + entry + Self.describe(result))
+            note("    → accepted" + entry + Self.describe(result))
         case .refused(let reason, let message):
             report.tally.refused += statements.count
             report.tally.refusals[reason, default: 0] += 1
-            report.transcript.append("    → refused: " + StoredValue.escaped(message))
+            note("    → refused: " + StoredValue.escaped(message))
         case .failed(let error):
             report.tally.failed += statements.count
-            report.transcript.append("    → failed (\(error.kind.rawValue)): " + StoredValue.escaped(error.message))
+            note("    → failed (\(error.kind.rawValue)): " + StoredValue.escaped(error.message))
         case .unexpected(let message):
             report.tally.failed += statements.count
             fail("a local write fails with an unexpected error", at: replica, message)

@@ -5,6 +5,9 @@ struct SurfaceScript: Sendable {
     /// that only receives its entries at the end.
     var writers: Int
     var differential: Bool
+    /// The last writer has the first one's key, as a node whose data was
+    /// lost but whose key was kept: it writes seq 1 again (equivocation).
+    var sharedKey = false
     /// The schema and the workload: transactions and partial deliveries.
     var steps: [Step]
     /// Full delivery between every pair, after the steps.
