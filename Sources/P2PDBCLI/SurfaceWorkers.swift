@@ -75,17 +75,18 @@ struct SurfaceWorkers: Sendable {
             // The worker stopped before its last case: that case crashed it.
             var report = CaseReport(seed: options.seed, caseNumber: start, command: options.command(caseNumber: start))
             let crash = Self.crashSummary((try? String(contentsOf: errors, encoding: .utf8)) ?? "", status: status)
-            report.failures.append(SurfaceFailure(kind: "the process crashes: " + crash.message, detail: crash.location))
+            report.failures.append(SurfaceFailure(kind: "the process crashes or hangs: " + crash.message, detail: crash.location))
             reports.append(report)
             start += 1
         }
         return reports
     }
 
-    /// The runtime's message and the first frame in P2PDB's sources.
+    /// The runtime's message (or how the worker ended) and the first frame
+    /// in P2PDB's sources.
     static func crashSummary(_ errors: String, status: String) -> (message: String, location: String) {
         let lines = errors.split(separator: "\n").map(String.init)
-        let message = lines.first { $0.contains("Fatal error") || $0.contains("runtime failure") || $0.contains("Crash") }?
+        let message = lines.first { $0.contains("Fatal error") || $0.contains("runtime failure") }?
             .trimmingCharacters(in: .whitespaces) ?? status
         let frame = lines.first { $0.contains("/Sources/P2PDB") }.map { line -> String in
             guard let range = line.range(of: " in p2pdb at ") else { return line }
@@ -123,8 +124,27 @@ struct SurfaceWorkers: Sendable {
         var pid: pid_t = 0
         let code = posix_spawn(&pid, executable, &actions, nil, argv + [nil], environment + [nil])
         guard code == 0 else { return "cannot start \(executable): errno \(code)" }
+        // A case takes well under a second; a worker that adds no report
+        // for two minutes is stuck in one, and is stopped.
         var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        var size = -1
+        var lastGrowth = ContinuousClock.now
+        var stopped = false
+        while true {
+            let waited = waitpid(pid, &status, WNOHANG)
+            if waited == pid || (waited == -1 && errno != EINTR) { break }
+            let now = ContinuousClock.now
+            let current = (try? FileManager.default.attributesOfItem(atPath: stdout)[.size] as? Int) ?? 0
+            if current != size {
+                size = current
+                lastGrowth = now
+            } else if !stopped, now - lastGrowth > .seconds(120) {
+                kill(pid, SIGKILL)
+                stopped = true
+            }
+            usleep(100_000)
+        }
+        if stopped { return "a hang: no case finished in 120 s" }
         return status & 0x7f == 0 ? "exit status \((status >> 8) & 0xff)" : "signal \(status & 0x7f)"
     }
 }
