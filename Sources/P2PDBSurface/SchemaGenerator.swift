@@ -171,7 +171,7 @@ enum SchemaGenerator {
             if random.chance(0.5) { column.defaultSQL = defaultSQL(&random) }
             column.notNull = column.defaultSQL != nil && column.defaultSQL != "NULL" && random.chance(0.3)
             // Often broken: P2PDB must keep it, or refuse it, as it refuses CHECK in CREATE TABLE.
-            if random.chance(0.1) { column.check = "CHECK (typeof(" + SurfaceNames.sql(name, &random) + ") <> 'text')" }
+            if random.chance(0.2) { column.check = "CHECK (typeof(" + SurfaceNames.sql(name, &random) + ") <> 'text')" }
         }
         let sql = "ALTER TABLE " + SurfaceNames.sql(table.name, &random) + " ADD " + (random.chance(0.7) ? "COLUMN " : "")
             + column.sql(&random)

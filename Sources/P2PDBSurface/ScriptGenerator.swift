@@ -122,19 +122,19 @@ struct ScriptGenerator {
         }
         let table = random.pick(tables)
         switch random.below(100) {
-        case 0..<3:
+        case 0..<4:
             let added = SchemaGenerator.addColumn(to: table, &random)
             var changed = table
             if changed.column(added.column.name) == nil { changed.columns.append(added.column) }
             knowledge[replica][SurfaceNames.key(table.name)] = changed
             return ScriptStatement(sql: added.sql)
-        case 3..<5:
+        case 4..<6:
             return ScriptStatement(sql: SchemaGenerator.index(on: table, &random))
-        case 5:
+        case 6:
             let design = SchemaGenerator.table(named: random.pick(SurfaceNames.tables), &random)
             if knowledge[replica][SurfaceNames.key(design.name)] == nil { learn(design, on: replica) }
             return ScriptStatement(sql: design.createSQL(&random))
-        case 6, 7:
+        case 7, 8:
             return ScriptStatement(sql: SchemaGenerator.refused(table, &random))
         default:
             return StatementGenerator.statement(for: table, &random)

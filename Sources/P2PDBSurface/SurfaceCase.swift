@@ -10,8 +10,6 @@ import P2PDB
 /// if !report.passed { print(report.failureDescription) }
 /// ```
 public final class SurfaceCase {
-    let options: SurfaceOptions
-    let caseNumber: UInt64
     let script: SurfaceScript
     let keys: [NodeKey]
     let directory: URL
@@ -48,9 +46,7 @@ public final class SurfaceCase {
     }
 
     init(_ options: SurfaceOptions, caseNumber: UInt64, script: SurfaceScript? = nil, echo: ((String) -> Void)? = nil) throws {
-        self.options = options
         self.echo = echo
-        self.caseNumber = caseNumber
         var random = CaseRandom(seed: options.seed, caseNumber: caseNumber)
         let writers = options.replicas ?? (random.chance(0.25) ? 1 : random.int(in: 2...4))
         let statements = options.statements ?? random.int(in: 10...40)
@@ -159,7 +155,7 @@ public final class SurfaceCase {
     static func describe(_ request: [ScriptStatement]) -> String {
         let sql = StoredValue.escaped(request.map(\.sql).joined(separator: "; "))
         let parameters = request.flatMap(\.parameters)
-        return parameters.isEmpty ? sql : sql + "  " + parameters.map { StoredValue($0).description }.joined(separator: ", ").bracketed
+        return parameters.isEmpty ? sql : sql + "  [" + parameters.map { StoredValue($0).description }.joined(separator: ", ") + "]"
     }
 
     /// The rows the statements of a transaction returned, a few of each.
@@ -171,76 +167,4 @@ public final class SurfaceCase {
                 + (query.rows.count > 3 ? " and \(query.rows.count - 3) more" : "") + (query.rows.isEmpty ? "no rows" : "")
         }.joined(separator: " / ")
     }
-
-    // MARK: Differential
-
-    /// Runs the same transaction on plain SQLite and compares what each
-    /// returned and holds. After the first difference the two are no longer
-    /// compared: everything after it would differ too.
-    private func compare(_ outcome: TransactionOutcome, _ statements: [ScriptStatement], with reference: ReferenceDatabase) async {
-        let plain = reference.run(statements)
-        var commit = false
-        switch (outcome, plain) {
-        case (.accepted(let result), .success(let outcomes)):
-            commit = true
-            compareResults(result.results, outcomes, statements.filter { $0.role == .other })
-        case (.accepted, .failure(let failure)):
-            differ("P2PDB accepts what SQLite refuses: " + StoredValue.escaped(RefusalReason.pattern(of: failure.message)), "SQLite: " + StoredValue.escaped(failure.message))
-        case (.failed(let error), .success):
-            differ("P2PDB fails where SQLite succeeds: " + StoredValue.escaped(RefusalReason.pattern(of: error.message)), "P2PDB: " + StoredValue.escaped(error.message))
-        case (.unexpected, _):
-            // Already a failure of the case; stop comparing.
-            self.reference = nil
-        case (.refused, _), (.failed, .failure):
-            break
-        }
-        reference.finish(commit: commit)
-        guard self.reference != nil, let store = stores.first else { return }
-        do {
-            let mine = try await DatabaseSnapshot.read { sql, parameters in try await store.query(SQLRequest(sql, parameters)).last?.rows ?? [] }
-            let theirs = try await DatabaseSnapshot.read { sql, parameters in try reference.query(sql, parameters) }
-            if let difference = mine.differences(from: theirs, "P2PDB", "SQLite", schemaDetail: false).first {
-                differ(difference.kind + " differ from SQLite", difference.detail)
-            }
-        } catch {
-            differ("the tables cannot be read after a transaction", "\(error)")
-        }
-    }
-
-    private func compareResults(_ results: [StatementResult], _ outcomes: [ReferenceDatabase.StatementOutcome], _ statements: [ScriptStatement]) {
-        guard results.count == outcomes.count else {
-            differ("statement results differ from SQLite", "P2PDB returned \(results.count) results, SQLite \(outcomes.count)")
-            return
-        }
-        for (index, (mine, theirs)) in zip(results, outcomes).enumerated() {
-            let sql = StoredValue.escaped(statements[index].sql)
-            let myRows = DatabaseSnapshot.sorted(DatabaseSnapshot.stored(mine.rows))
-            let theirRows = DatabaseSnapshot.sorted(DatabaseSnapshot.stored(theirs.rows))
-            if mine.isQuery != theirs.isQuery || (mine.isQuery && mine.columns != theirs.columns) || myRows != theirRows {
-                differ(
-                    "statement results differ from SQLite",
-                    "\(sql): P2PDB \(mine.columns) " + myRows.map(\.rowDescription).joined(separator: " ") + "; SQLite \(theirs.columns) "
-                        + theirRows.map(\.rowDescription).joined(separator: " "))
-                return
-            }
-            if Self.isDataChange(statements[index].sql), mine.changes != theirs.changes {
-                differ("changed-row counts differ from SQLite", "\(sql): P2PDB \(mine.changes), SQLite \(theirs.changes)")
-                return
-            }
-        }
-    }
-
-    private static func isDataChange(_ sql: String) -> Bool {
-        let word = sql.prefix { $0.isLetter }.uppercased()
-        return ["INSERT", "REPLACE", "UPDATE", "DELETE"].contains(word)
-    }
-
-    private func differ(_ kind: String, _ detail: String) {
-        fail(kind, detail)
-        reference = nil
-    }
-}
-
-extension String {
-    fileprivate var bracketed: String { "[" + self + "]" }
 }
