@@ -123,6 +123,19 @@ let package = Package(
             dependencies: ["P2PDB", "P2PDBSync", "P2PDBServer", "P2PDBPeerGRPC", "P2PDBDiscovery"],
             swiftSettings: strictSwift
         ),
+        // Random SQL over the whole accepted surface on several replicas,
+        // checked for convergence and against plain SQLite.
+        .target(
+            name: "P2PDBSurface",
+            dependencies: [
+                "P2PDB",
+                // SeededRandomSource, the simulation's SplitMix64.
+                "P2PDBSync",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: strictSwift
+        ),
         // Finding peers on the LAN: mDNS/DNS-SD over UDP multicast.
         .target(
             name: "P2PDBDiscovery",
@@ -172,6 +185,7 @@ let package = Package(
                 "P2PDBDiscovery",
                 "P2PDBSimulation",
                 "P2PDBFuzz",
+                "P2PDBSurface",
                 "P2PDBBench",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -226,7 +240,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBSimulationTests",
-            dependencies: ["P2PDB", "P2PDBSimulation", "P2PDBFuzz", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: ["P2PDB", "P2PDBSimulation", "P2PDBFuzz", "P2PDBSurface", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: strictSwift
         ),
         .testTarget(

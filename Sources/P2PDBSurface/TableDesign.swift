@@ -1,0 +1,76 @@
+import P2PDB
+
+/// A column as a case declares it, and what the statement generator needs
+/// to know about it.
+struct ColumnDesign: Sendable, Equatable {
+    var name: String
+    /// The declared type as written; empty for a column without a type.
+    var type: String
+    var notNull = false
+    /// A DEFAULT expression as written, if any.
+    var defaultSQL: String?
+    /// The column's own PRIMARY KEY clause (`PRIMARY KEY DESC`, ...), when
+    /// the key is declared on the column.
+    var keyClause: String?
+    /// A constraint P2PDB may not carry (a CHECK added by ALTER TABLE).
+    var check: String?
+
+    var affinity: ColumnAffinity { ColumnAffinity(declaredType: type) }
+    var isCounter: Bool { type.uppercased().contains("COUNTER") }
+
+    func sql(_ random: inout CaseRandom) -> String {
+        var parts = [SurfaceNames.sql(name, &random)]
+        if !type.isEmpty { parts.append(type) }
+        if let keyClause { parts.append(keyClause) }
+        if notNull { parts.append("NOT NULL") }
+        if let defaultSQL { parts.append("DEFAULT " + defaultSQL) }
+        if let check { parts.append(check) }
+        return parts.joined(separator: " ")
+    }
+}
+
+/// A table as a case declares it. Replicas that create the same name
+/// concurrently may each hold another design of it.
+struct TableDesign: Sendable, Equatable {
+    var name: String
+    var columns: [ColumnDesign]
+    /// The key columns in key order, as declared in a PRIMARY KEY (...)
+    /// clause; empty when a column carries its own PRIMARY KEY.
+    var tableKey: [String] = []
+    var withoutRowID = false
+    var strict = false
+    var ifNotExists = false
+
+    var keyColumns: [String] {
+        if !tableKey.isEmpty { return tableKey }
+        return columns.filter { $0.keyClause != nil }.map(\.name)
+    }
+
+    func column(_ name: String) -> ColumnDesign? { columns.first { SurfaceNames.key($0.name) == SurfaceNames.key(name) } }
+
+    /// The column SQLite fills itself when an insert leaves it out: a
+    /// single `INTEGER PRIMARY KEY` of a rowid table.
+    var rowidAlias: String? {
+        guard !withoutRowID, tableKey.isEmpty, let key = columns.first(where: { $0.keyClause != nil }),
+            key.type.uppercased() == "INTEGER", key.keyClause?.uppercased().contains("DESC") == false
+        else { return nil }
+        return key.name
+    }
+
+    var valueColumns: [ColumnDesign] {
+        let keys = Set(keyColumns.map(SurfaceNames.key))
+        return columns.filter { !keys.contains(SurfaceNames.key($0.name)) }
+    }
+
+    func createSQL(_ random: inout CaseRandom) -> String {
+        var items = columns.map { $0.sql(&random) }
+        if !tableKey.isEmpty {
+            items.append("PRIMARY KEY (" + tableKey.map { SurfaceNames.sql($0, &random) }.joined(separator: ", ") + ")")
+        }
+        var options: [String] = []
+        if withoutRowID { options.append("WITHOUT ROWID") }
+        if strict { options.append("STRICT") }
+        return "CREATE TABLE " + (ifNotExists ? "IF NOT EXISTS " : "") + SurfaceNames.sql(name, &random) + " ("
+            + items.joined(separator: ", ") + ")" + (options.isEmpty ? "" : " " + options.joined(separator: ", "))
+    }
+}
