@@ -45,7 +45,7 @@ enum TransactionOutcome: Sendable {
 enum RefusalReason {
     /// The names a case may use, ASCII-folded, longest first.
     private static let names: [(name: String, key: [Character])] = SurfaceNames.all.filter { !$0.isEmpty }
-        .map { ($0, Array(SQLText.key($0))) }.sorted { $0.key.count > $1.key.count }
+        .map { ($0, Array(SQLText.key($0).text)) }.sorted { $0.key.count > $1.key.count }
 
     /// Words of P2PDB's and SQLite's messages that are also names a case
     /// may use, spelled as the messages spell them.
@@ -58,7 +58,7 @@ enum RefusalReason {
     /// (`AS SELECT` when the name is `select`).
     static func normalize(_ message: String) -> String {
         let characters = Array(message)
-        let folded = Array(SQLText.key(message))
+        let folded = Array(SQLText.key(message).text)
         guard folded.count == characters.count else { return message }
         var result = ""
         var index = 0

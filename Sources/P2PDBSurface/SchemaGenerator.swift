@@ -63,7 +63,7 @@ enum SchemaGenerator {
         var keys = Set<String>()
         while names.count < count {
             let name = random.chance(0.004) ? random.pick(SurfaceNames.odd) : random.pick(SurfaceNames.columns)
-            if keys.insert(SQLText.key(name)).inserted { names.append(name) }
+            if keys.insert(SQLText.key(name).text).inserted { names.append(name) }
         }
         if random.chance(0.03) {
             names.removeAll { $0 == SurfaceValues.nfc }

@@ -26,7 +26,7 @@ enum SurfaceNames {
 
     /// A name as SQLite compares names: its bytes, ASCII letters folded.
     /// (Swift's `String` equality would take NFC and NFD text as equal.)
-    static func key(_ name: String) -> [UInt8] { Array(SQLText.key(name).utf8) }
+    static func key(_ name: String) -> [UInt8] { SQLText.key(name).bytes }
 
     /// Names that may stand unquoted: plain ASCII words that are no keyword.
     private static let bare: Set<String> = [
