@@ -119,7 +119,8 @@ public struct ReplicatedSchema: Sendable, Equatable {
         /// True if `other` is this table with columns appended: reachable by
         /// ALTER TABLE ADD COLUMN alone.
         public func isPrefix(of other: Table) -> Bool {
-            name == other.name && primaryKey == other.primaryKey && withoutRowID == other.withoutRowID
+            name.utf8.elementsEqual(other.name.utf8) && primaryKey.map { Array($0.utf8) } == other.primaryKey.map { Array($0.utf8) }
+                && withoutRowID == other.withoutRowID
                 && strict == other.strict && columns.count <= other.columns.count
                 && zip(columns, other.columns).allSatisfy { $0.definition == $1.definition }
         }

@@ -34,6 +34,22 @@ public struct ColumnDefinition: Hashable, Sendable {
     /// True if the declared type says COUNTER, whatever its affinity.
     public var isDeclaredCounter: Bool { declaredType.uppercased().contains("COUNTER") }
 
+    /// Equal when every field has the same bytes: NFC and NFD spellings of a
+    /// default or a type are two definitions, as they are to SQLite.
+    public static func == (lhs: ColumnDefinition, rhs: ColumnDefinition) -> Bool {
+        lhs.name.utf8.elementsEqual(rhs.name.utf8) && lhs.declaredType.utf8.elementsEqual(rhs.declaredType.utf8)
+            && lhs.notNull == rhs.notNull && lhs.collation == rhs.collation
+            && (lhs.defaultSQL.map { Array($0.utf8) } == rhs.defaultSQL.map { Array($0.utf8) })
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(Array(name.utf8))
+        hasher.combine(Array(declaredType.utf8))
+        hasher.combine(notNull)
+        hasher.combine(defaultSQL.map { Array($0.utf8) })
+        hasher.combine(collation)
+    }
+
     /// The column definition as it appears in generated DDL.
     public var sql: String {
         var parts = [SQLText.quoteIdentifier(name)]

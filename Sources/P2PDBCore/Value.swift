@@ -1,8 +1,10 @@
 /// One SQLite value, as stored in a replicated column or bound to a parameter.
 ///
-/// Equality is exact: `.integer(1)` and `.real(1.0)` differ, and reals compare
-/// by bit pattern, because merge decisions and state hashes must agree on
-/// every replica bit for bit.
+/// Equality is exact: `.integer(1)` and `.real(1.0)` differ, reals compare
+/// by bit pattern and text by its UTF-8 bytes (Swift's `String` equality
+/// would take `café` in NFC and in NFD for one value, which SQLite stores
+/// as two), because merge decisions and state hashes must agree on every
+/// replica bit for bit.
 public enum Value: Sendable, Hashable, CustomStringConvertible {
     case null
     case integer(Int64)
@@ -15,7 +17,7 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
         case (.null, .null): return true
         case let (.integer(a), .integer(b)): return a == b
         case let (.real(a), .real(b)): return a.bitPattern == b.bitPattern
-        case let (.text(a), .text(b)): return a == b
+        case let (.text(a), .text(b)): return a.utf8.elementsEqual(b.utf8)
         case let (.blob(a), .blob(b)): return a == b
         default: return false
         }
@@ -26,7 +28,9 @@ public enum Value: Sendable, Hashable, CustomStringConvertible {
         case .null: hasher.combine(0)
         case .integer(let value): hasher.combine(1); hasher.combine(value)
         case .real(let value): hasher.combine(2); hasher.combine(value.bitPattern)
-        case .text(let value): hasher.combine(3); hasher.combine(value)
+        case .text(let value):
+            hasher.combine(3)
+            for byte in value.utf8 { hasher.combine(byte) }
         case .blob(let value): hasher.combine(4); hasher.combine(value)
         }
     }

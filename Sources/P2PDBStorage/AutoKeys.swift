@@ -35,7 +35,8 @@ final class AutoKeys {
         var assignment: Assignment
     }
 
-    private var analyses: [String: [Use]] = [:]
+    /// By the SQL's bytes: NFC and NFD spellings are two texts here.
+    private var analyses: [[UInt8]: [Use]] = [:]
     /// The analysis of each prepared statement, checked against its SQL
     /// without making a string: a batch runs one statement many times.
     private var byStatement: [OpaquePointer: (sql: [CChar], uses: [Use])] = [:]
@@ -80,13 +81,14 @@ final class AutoKeys {
         guard let text = sqlite3_sql(handle) else { return [] }
         if let known = byStatement[handle], strcmp(known.sql, text) == 0 { return known.uses }
         let sql = String(cString: text)
+        let bytes = Array(sql.utf8)
         let uses: [Use]
-        if let known = analyses[sql] {
+        if let known = analyses[bytes] {
             uses = known
         } else {
             uses = try Self.analyze(sql, db)
             if analyses.count >= 4096 { analyses.removeAll(keepingCapacity: true) }
-            analyses[sql] = uses
+            analyses[bytes] = uses
         }
         if byStatement.count >= 4096 { byStatement.removeAll(keepingCapacity: true) }
         byStatement[handle] = (Array(sql.utf8CString), uses)
@@ -124,6 +126,9 @@ final class AutoKeys {
                 let writers = program[..<address].filter { $0.opcode != "NotNull" && $0.p2 == register }
                 if writers.count == 1, writers[0].opcode == "Variable" {
                     assignment = .whenNull(parameter: Int(writers[0].p1))
+                } else if writers.count == 1, ["Integer", "Int64", "Real", "String8", "Blob"].contains(writers[0].opcode) {
+                    // A literal key: never NULL.
+                    continue
                 } else {
                     assignment = .watched
                 }
@@ -140,7 +145,8 @@ final class AutoKeys {
         var moved: [Int64: Int64] = [:]
         for (layout, old) in rows {
             let column = SQLText.quoteIdentifier(layout.columnNames[layout.primaryKeyIndexes[0]])
-            let update = try db.cachedStatement(sql: "UPDATE main.\(layout.quotedName) SET \(column) = ? WHERE \(column) = ?")
+            let update = try db.cachedStatement(
+                sql: "UPDATE main.\(layout.quotedName) SET \(column) = ? WHERE \(column) = ?" + layout.cacheTag)
             var attempts = 0
             while true {
                 let new = allocator.next(now: now)

@@ -171,10 +171,11 @@ final class ChangeCapture {
             row.append(column < layout.columnCount ? layout.stored(converted, column: column) : converted)
         }
         record(layout, key: layout.primaryKey(of: row), before: nil, after: row)
-        if let watched = autoKeyPlan[layout.tid], !watched || watchedInserts.remove(layout.tid) != nil,
-            case .integer(let key) = row[layout.primaryKeyIndexes[0]]
-        {
-            autoKeyed.append((layout, key))
+        if let watched = autoKeyPlan[layout.tid], case .integer(let key) = row[layout.primaryKeyIndexes[0]] {
+            // The watcher also fires for a key given as -1, which SQLite
+            // then keeps: that one is the client's.
+            let fromSQLite = watched ? watchedInserts.remove(layout.tid) != nil && key != -1 : true
+            if fromSQLite { autoKeyed.append((layout, key)) }
         }
     }
 

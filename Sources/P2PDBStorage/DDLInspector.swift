@@ -13,7 +13,7 @@ enum DDLInspector {
     static func createTable(_ statement: Statement, _ db: Database) throws -> SchemaChange? {
         try inspect(statement, db) { before in
             // AUTOINCREMENT also creates sqlite_sequence.
-            let created = try objectNames(db, type: "table").subtracting(before.tables).filter { !InternalSchema.isInternal($0) }
+            let created = try createdNames(db, type: "table", before: before.tables).filter { !InternalSchema.isInternal($0) }
             guard let name = created.first else { return nil }
             return .createTable(try tableDefinition(db, name: name))
         }
@@ -29,6 +29,11 @@ enum DDLInspector {
                 }
                 let definition = try columnDefinition(db, table: layout.name, info: added)
                 try check(column: definition, table: layout.name, isPrimaryKey: false, strict: layout.table.strict)
+                if !StoredValues.defaultIsReadAlike(definition, strict: layout.table.strict) {
+                    throw P2PDBError(
+                        .refused,
+                        "SQLite reads DEFAULT \(definition.defaultSQL ?? "") one way in the rows that exist and another in rows inserted later; write the default in decimal")
+                }
                 if definition.isCounter, StoredValues.storedDefault(of: definition, strict: layout.table.strict) != .integer(0) {
                     // Existing rows would start at the default here while
                     // replicas that merge their inserts start counters at 0.
@@ -47,7 +52,7 @@ enum DDLInspector {
 
     static func createIndex(_ statement: Statement, _ db: Database, layouts: [IdentifierKey: TableLayout]) throws -> SchemaChange? {
         try inspect(statement, db) { before in
-            let created = try objectNames(db, type: "index").subtracting(before.indexes)
+            let created = try createdNames(db, type: "index", before: before.indexes)
             guard let name = created.first else { return nil }
             guard let table = try String.fetchOne(
                 db, sql: "SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?", arguments: [name]),
@@ -72,8 +77,8 @@ enum DDLInspector {
     }
 
     private struct SchemaNames {
-        var tables: Set<String>
-        var indexes: Set<String>
+        var tables: Set<IdentifierKey>
+        var indexes: Set<IdentifierKey>
     }
 
     /// Runs the statement in a savepoint, reads what it did, rolls it back.
@@ -101,8 +106,15 @@ enum DDLInspector {
         try Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_temp_schema") ?? 0
     }
 
-    private static func objectNames(_ db: Database, type: String) throws -> Set<String> {
-        Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = ?", arguments: [type]))
+    /// Names as SQLite compares them: a Swift `Set<String>` would take an
+    /// NFD name for the NFC one that already exists.
+    private static func objectNames(_ db: Database, type: String) throws -> Set<IdentifierKey> {
+        Set(try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = ?", arguments: [type]).map(IdentifierKey.init))
+    }
+
+    private static func createdNames(_ db: Database, type: String, before: Set<IdentifierKey>) throws -> [String] {
+        try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = ?", arguments: [type])
+            .filter { !before.contains(IdentifierKey($0)) }
     }
 
     private struct ColumnInfo {

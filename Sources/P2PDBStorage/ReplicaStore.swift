@@ -168,7 +168,7 @@ public final class ReplicaStore: Sendable {
     private static func readOnlySnapshot(
         _ requests: [SQLRequest], _ db: Database, _ limits: StatementLimits
     ) throws -> [StatementResult]? {
-        if requests.count == 1, (try? db.cachedStatement(sql: requests[0].sql)) != nil {
+        if requests.count == 1, (try? StatementSource.cachedStatement(requests[0].sql, db)) != nil {
             return try readOnly(requests, db, limits)
         }
         var results: [StatementResult]?

@@ -99,7 +99,7 @@ struct ReplicaVerifier {
         }
         for layout in replayed.layouts.values.sorted(by: { $0.key < $1.key }) {
             let fileColumns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [layout.name])
-            guard fileColumns == layout.columnNames else {
+            guard fileColumns.map({ Array($0.utf8) }) == layout.columnNames.map({ Array($0.utf8) }) else {
                 report.problems.append("table \(layout.name): the file has columns \(fileColumns), the log gives \(layout.columnNames)")
                 continue
             }
@@ -176,7 +176,9 @@ struct ReplicaVerifier {
             report.problems.append("the stored version vector is not the log's: peers would be told wrong sequence numbers")
             return
         }
-        for (what, sql) in Self.derivedLists where try String.fetchAll(db, sql: sql) != String.fetchAll(scratch, sql: sql) {
+        // Compared as bytes: Swift strings would take NFC and NFD names as one.
+        for (what, sql) in Self.derivedLists
+        where try String.fetchAll(db, sql: sql).map({ Array($0.utf8) }) != String.fetchAll(scratch, sql: sql).map({ Array($0.utf8) }) {
             report.problems.append("the stored \(what) differ from what the log gives")
             return
         }

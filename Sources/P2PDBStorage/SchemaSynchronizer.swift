@@ -64,6 +64,13 @@ enum SchemaSynchronizer {
         do {
             for column in columns {
                 try db.execute(sql: "ALTER TABLE \(layout.quotedName) ADD COLUMN \(column.definition.sql)")
+                if !StoredValues.defaultIsReadAlike(column.definition, strict: widened.table.strict),
+                    let stored = StoredValues.storedDefault(of: column.definition, strict: widened.table.strict)
+                {
+                    // The older rows must hold what a row merged later holds.
+                    let name = SQLText.quoteIdentifier(column.definition.name)
+                    try db.makeStatement(sql: "UPDATE \(layout.quotedName) SET \(name) = ?").runRaw([stored])
+                }
             }
             // The merge starts a row's counters at 0 (plus its deltas):
             // rows written before a counter column existed hold 0 here too,

@@ -8,6 +8,14 @@ import P2PDBCore
 /// once. Text holding several statements is prepared one statement at a
 /// time, so that each can use what the previous one created.
 enum StatementSource {
+    /// A prepared statement from the connection's cache, for SQL in ASCII;
+    /// other SQL is prepared each time. GRDB keys its cache by Swift
+    /// strings, which take the NFC and NFD spellings of a name for one
+    /// text, so `SELECT * FROM "café"` could run on the other table.
+    static func cachedStatement(_ sql: String, _ db: Database) throws -> Statement {
+        sql.utf8.allSatisfy({ $0 < 0x80 }) ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+    }
+
     /// Calls `body` with each statement of the request, its parameters
     /// bound (and given, for a look at their values), until `body` returns
     /// false.
@@ -35,7 +43,7 @@ enum StatementSource {
         }
         if let last, last.sql == request.sql {
             guard try run(last.statement) else { return false }
-        } else if let statement = try? db.cachedStatement(sql: request.sql) {
+        } else if let statement = try? cachedStatement(request.sql, db) {
             last = (request.sql, statement)
             guard try run(statement) else { return false }
         } else {

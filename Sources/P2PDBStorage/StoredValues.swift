@@ -32,7 +32,7 @@ enum StoredValues {
         var definition = column
         definition.name = "c"
         definition.notNull = false
-        let key = definition.sql + (strict ? " strict" : "")
+        let key = Array((definition.sql + (strict ? " strict" : "")).utf8)
         if let cached = defaults.withLock({ $0[key] }) { return cached }
         let value = probe { db -> Value? in
             try db.execute(sql: "CREATE TABLE probe (\(definition.sql))" + (strict ? " STRICT" : ""))
@@ -44,6 +44,29 @@ enum StoredValues {
         return value
     }
 
+    /// Whether rows that existed before `ALTER TABLE ... ADD COLUMN` read
+    /// the column's DEFAULT as the value a row inserted later stores. They
+    /// do, but for some literals: SQLite 3.40 reads `0x7fffffffffffffff` as
+    /// text in the older rows and as an integer in the newer ones.
+    static func defaultIsReadAlike(_ column: P2PDBCore.ColumnDefinition, strict: Bool) -> Bool {
+        guard let stored = storedDefault(of: column, strict: strict), !stored.isNull else { return true }
+        var definition = column
+        definition.name = "c"
+        definition.notNull = false
+        let key = Array(("alike " + definition.sql + (strict ? " strict" : "")).utf8)
+        if let cached = alike.withLock({ $0[key] }) { return cached }
+        let older = probe { db -> Value? in
+            try db.execute(sql: "CREATE TABLE probe (k INTEGER PRIMARY KEY)" + (strict ? " STRICT" : ""))
+            defer { try? db.execute(sql: "DROP TABLE probe") }
+            try db.execute(sql: "INSERT INTO probe VALUES (1)")
+            try db.execute(sql: "ALTER TABLE probe ADD COLUMN \(definition.sql)")
+            return try db.makeStatement(sql: "SELECT c FROM probe").firstRowRaw([])?.last
+        } ?? nil
+        let result = older == stored
+        alike.withLock { $0[key] = result }
+        return result
+    }
+
     /// Why SQLite would refuse to create a column of this definition, or
     /// nil if it creates it. Another replica's schema change is checked with
     /// this before it is accepted, so that creating its table can never
@@ -51,7 +74,7 @@ enum StoredValues {
     static func problem(creating column: P2PDBCore.ColumnDefinition) -> String? {
         var definition = column
         definition.name = "c"
-        let key = definition.sql
+        let key = Array(definition.sql.utf8)
         if let cached = problems.withLock({ $0[key] }) { return cached }
         var problem: String?
         do {
@@ -70,8 +93,11 @@ enum StoredValues {
     }
 
     private static let scratch: DatabaseQueue? = try? DatabaseQueue()
-    private static let defaults = Mutex<[String: Value?]>([:])
-    private static let problems = Mutex<[String: String?]>([:])
+    /// Keyed by the bytes of the definition: `DEFAULT 'café'` in NFC and in
+    /// NFD are two defaults.
+    private static let defaults = Mutex<[[UInt8]: Value?]>([:])
+    private static let problems = Mutex<[[UInt8]: String?]>([:])
+    private static let alike = Mutex<[[UInt8]: Bool]>([:])
 
     private static func probe<T>(_ body: (Database) throws -> T) -> T? {
         guard let scratch else { return nil }

@@ -87,7 +87,7 @@ struct ScriptGenerator {
             statements = []
         }
         if random.chance(0.5) {
-            for _ in 0..<random.int(in: 1...2) { statements.append(StatementGenerator.statement(for: design, &random)) }
+            for _ in 0..<random.int(in: 1...2) { statements.append(StatementGenerator.statement(for: design, keysLeftToSQLite: !differential, &random)) }
         }
         if random.chance(0.3) { statements.append(ScriptStatement(sql: SchemaGenerator.index(on: design, &random))) }
         learn(design, on: replica)
@@ -137,7 +137,7 @@ struct ScriptGenerator {
         case 7, 8:
             return ScriptStatement(sql: SchemaGenerator.refused(table, &random))
         default:
-            return StatementGenerator.statement(for: table, &random)
+            return StatementGenerator.statement(for: table, keysLeftToSQLite: !differential, &random)
         }
     }
 

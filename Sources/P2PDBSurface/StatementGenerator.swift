@@ -15,12 +15,19 @@ struct ScriptStatement: Sendable, Equatable {
 /// RETURNING, and values bound as parameters or written inline.
 struct StatementGenerator {
     let table: TableDesign
+    /// Whether inserts may leave a rowid key to SQLite. P2PDB then gives the
+    /// row a key no other replica picks, where plain SQLite picks the
+    /// largest plus one: by design, so not in a case compared with SQLite.
+    let keysLeftToSQLite: Bool
     private var parameters: [Value] = []
 
-    init(table: TableDesign) { self.table = table }
+    init(table: TableDesign, keysLeftToSQLite: Bool) {
+        self.table = table
+        self.keysLeftToSQLite = keysLeftToSQLite
+    }
 
-    static func statement(for table: TableDesign, _ random: inout CaseRandom) -> ScriptStatement {
-        var generator = StatementGenerator(table: table)
+    static func statement(for table: TableDesign, keysLeftToSQLite: Bool, _ random: inout CaseRandom) -> ScriptStatement {
+        var generator = StatementGenerator(table: table, keysLeftToSQLite: keysLeftToSQLite)
         let sql: String
         switch random.below(100) {
         case 0..<30: sql = generator.insert(&random)
@@ -61,7 +68,9 @@ struct StatementGenerator {
     }
 
     private func keyValue(for column: ColumnDesign, _ random: inout CaseRandom) -> Value {
-        SurfaceValues.key(for: column.affinity, rowid: table.rowidAlias.map(SurfaceNames.key) == SurfaceNames.key(column.name), &random)
+        let rowid = table.rowidAlias.map(SurfaceNames.key) == SurfaceNames.key(column.name)
+        let key = SurfaceValues.key(for: column.affinity, rowid: rowid, &random)
+        return rowid && key.isNull && !keysLeftToSQLite ? .integer(1) : key
     }
 
     /// A value for a column that is not a key.
@@ -102,7 +111,9 @@ struct StatementGenerator {
     /// SQLite) and some others.
     private func insertColumns(_ random: inout CaseRandom) -> [ColumnDesign] {
         table.columns.filter { column in
-            if isKey(column) { return SurfaceNames.key(column.name) != table.rowidAlias.map(SurfaceNames.key) || random.chance(0.7) }
+            if isKey(column) {
+                return SurfaceNames.key(column.name) != table.rowidAlias.map(SurfaceNames.key) || !keysLeftToSQLite || random.chance(0.7)
+            }
             return random.chance(0.6)
         }.shuffled(using: &random)
     }
