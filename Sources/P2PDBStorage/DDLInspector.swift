@@ -32,7 +32,7 @@ enum DDLInspector {
                 if !StoredValues.defaultIsReadAlike(definition, strict: layout.table.strict) {
                     throw P2PDBError(
                         .refused,
-                        "SQLite reads DEFAULT \(definition.defaultSQL ?? "") one way in the rows that exist and another in rows inserted later; write the default in decimal")
+                        "SQLite reads DEFAULT \(definition.defaultSQL ?? "") one way in the rows that exist and another in rows inserted later; give a default of the column's type (integers in decimal)")
                 }
                 if definition.isCounter, StoredValues.storedDefault(of: definition, strict: layout.table.strict) != .integer(0) {
                     // Existing rows would start at the default here while

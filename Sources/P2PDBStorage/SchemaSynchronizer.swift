@@ -64,10 +64,9 @@ enum SchemaSynchronizer {
         do {
             for column in columns {
                 try db.execute(sql: "ALTER TABLE \(layout.quotedName) ADD COLUMN \(column.definition.sql)")
-                if !StoredValues.defaultIsReadAlike(column.definition, strict: widened.table.strict),
-                    let stored = StoredValues.storedDefault(of: column.definition, strict: widened.table.strict)
-                {
+                if !StoredValues.defaultIsReadAlike(column.definition, strict: widened.table.strict) {
                     // The older rows must hold what a row merged later holds.
+                    let stored = StoredValues.storedDefault(of: column.definition, strict: widened.table.strict) ?? .null
                     let name = SQLText.quoteIdentifier(column.definition.name)
                     try db.makeStatement(sql: "UPDATE \(layout.quotedName) SET \(name) = ?").runRaw([stored])
                 }

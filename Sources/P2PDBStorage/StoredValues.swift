@@ -45,11 +45,14 @@ enum StoredValues {
     }
 
     /// Whether rows that existed before `ALTER TABLE ... ADD COLUMN` read
-    /// the column's DEFAULT as the value a row inserted later stores. They
-    /// do, but for some literals: SQLite 3.40 reads `0x7fffffffffffffff` as
-    /// text in the older rows and as an integer in the newer ones.
+    /// the column's DEFAULT as the value a row inserted later stores (NULL
+    /// when no row could store it). They do, but for some literals: SQLite
+    /// 3.40 reads `0x7fffffffffffffff` as text in the older rows and as an
+    /// integer in the newer ones, and `DEFAULT ''` of a STRICT REAL column
+    /// as text in the older rows where no newer row can be inserted.
     static func defaultIsReadAlike(_ column: P2PDBCore.ColumnDefinition, strict: Bool) -> Bool {
-        guard let stored = storedDefault(of: column, strict: strict), !stored.isNull else { return true }
+        guard let defaultSQL = column.defaultSQL, SQLText.isLiteral(default: defaultSQL) else { return true }
+        let stored = storedDefault(of: column, strict: strict) ?? .null
         var definition = column
         definition.name = "c"
         definition.notNull = false
