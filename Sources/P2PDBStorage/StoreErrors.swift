@@ -12,7 +12,9 @@ enum StoreErrors {
             switch error.resultCode {
             case .SQLITE_CONSTRAINT, .SQLITE_MISMATCH:
                 return P2PDBError(.constraint, message)
-            case .SQLITE_ERROR:
+            case .SQLITE_ERROR, .SQLITE_SCHEMA:
+                // SQLite reports some refusals of the parser (a name kept
+                // for its own use) as a schema that kept changing.
                 return P2PDBError(.invalidSQL, message)
             case .SQLITE_MISUSE, .SQLITE_RANGE:
                 return P2PDBError(message.contains("argument") ? .invalidParameters : .invalidSQL, message)
