@@ -50,8 +50,14 @@ struct TableDesign: Sendable, Equatable {
 
     /// The column SQLite fills itself when an insert leaves it out: a
     /// single `INTEGER PRIMARY KEY` of a rowid table.
+    /// In the `PRIMARY KEY (c)` form too, where DESC would not matter.
     var rowidAlias: String? {
-        guard !withoutRowID, tableKey.isEmpty, let key = columns.first(where: { $0.keyClause != nil }),
+        guard !withoutRowID else { return nil }
+        if tableKey.count == 1 {
+            guard let key = column(tableKey[0]), key.type.uppercased() == "INTEGER" else { return nil }
+            return key.name
+        }
+        guard tableKey.isEmpty, let key = columns.first(where: { $0.keyClause != nil }),
             key.type.uppercased() == "INTEGER", key.keyClause?.uppercased().contains("DESC") == false
         else { return nil }
         return key.name
