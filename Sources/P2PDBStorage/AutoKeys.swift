@@ -20,12 +20,17 @@ import Synchronization
 /// rowid table. It runs for every row when the key column is left out, or
 /// when the key's value is NULL; when that value is a parameter its binding
 /// tells, otherwise a temporary BEFORE INSERT trigger watches each row.
+/// The trigger is a last resort: SQLite checks constraints in another
+/// order when a table has BEFORE triggers, so ``KeySources`` follows the
+/// key's register back to its parameters and literals wherever it can.
 final class AutoKeys {
     enum Assignment: Equatable {
         /// Every row the statement inserts gets its key from SQLite.
         case always
         /// Only when this (1-based) parameter is NULL.
         case whenNull(parameter: Int)
+        /// Rows of a multi-row VALUES: some rows, if one of these is NULL.
+        case whenAnyNull(parameters: [Int])
         /// The key comes from an expression: watch each row.
         case watched
     }
@@ -69,6 +74,9 @@ final class AutoKeys {
             case .whenNull(let parameter):
                 let index = parameters.startIndex + parameter - 1
                 if parameters.indices.contains(index), parameters[index].isNull { plan[layout.tid] = plan[layout.tid] ?? false }
+            case .whenAnyNull(let numbers):
+                let indexes = numbers.map { parameters.startIndex + $0 - 1 }
+                if indexes.contains(where: { !parameters.indices.contains($0) || parameters[$0].isNull }) { plan[layout.tid] = true }
             case .watched:
                 plan[layout.tid] = true
             }
@@ -102,17 +110,19 @@ final class AutoKeys {
             var opcode: String
             var p1: Int64
             var p2: Int64
+            var p3: Int64
             var p4: String?
         }
         var program: [Operation] = []
         let explain = try db.makeStatement(sql: "EXPLAIN " + sql)
         while try explain.stepRaw() {
             let row = explain.currentRowRaw()
-            guard row.count >= 5, case .text(let opcode) = row[1], case .integer(let p1) = row[2], case .integer(let p2) = row[3]
+            guard row.count >= 5, case .text(let opcode) = row[1], case .integer(let p1) = row[2], case .integer(let p2) = row[3],
+                case .integer(let p3) = row[4]
             else { continue }
             var p4: String?
             if row.count > 5, case .text(let text) = row[5] { p4 = text }
-            program.append(Operation(opcode: opcode, p1: p1, p2: p2, p4: p4))
+            program.append(Operation(opcode: opcode, p1: p1, p2: p2, p3: p3, p4: p4))
         }
         var uses: [Use] = []
         for (address, operation) in program.enumerated() where operation.opcode == "NewRowid" {
@@ -123,13 +133,14 @@ final class AutoKeys {
             if address > 0, program[address - 1].opcode == "NotNull", program[address - 1].p1 == register,
                 program[address - 1].p2 == Int64(address + 1)
             {
-                let writers = program[..<address].filter { $0.opcode != "NotNull" && $0.p2 == register }
-                if writers.count == 1, writers[0].opcode == "Variable" {
-                    assignment = .whenNull(parameter: Int(writers[0].p1))
-                } else if writers.count == 1, ["Integer", "Int64", "Real", "String8", "Blob"].contains(writers[0].opcode) {
-                    // A literal key: never NULL.
+                switch KeySources.trace(register, in: program[..<(address - 1)].map { ($0.opcode, $0.p1, $0.p2, $0.p3) }) {
+                case .literals:
                     continue
-                } else {
+                case .parameter(let parameter):
+                    assignment = .whenNull(parameter: parameter)
+                case .parameters(let parameters):
+                    assignment = .whenAnyNull(parameters: parameters)
+                case .expression:
                     assignment = .watched
                 }
             }

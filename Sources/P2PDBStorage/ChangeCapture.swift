@@ -286,7 +286,7 @@ struct CaptureTriggers: Sendable {
         try db.execute(sql: "CREATE TEMP TRIGGER \(delete) AFTER DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
     }
 
-    /// Creates, if it is not there, the trigger that tells the capture which
+    /// Creates, for one statement, the trigger that tells the capture which
     /// inserts into a rowid table are about to take their key from SQLite
     /// (the key is -1 in a BEFORE INSERT trigger then).
     func installWatcher(_ layout: TableLayout, _ db: Database) throws {
@@ -296,6 +296,10 @@ struct CaptureTriggers: Sendable {
                 CREATE TEMP TRIGGER IF NOT EXISTS \(Self.watcherName(layout.tid)) BEFORE INSERT ON main.\(layout.quotedName) \
                 WHEN \(key) = -1 BEGIN SELECT \(Self.functionName)(\(token), 4, \(layout.tid), 0); END
                 """)
+    }
+
+    func removeWatcher(_ layout: TableLayout, _ db: Database) throws {
+        try db.execute(sql: "DROP TRIGGER IF EXISTS temp.\(Self.watcherName(layout.tid))")
     }
 
     private static func names(_ tid: Int64) -> (String, String) { ("_p2pdb_u_\(tid)", "_p2pdb_d_\(tid)") }

@@ -74,13 +74,15 @@ struct LocalTransaction {
                         results.append(StatementResult())
                     case .plain:
                         let plan = try autoKeys.plan(statement, parameters: parameters, schema: working.schema, layouts: working.layouts, db)
-                        for (tid, watched) in plan where watched {
-                            if let layout = working.layouts.values.first(where: { $0.tid == tid }) {
-                                try working.captureTriggers?.installWatcher(layout, db)
-                            }
-                        }
+                        // A watcher lives for one statement only: while a
+                        // table has a BEFORE INSERT trigger, SQLite checks
+                        // its constraints in another order.
+                        let watched = plan.filter(\.value).keys.compactMap { tid in working.layouts.values.first { $0.tid == tid } }
+                        for layout in watched { try working.captureTriggers?.installWatcher(layout, db) }
                         capture.expectAutoKeys(plan)
-                        var result = try Self.execute(statement, db, budget: &budget, limits: limits)
+                        let executed = Result { try Self.execute(statement, db, budget: &budget, limits: limits) }
+                        for layout in watched { try working.captureTriggers?.removeWatcher(layout, db) }
+                        var result = try executed.get()
                         if let violation = capture.violation { throw violation }
                         let autoKeyed = capture.autoKeyed
                         capture.expectAutoKeys([:])

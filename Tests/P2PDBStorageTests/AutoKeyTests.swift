@@ -1,5 +1,5 @@
 import P2PDBCore
-import P2PDBStorage
+@testable import P2PDBStorage
 import Testing
 
 /// Keys SQLite would choose (the largest plus one) are the same on every
@@ -51,6 +51,45 @@ struct AutoKeyTests {
         try await a.sql("INSERT INTO sales VALUES (?, 3)", [.integer(-1)])
         try await a.sql("INSERT INTO sales SELECT id + 100, total FROM sales")
         #expect(try await a.rows("SELECT id FROM sales ORDER BY id") == [[-1], [7], [8], [99], [107], [108]].map { $0.map(Value.integer) })
+    }
+
+    /// A key read from a parameter or a literal, even row by row out of a
+    /// multi-row VALUES, is known without watching each row: watching needs
+    /// a BEFORE INSERT trigger, and with one SQLite checks a STRICT column's
+    /// type before the key's conflict, so OR IGNORE would fail where plain
+    /// SQLite skips the row.
+    @Test func keysFromParametersAreNotWatched() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (a INT, k INTEGER, PRIMARY KEY (k)) STRICT")
+        try await a.sql("INSERT INTO t (k) VALUES (-1), (5)")
+        try await a.sql("INSERT OR IGNORE INTO t (a, k) VALUES ('a' || char(0) || 'b', ?)", [.integer(-1)])
+        try await a.sql("INSERT OR IGNORE INTO t (a, k) VALUES ('x', ?), (1, 7), ('y', ?)", [.integer(5), .integer(-1)])
+        #expect(try await a.rows("SELECT k, a FROM t ORDER BY k") == [[.integer(-1), .null], [.integer(5), .null], [.integer(7), .integer(1)]])
+        // A NULL among them still gets a key of P2PDB's, and only that row.
+        try await a.sql("INSERT INTO t (a, k) VALUES (2, ?), (3, 100)", [.null])
+        let keys = try await a.rows("SELECT k FROM t WHERE a IN (2, 3) ORDER BY a")
+        #expect(keys.last == [.integer(100)])
+        guard case .integer(let key) = keys.first?.first else { Issue.record("no key for the NULL row"); return }
+        #expect(key > 1 << 40)
+        // The watcher that statement needed is gone again.
+        try await a.sql("INSERT OR IGNORE INTO t (a, k) VALUES ('z', -1)")
+        #expect(try await a.rows("SELECT count(*) FROM t") == [[.integer(5)]])
+    }
+
+    @Test func keySourcesFollowCopiesBackToParameters() {
+        // Register 8 is filled row by row in a coroutine (Variable, literal)
+        // and copied into the key register 1.
+        let multiRow: [KeySources.Instruction] = [
+            ("Init", 0, 31, 0), ("InitCoroutine", 5, 15, 2), ("String8", 0, 6, 0), ("Variable", 1, 8, 0), ("Yield", 5, 0, 0),
+            ("Integer", 5, 8, 0), ("Yield", 5, 0, 0), ("EndCoroutine", 5, 0, 0), ("OpenWrite", 0, 2, 0), ("Yield", 5, 30, 0),
+            ("Copy", 8, 1, 0), ("SoftNull", 8, 0, 0),
+        ]
+        #expect(KeySources.trace(1, in: multiRow) == .parameters([1]))
+        #expect(KeySources.trace(1, in: multiRow.prefix(5) + [("Null", 0, 8, 0)] + multiRow.dropFirst(5)) == .expression)
+        #expect(KeySources.trace(1, in: [("Once", 0, 1, 0), ("Variable", 2, 1, 0)]) == .parameter(2))
+        #expect(KeySources.trace(1, in: [("Integer", 3, 1, 0)]) == .literals)
+        #expect(KeySources.trace(1, in: [("Variable", 1, 9, 0), ("Function", 1, 9, 1)]) == .expression)
+        #expect(KeySources.trace(1, in: [("SomethingNew", 0, 0, 1)]) == .expression)
     }
 
     @Test func uuidKeysAreMadeOnTheWritingNode() async throws {

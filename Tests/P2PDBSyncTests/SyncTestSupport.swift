@@ -18,9 +18,11 @@ final class TestCluster: Sendable {
     let root: URL
     let members: [Member]
 
+    /// Quick timers; a peer counts as dead only after ten seconds, since a
+    /// loaded machine can leave a session unread for seconds.
     static func fastConfiguration(seeds: [String]) -> SyncConfiguration {
         SyncConfiguration(
-            seeds: seeds, fanout: 3, antiEntropyInterval: 150, peerExchangeInterval: 300, deadPeerTimeout: 3000,
+            seeds: seeds, fanout: 3, antiEntropyInterval: 150, peerExchangeInterval: 300, deadPeerTimeout: 10_000,
             minimumBackoff: 50, maximumBackoff: 500, tickInterval: 20)
     }
 

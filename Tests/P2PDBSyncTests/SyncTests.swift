@@ -158,7 +158,7 @@ struct SyncTests {
             .hello(Hello(protocolVersion: Hello.currentProtocolVersion + 1, features: Hello.supportedFeatures + ["future-v9"], nodeID: newer.nodeID, listenAddress: nil)))
         var inbound = connection.inbound.makeAsyncIterator()
         guard case .hello(let hello)? = try await inbound.next(), case .summary? = try await inbound.next() else {
-            Issue.record("the newer peer got no hello and summary")
+            Issue.record("the newer peer got no hello and summary; the node logged: \(logs.lines.withLock { $0 })")
             return
         }
         #expect(hello.nodeID == cluster[0].nodeID)
