@@ -18,27 +18,35 @@ final class TestCluster: Sendable {
     let root: URL
     let members: [Member]
 
-    /// Quick timers; a peer counts as dead only after ten seconds, since a
-    /// loaded machine can leave a session unread for seconds.
-    static func fastConfiguration(seeds: [String]) -> SyncConfiguration {
+    static func fastConfiguration(seeds: [String], deadPeerTimeout: UInt64 = 3000) -> SyncConfiguration {
         SyncConfiguration(
-            seeds: seeds, fanout: 3, antiEntropyInterval: 150, peerExchangeInterval: 300, deadPeerTimeout: 10_000,
+            seeds: seeds, fanout: 3, antiEntropyInterval: 150, peerExchangeInterval: 300, deadPeerTimeout: deadPeerTimeout,
             minimumBackoff: 50, maximumBackoff: 500, tickInterval: 20)
     }
 
     /// - Parameter seeds: for each node, the indexes of the nodes it joins.
     /// - Parameter logs: where the engines log, if the test reads their lines.
-    init(count: Int, seeds: (Int) -> [Int], network: InProcessNetwork = InProcessNetwork(), logs: LogCapture? = nil) async throws {
+    /// - Parameter deadPeerTimeout: how long a silent peer is kept; a test
+    ///   that plays a peer by hand and sends nothing more raises it, since a
+    ///   loaded machine can leave its session unread for seconds.
+    init(
+        count: Int, seeds: (Int) -> [Int], network: InProcessNetwork = InProcessNetwork(), logs: LogCapture? = nil,
+        deadPeerTimeout: UInt64 = 3000
+    ) async throws {
         self.network = network
         root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-sync-\(UUID().uuidString)")
         var members: [Member] = []
         for index in 0..<count {
-            members.append(try Self.start(index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network, logs: logs))
+            members.append(
+                try Self.start(
+                    index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network, logs: logs, deadPeerTimeout: deadPeerTimeout))
         }
         self.members = members
     }
 
-    static func start(_ index: Int, seeds: [String], root: URL, network: InProcessNetwork, logs: LogCapture? = nil) throws -> Member {
+    static func start(
+        _ index: Int, seeds: [String], root: URL, network: InProcessNetwork, logs: LogCapture? = nil, deadPeerTimeout: UInt64 = 3000
+    ) throws -> Member {
         let directory = DataDirectory(path: root.appendingPathComponent("node-\(index)").path)
         let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(durability: .off))
         let address = "node-\(index)"
@@ -48,7 +56,7 @@ final class TestCluster: Sendable {
         }
         let engine = SyncEngine(
             node: node, transport: network.transport(for: node.nodeID, address: address),
-            configuration: fastConfiguration(seeds: seeds), logger: logger)
+            configuration: fastConfiguration(seeds: seeds, deadPeerTimeout: deadPeerTimeout), logger: logger)
         let task = Task { try await engine.run() }
         return Member(node: node, engine: engine, address: address, task: task)
     }

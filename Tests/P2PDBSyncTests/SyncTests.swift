@@ -143,7 +143,7 @@ struct SyncTests {
     @Test func anOlderProtocolIsRefusedWithALogLineAndANewerPeerIsServed() async throws {
         let logs = LogCapture()
         let network = InProcessNetwork()
-        let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, network: network, logs: logs)
+        let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, network: network, logs: logs, deadPeerTimeout: 60_000)
         let old = NodeKey()
         let oldConnection = try await Self.dial("node-0", from: network.transport(for: old.nodeID, address: "old"))
         try await oldConnection.send(.hello(Hello(protocolVersion: Hello.minimumProtocolVersion - 1, nodeID: old.nodeID, listenAddress: nil)))
