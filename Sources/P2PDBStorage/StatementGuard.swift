@@ -57,6 +57,8 @@ enum StatementGuard {
         ["INSERT", "REPLACE", "UPDATE", "DELETE", "CREATE", "ALTER"].map { Array($0.utf8) })
 
     /// Statements are sent again and again; tokenizing each once is enough.
+    /// Keyed by Swift strings (NFC and NFD spellings meet): a kind never
+    /// depends on how a name is spelled.
     private static let cache = Mutex<[String: Kind]>([:])
 
     static func classify(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {

@@ -147,7 +147,11 @@ final class TableLayout: Sendable {
     /// UPDATE of the given columns of one row, keyed by primary key.
     func updateSQL(columns: [Int]) -> String {
         let assignments = columns.map { "\(SQLText.quoteIdentifier(columnNames[$0])) = ?" }.joined(separator: ", ")
-        return "UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)" + cacheTag
+        // Two columns whose names are one text to Swift (NFC and NFD) make
+        // two statements that GRDB's cache would take for one: the tag
+        // names the columns by position.
+        let columnTag = cacheTag.isEmpty ? "" : " /* \(columns.map(String.init).joined(separator: " ")) */"
+        return "UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)" + cacheTag + columnTag
     }
 
     /// The row's contribution to the state hash.

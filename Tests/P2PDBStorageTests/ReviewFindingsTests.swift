@@ -130,6 +130,23 @@ struct ReviewFindingsTests {
         #expect(try await a.rows("SELECT v FROM \"cafe\u{301}\"") == [[.text("nfd")]])
     }
 
+    /// Found by the surface generator: the merge's UPDATE of one column came
+    /// from GRDB's statement cache, which takes the NFC and NFD spellings of
+    /// one SQL text for the same statement, so a change to `café` (NFC)
+    /// was written into `café` (NFD).
+    @Test func unicodeEquivalentColumnsChangeApart() async throws {
+        let (a, b) = (try TestReplica(), try TestReplica())
+        try await a.sql(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, \"cafe\u{301}\" COUNTER INTEGER NOT NULL DEFAULT 0, \"caf\u{E9}\" COUNTER INTEGER NOT NULL DEFAULT 0, \"n\u{303}\" TEXT, \"\u{F1}\" TEXT)")
+        try await a.sql("INSERT INTO t VALUES (1, -2, -2, 'nfd', 'nfc')")
+        try await Self.bundle(a, b)
+        try await a.sql("UPDATE t SET \"cafe\u{301}\" = \"cafe\u{301}\" - 1, \"n\u{303}\" = 'nfd2'")
+        try await a.sql("UPDATE t SET \"caf\u{E9}\" = \"caf\u{E9}\" + 8, \"\u{F1}\" = 'nfc2'")
+        try await Self.bundle(a, b)
+        #expect(try await b.rows("SELECT \"cafe\u{301}\", \"caf\u{E9}\", \"n\u{303}\", \"\u{F1}\" FROM t") == [[.integer(-3), .integer(6), .text("nfd2"), .text("nfc2")]])
+        try await Self.expectSame([a, b], tables: ["t"])
+    }
+
     // 7
     @Test func aTableTakesTheNameOfAConcurrentIndex() async throws {
         let (a, b) = (try TestReplica(), try TestReplica())
