@@ -177,6 +177,21 @@ enum DDLInspector {
                 .refused,
                 "INTEGER PRIMARY KEY DESC is refused: SQLite does not make it the rowid, and the replicated schema cannot say so; declare \(keyColumns[0].name) INTEGER PRIMARY KEY")
         }
+        // A descending key orders a WITHOUT ROWID table's rows (and so which
+        // row an UPDATE OR REPLACE keeps); the replicated schema keeps key
+        // columns in ascending order only.
+        let descendingKeyColumns = try Int.fetchOne(
+            db,
+            sql: """
+                SELECT count(*) FROM pragma_index_list(?) AS list, pragma_index_xinfo(list.name) AS info \
+                WHERE list.origin = 'pk' AND info.key = 1 AND info."desc" = 1
+                """,
+            arguments: [name]) ?? 0
+        if descendingKeyColumns > 0 {
+            throw P2PDBError(
+                .refused,
+                "PRIMARY KEY ... DESC is refused: the replicated schema keeps key columns in ascending order; declare the key without DESC")
+        }
         return P2PDBCore.TableDefinition(
             name: name, columns: columns, primaryKey: keyColumns.map(\.name), withoutRowID: withoutRowID, strict: strict)
     }

@@ -42,6 +42,15 @@ enum KeySources: Equatable {
                 case "Copy", "SCopy":
                     copied = true
                     pending.append((writer.p1 + (current - writer.p2), address))
+                case "Column" where program.contains(where: { $0.opcode == "OpenEphemeral" && $0.p1 == writer.p1 }):
+                    // An INSERT with RETURNING first stores its rows in a
+                    // temporary table: follow the column back to the
+                    // register its record was made from.
+                    guard let sources = recordSources(column: writer.p2, cursor: writer.p1, in: program[..<address]) else {
+                        return .expression
+                    }
+                    copied = true
+                    pending.append(contentsOf: sources)
                 default:
                     return .expression
                 }
@@ -50,6 +59,27 @@ enum KeySources: Equatable {
         if parameters.isEmpty { return .literals }
         if !copied, parameters.count == 1, let only = parameters.first { return .parameter(only) }
         return .parameters(parameters)
+    }
+
+    /// The registers (and where they are read) that column `column` of the
+    /// rows inserted into temporary table `cursor` was made from; nil
+    /// unless every such row is a record made of registers.
+    private static func recordSources(
+        column: Int64, cursor: Int64, in program: ArraySlice<Instruction>
+    ) -> [(register: Int64, reader: Int)]? {
+        let inserts = program.indices.filter { program[$0].opcode == "Insert" && program[$0].p1 == cursor }
+        guard !inserts.isEmpty else { return nil }
+        var sources: [(register: Int64, reader: Int)] = []
+        for insert in inserts {
+            let record = program[insert].p2
+            let makers = program[..<insert].indices.filter { writes(program[$0]).contains(record) }
+            guard !makers.isEmpty else { return nil }
+            for maker in makers {
+                guard program[maker].opcode == "MakeRecord", column < program[maker].p2 else { return nil }
+                sources.append((program[maker].p1 + column, maker))
+            }
+        }
+        return sources
     }
 
     /// The registers an instruction may write. Instructions that only jump,

@@ -64,6 +64,7 @@ struct AutoKeyTests {
         try await a.sql("INSERT INTO t (k) VALUES (-1), (5)")
         try await a.sql("INSERT OR IGNORE INTO t (a, k) VALUES ('a' || char(0) || 'b', ?)", [.integer(-1)])
         try await a.sql("INSERT OR IGNORE INTO t (a, k) VALUES ('x', ?), (1, 7), ('y', ?)", [.integer(5), .integer(-1)])
+        try await a.sql("INSERT OR IGNORE INTO t (a, k) VALUES (0.5, ?), ('y', ?) RETURNING k", [.integer(5), .integer(-1)])
         #expect(try await a.rows("SELECT k, a FROM t ORDER BY k") == [[.integer(-1), .null], [.integer(5), .null], [.integer(7), .integer(1)]])
         // A NULL among them still gets a key of P2PDB's, and only that row.
         try await a.sql("INSERT INTO t (a, k) VALUES (2, ?), (3, 100)", [.null])
@@ -86,6 +87,16 @@ struct AutoKeyTests {
         ]
         #expect(KeySources.trace(1, in: multiRow) == .parameters([1]))
         #expect(KeySources.trace(1, in: multiRow.prefix(5) + [("Null", 0, 8, 0)] + multiRow.dropFirst(5)) == .expression)
+        // With RETURNING the rows pass through a temporary table first.
+        let returning: [KeySources.Instruction] = [
+            ("InitCoroutine", 5, 11, 2), ("Integer", 42, 6, 0), ("Variable", 1, 8, 0), ("Yield", 5, 0, 0), ("Variable", 2, 6, 0),
+            ("Variable", 3, 8, 0), ("Yield", 5, 0, 0), ("EndCoroutine", 5, 0, 0), ("OpenEphemeral", 0, 3, 0), ("Yield", 5, 17, 0),
+            ("MakeRecord", 6, 3, 12), ("NewRowid", 0, 13, 0), ("Insert", 0, 12, 13), ("Goto", 0, 12, 0), ("OpenWrite", 1, 2, 0),
+            ("Rewind", 0, 38, 0), ("Column", 0, 0, 2), ("SoftNull", 3, 0, 0), ("Column", 0, 2, 1),
+        ]
+        #expect(KeySources.trace(1, in: returning) == .parameters([1, 3]))
+        #expect(KeySources.trace(2, in: returning) == .parameters([2]))
+        #expect(KeySources.trace(1, in: [("OpenRead", 0, 2, 0), ("Column", 0, 2, 1)]) == .expression)
         #expect(KeySources.trace(1, in: [("Once", 0, 1, 0), ("Variable", 2, 1, 0)]) == .parameter(2))
         #expect(KeySources.trace(1, in: [("Integer", 3, 1, 0)]) == .literals)
         #expect(KeySources.trace(1, in: [("Variable", 1, 9, 0), ("Function", 1, 9, 1)]) == .expression)

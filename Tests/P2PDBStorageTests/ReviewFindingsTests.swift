@@ -310,6 +310,8 @@ struct ReviewFindingsTests {
             "ALTER TABLE t ADD COLUMN r INTEGER REFERENCES t(id)",
             "CREATE TABLE temp.tt (id INTEGER PRIMARY KEY)",
             "CREATE TABLE d (id INTEGER PRIMARY KEY DESC, v TEXT)",
+            "CREATE TABLE d (id INTEGER PRIMARY KEY DESC, v TEXT) WITHOUT ROWID",
+            "CREATE TABLE d (a TEXT, b INTEGER, PRIMARY KEY (a, b DESC))",
         ] {
             await #expect(throws: P2PDBError.self, "\(sql)") { try await a.sql(sql) }
         }
