@@ -66,9 +66,15 @@ struct StatementGenerator {
         if column.isCounter, random.chance(0.9) { return value(.integer(Int64(random.int(in: -3...5))), &random) }
         var chosen = anyValue(for: column, &random)
         // A column named `rowid` whose ALTER TABLE failed is the table's
-        // hidden rowid, and once that reaches 2^63-1 SQLite picks the next
-        // one at random: neither SQLite nor P2PDB would replay the case.
-        if SurfaceNames.key(column.name) == SurfaceNames.key("rowid"), chosen == .integer(Int64.max) { chosen = .integer(Int64.max / 2) }
+        // rowid (or its INTEGER PRIMARY KEY): once that reaches 2^63-1 SQLite
+        // picks the next one at random, so the case would not replay, and a
+        // NULL there leaves the key to SQLite, which a case compared with
+        // plain SQLite must not do.
+        if SurfaceNames.key(column.name) == SurfaceNames.key("rowid"),
+            chosen == .integer(Int64.max) || (chosen.isNull && !keysLeftToSQLite)
+        {
+            chosen = .integer(Int64.max / 2)
+        }
         return value(chosen, &random)
     }
 
