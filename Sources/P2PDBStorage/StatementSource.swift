@@ -41,7 +41,8 @@ enum StatementSource {
             try statement.bindRaw(from: request.parameters, next: &next)
             return try body(statement, request.parameters[first..<next])
         }
-        if let last, last.sql == request.sql {
+        // By bytes: `==` takes NFC and NFD spellings for one text.
+        if let last, last.sql.utf8.elementsEqual(request.sql.utf8) {
             guard try run(last.statement) else { return false }
         } else if let statement = try? cachedStatement(request.sql, db) {
             last = (request.sql, statement)

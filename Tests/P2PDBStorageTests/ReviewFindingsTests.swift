@@ -147,6 +147,21 @@ struct ReviewFindingsTests {
         try await Self.expectSame([a, b], tables: ["t"])
     }
 
+    /// Found by the surface generator: a transaction that repeats one SQL
+    /// text reuses its prepared statement, and the comparison took the NFC
+    /// and NFD spellings of a query for one text.
+    @Test func unicodeEquivalentQueriesInOneTransactionReadTheirOwnTables() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE \"caf\u{E9}\" (id INTEGER PRIMARY KEY, v TEXT)")
+        try await a.sql("CREATE TABLE \"cafe\u{301}\" (id INTEGER PRIMARY KEY, v TEXT)")
+        try await a.sql("INSERT INTO \"caf\u{E9}\" VALUES (1, 'nfc')")
+        let result = try await a.store.execute([
+            SQLRequest("SELECT v FROM \"cafe\u{301}\""), SQLRequest("SELECT v FROM \"caf\u{E9}\""),
+            SQLRequest("INSERT INTO \"caf\u{E9}\" VALUES (2, 'written')"),
+        ])
+        #expect(result.results.map(\.rows) == [[], [[.text("nfc")]], []])
+    }
+
     // 7
     @Test func aTableTakesTheNameOfAConcurrentIndex() async throws {
         let (a, b) = (try TestReplica(), try TestReplica())
