@@ -157,7 +157,7 @@ final class AutoKeys {
         for (layout, old) in rows {
             let column = SQLText.quoteIdentifier(layout.columnNames[layout.primaryKeyIndexes[0]])
             let update = try db.cachedStatement(
-                sql: "UPDATE main.\(layout.quotedName) SET \(column) = ? WHERE \(column) = ?" + layout.cacheTag)
+                sql: StatementSource.cacheKeyed("UPDATE main.\(layout.quotedName) SET \(column) = ? WHERE \(column) = ?"))
             var attempts = 0
             while true {
                 let new = allocator.next(now: now)

@@ -16,6 +16,13 @@ enum StatementSource {
         sql.utf8.allSatisfy({ $0 < 0x80 }) ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
     }
 
+    /// SQL P2PDB writes itself, made safe for GRDB's statement cache: text
+    /// outside ASCII carries its own bytes in a comment, so that the NFC
+    /// and NFD spellings of one statement are two keys there.
+    static func cacheKeyed(_ sql: String) -> String {
+        sql.utf8.allSatisfy({ $0 < 0x80 }) ? sql : sql + " /* \(Hex.encode(Array(sql.utf8))) */"
+    }
+
     /// Calls `body` with each statement of the request, its parameters
     /// bound (and given, for a look at their values), until `body` returns
     /// false.

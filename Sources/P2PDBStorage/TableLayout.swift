@@ -41,12 +41,6 @@ final class TableLayout: Sendable {
     let deleteRowSQL: String
     let whereKeySQL: String
     let countKeySQL: String
-    /// Appended to the SQL above: GRDB caches prepared statements by their
-    /// text as Swift strings, which take the NFC and NFD spellings of a
-    /// name for one string, so a table whose names are not ASCII tags its
-    /// SQL with the bytes of its names in a comment.
-    let cacheTag: String
-
     init(tid: Int64, table: ReplicatedSchema.Table) {
         self.tid = tid
         self.table = table
@@ -82,16 +76,14 @@ final class TableLayout: Sendable {
 
         quotedName = SQLText.quoteIdentifier(table.name)
         let quotedColumns = columnNames.map(SQLText.quoteIdentifier)
-        let names = ([table.name] + columnNames).joined(separator: "\u{0}")
-        let cacheTag = names.utf8.allSatisfy { $0 < 0x80 } ? "" : " /* \(Hex.encode(Array(names.utf8))) */"
-        self.cacheTag = cacheTag
         whereKeySQL = primaryKeyIndexes.map { "\(quotedColumns[$0]) = ?" }.joined(separator: " AND ")
         let selectAll = "SELECT \(quotedColumns.joined(separator: ", ")) FROM \(quotedName)"
-        selectAllSQL = selectAll + cacheTag
-        selectRowSQL = "\(selectAll) WHERE \(whereKeySQL)" + cacheTag
-        insertRowSQL = "INSERT INTO \(quotedName) (\(quotedColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ")))" + cacheTag
-        deleteRowSQL = "DELETE FROM \(quotedName) WHERE \(whereKeySQL)" + cacheTag
-        countKeySQL = "SELECT count(*) FROM \(quotedName) WHERE \(whereKeySQL)" + cacheTag
+        selectAllSQL = StatementSource.cacheKeyed(selectAll)
+        selectRowSQL = StatementSource.cacheKeyed("\(selectAll) WHERE \(whereKeySQL)")
+        insertRowSQL = StatementSource.cacheKeyed(
+            "INSERT INTO \(quotedName) (\(quotedColumns.joined(separator: ", "))) VALUES (\(Array(repeating: "?", count: quotedColumns.count).joined(separator: ", ")))")
+        deleteRowSQL = StatementSource.cacheKeyed("DELETE FROM \(quotedName) WHERE \(whereKeySQL)")
+        countKeySQL = StatementSource.cacheKeyed("SELECT count(*) FROM \(quotedName) WHERE \(whereKeySQL)")
     }
 
     /// The value SQLite stores for `value` in column `index`.
@@ -147,11 +139,7 @@ final class TableLayout: Sendable {
     /// UPDATE of the given columns of one row, keyed by primary key.
     func updateSQL(columns: [Int]) -> String {
         let assignments = columns.map { "\(SQLText.quoteIdentifier(columnNames[$0])) = ?" }.joined(separator: ", ")
-        // Two columns whose names are one text to Swift (NFC and NFD) make
-        // two statements that GRDB's cache would take for one: the tag
-        // names the columns by position.
-        let columnTag = cacheTag.isEmpty ? "" : " /* \(columns.map(String.init).joined(separator: " ")) */"
-        return "UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)" + cacheTag + columnTag
+        return StatementSource.cacheKeyed("UPDATE \(quotedName) SET \(assignments) WHERE \(whereKeySQL)")
     }
 
     /// The row's contribution to the state hash.
