@@ -18,3 +18,7 @@ int p2pdb_harden_connection(struct sqlite3 *db) {
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 128 << 20);
     return SQLITE_OK;
 }
+
+int p2pdb_db_config_int(struct sqlite3 *db, int option, int value, int *result) {
+    return sqlite3_db_config(db, option, value, result);
+}

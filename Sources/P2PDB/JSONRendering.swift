@@ -114,7 +114,40 @@ public enum JSONRendering {
             return .object([("op", .string("add_column")), ("table", .string(table)), ("column", .string(column.sql))])
         case .createIndex(let index):
             return .object([("op", .string("create_index")), ("table", .string(index.table)), ("sql", .string(index.sql))])
+        case .createObject(let object):
+            return .object([
+                ("op", .string("create_" + object.kind.keyword.lowercased())), ("name", .string(object.name)), ("sql", .string(object.sql)),
+            ])
+        case .dropObject(let kind, let name):
+            return .object([("op", .string("drop_" + kind.keyword.lowercased())), ("name", .string(name))])
         }
+    }
+}
+
+extension JSONRendering {
+    /// `{"problems": [{"table", "key", "kind", "parent"|"constraint", "message"}], "count"}`.
+    public static func constraintProblems(_ problems: [ConstraintProblem]) -> JSON {
+        .object([
+            ("count", .integer(Int64(problems.count))),
+            (
+                "problems",
+                .array(
+                    problems.map { problem in
+                        var members: [(String, JSON)] = [("table", .string(problem.table)), ("key", .array(problem.key.map(\.json)))]
+                        switch problem.kind {
+                        case .danglingReference(let parent, let columns):
+                            members += [
+                                ("kind", .string("dangling_reference")), ("parent", .string(parent)),
+                                ("columns", .array(columns.map { .string($0) })),
+                            ]
+                        case .failedCheck(let constraint):
+                            members += [("kind", .string("failed_check")), ("constraint", .string(constraint))]
+                        }
+                        members.append(("message", .string(problem.description)))
+                        return .object(members)
+                    })
+            ),
+        ])
     }
 }
 

@@ -7,7 +7,7 @@ public struct RootCommand: AsyncParsableCommand {
         abstract: "A peer-to-peer, offline-first, replicated SQL database.",
         version: "0.1.0",
         subcommands: [
-            InitCommand.self, SQLCommand.self, StatusCommand.self, LogCommand.self, VerifyCommand.self,
+            InitCommand.self, SQLCommand.self, StatusCommand.self, LogCommand.self, VerifyCommand.self, CheckCommand.self,
             ExportCommand.self, ImportCommand.self, ServeCommand.self, TokenCommand.self, BenchCommand.self, SimulateCommand.self, FuzzCommand.self,
             SurfaceCommand.self, ResumeWritesCommand.self,
         ])

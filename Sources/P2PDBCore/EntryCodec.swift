@@ -94,18 +94,32 @@ public enum EntryCodec {
         case createTable = 1
         case addColumn = 2
         case createIndex = 3
+        case createObject = 4
+        case dropObject = 5
     }
+
+    private static let foreignKeyActions = ForeignKeyConstraint.Action.allCases
 
     public static func encode(_ change: SchemaChange, into writer: inout ByteWriter) {
         switch change {
         case .createTable(let table):
             writer.writeByte(SchemaTag.createTable.rawValue)
             writer.writeString(table.name)
-            writer.writeByte((table.withoutRowID ? 1 : 0) | (table.strict ? 2 : 0))
+            let constrained = !table.checks.isEmpty || !table.foreignKeys.isEmpty
+            writer.writeByte((table.withoutRowID ? 1 : 0) | (table.strict ? 2 : 0) | (constrained ? 4 : 0))
             writer.writeVarint(table.columns.count)
             for column in table.columns { encode(column, into: &writer) }
             writer.writeVarint(table.primaryKey.count)
             for name in table.primaryKey { writer.writeString(name) }
+            if constrained {
+                writer.writeVarint(table.checks.count)
+                for check in table.checks {
+                    writer.writeString(check.name ?? "")
+                    writer.writeString(check.expression)
+                }
+                writer.writeVarint(table.foreignKeys.count)
+                for key in table.foreignKeys { encode(key, into: &writer) }
+            }
         case .addColumn(let table, let column):
             writer.writeByte(SchemaTag.addColumn.rawValue)
             writer.writeString(table)
@@ -119,7 +133,28 @@ public enum EntryCodec {
                 writer.writeString(column.name)
                 writer.writeByte(column.descending ? 1 : 0)
             }
+        case .createObject(let object):
+            writer.writeByte(SchemaTag.createObject.rawValue)
+            writer.writeByte(object.kind.rawValue)
+            writer.writeString(object.name)
+            writer.writeString(object.table)
+            writer.writeString(object.sql)
+        case .dropObject(let kind, let name):
+            writer.writeByte(SchemaTag.dropObject.rawValue)
+            writer.writeByte(kind.rawValue)
+            writer.writeString(name)
         }
+    }
+
+    private static func encode(_ key: ForeignKeyConstraint, into writer: inout ByteWriter) {
+        writer.writeVarint(key.columns.count)
+        for column in key.columns { writer.writeString(column) }
+        writer.writeString(key.parentTable)
+        writer.writeVarint(key.parentColumns.count)
+        for column in key.parentColumns { writer.writeString(column) }
+        let onDelete = foreignKeyActions.firstIndex(of: key.onDelete) ?? 0
+        let onUpdate = foreignKeyActions.firstIndex(of: key.onUpdate) ?? 0
+        writer.writeByte(UInt8(onDelete) | UInt8(onUpdate) << 3 | (key.deferred ? 64 : 0))
     }
 
     static func encode(_ column: ColumnDefinition, into writer: inout ByteWriter) {
@@ -139,7 +174,7 @@ public enum EntryCodec {
         case .createTable:
             let name = try readObjectName(&reader)
             let flags = try reader.readByte()
-            guard flags & ~3 == 0 else { throw .malformed("unknown table flags \(flags)") }
+            guard flags & ~7 == 0 else { throw .malformed("unknown table flags \(flags)") }
             let columnCount = try reader.readCount()
             guard columnCount >= 1 else { throw .malformed("table \(name) has no columns") }
             guard columnCount <= ReplicatedSchema.Table.maximumColumns else {
@@ -164,10 +199,29 @@ public enum EntryCodec {
                 }
                 primaryKey.append(column)
             }
+            var checks: [CheckConstraint] = []
+            var foreignKeys: [ForeignKeyConstraint] = []
+            if flags & 4 != 0 {
+                for _ in 0..<(try reader.readCount(minimumItemSize: 3)) {
+                    let constraintName = try reader.readString()
+                    if !constraintName.isEmpty, let problem = SQLText.identifierProblem(constraintName) {
+                        throw .malformed("invalid constraint name: \(problem)")
+                    }
+                    let expression = try reader.readString()
+                    guard SQLText.isParenthesizedExpression(expression) else {
+                        throw .malformed("a CHECK constraint of \(name) is not one parenthesized expression")
+                    }
+                    checks.append(CheckConstraint(name: constraintName.isEmpty ? nil : constraintName, expression: expression))
+                }
+                for _ in 0..<(try reader.readCount(minimumItemSize: 4)) {
+                    foreignKeys.append(try decodeForeignKey(&reader, table: name, columns: names))
+                }
+                guard !checks.isEmpty || !foreignKeys.isEmpty else { throw .malformed("table \(name) says it has constraints and has none") }
+            }
             return .createTable(
                 TableDefinition(
                     name: name, columns: columns, primaryKey: primaryKey, withoutRowID: flags & 1 != 0,
-                    strict: flags & 2 != 0))
+                    strict: flags & 2 != 0, checks: checks, foreignKeys: foreignKeys))
         case .addColumn:
             let table = try readIdentifier(&reader)
             return .addColumn(table: table, column: try decodeColumn(&reader))
@@ -185,9 +239,55 @@ public enum EntryCodec {
                 columns.append(IndexDefinition.Column(name: column, descending: order == 1))
             }
             return .createIndex(IndexDefinition(name: name, table: table, columns: columns))
+        case .createObject:
+            guard let kind = SchemaObjectDefinition.Kind(rawValue: try reader.readByte()), kind != .index else {
+                throw .malformed("unknown kind of schema object")
+            }
+            let name = try readObjectName(&reader)
+            let table = try reader.readString()
+            if kind == .trigger, let problem = SQLText.identifierProblem(table) { throw .malformed("invalid trigger table: \(problem)") }
+            if kind == .view, !table.isEmpty { throw .malformed("a view names no table") }
+            let sql = try reader.readString()
+            let object = SchemaObjectDefinition(kind: kind, name: name, table: table, sql: sql)
+            if let problem = SQLText.schemaObjectProblem(object) { throw .malformed("\(kind.keyword.lowercased()) \(name): \(problem)") }
+            return .createObject(object)
+        case .dropObject:
+            guard let kind = SchemaObjectDefinition.Kind(rawValue: try reader.readByte()) else {
+                throw .malformed("unknown kind of schema object")
+            }
+            return .dropObject(kind: kind, name: try readObjectName(&reader))
         case nil:
             throw .malformed("unknown schema change \(tag) (written by a newer version?)")
         }
+    }
+
+    private static func decodeForeignKey(
+        _ reader: inout ByteReader, table: String, columns: Set<IdentifierKey>
+    ) throws(FormatError) -> ForeignKeyConstraint {
+        let count = try reader.readCount(minimumItemSize: 2)
+        guard count >= 1 else { throw .malformed("a foreign key of \(table) has no columns") }
+        var keyColumns: [String] = []
+        for _ in 0..<count {
+            let column = try readIdentifier(&reader)
+            guard columns.contains(SQLText.key(column)) else {
+                throw .malformed("foreign key column \(column) is not a column of \(table)")
+            }
+            keyColumns.append(column)
+        }
+        let parent = try readIdentifier(&reader)
+        let parentCount = try reader.readCount(minimumItemSize: 2)
+        guard parentCount == 0 || parentCount == count else {
+            throw .malformed("a foreign key of \(table) names \(count) columns and \(parentCount) parent columns")
+        }
+        var parentColumns: [String] = []
+        for _ in 0..<parentCount { parentColumns.append(try readIdentifier(&reader)) }
+        let actions = try reader.readByte()
+        guard Int(actions & 7) < foreignKeyActions.count, Int(actions >> 3 & 7) < foreignKeyActions.count, actions & 128 == 0 else {
+            throw .malformed("unknown foreign key action")
+        }
+        return ForeignKeyConstraint(
+            columns: keyColumns, parentTable: parent, parentColumns: parentColumns, onDelete: foreignKeyActions[Int(actions & 7)],
+            onUpdate: foreignKeyActions[Int(actions >> 3 & 7)], deferred: actions & 64 != 0)
     }
 
     static func decodeColumn(_ reader: inout ByteReader) throws(FormatError) -> ColumnDefinition {

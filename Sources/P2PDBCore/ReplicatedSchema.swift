@@ -52,6 +52,8 @@ public struct ReplicatedSchema: Sendable, Equatable {
         public var primaryKey: [String]
         public var withoutRowID: Bool
         public var strict: Bool
+        public var checks: [CheckConstraint] = []
+        public var foreignKeys: [ForeignKeyConstraint] = []
         public var origin: Origin
         /// Every column any change defined for the table, as defined,
         /// sorted by origin.
@@ -99,9 +101,15 @@ public struct ReplicatedSchema: Sendable, Equatable {
         }
 
         /// The CREATE TABLE statement every replica runs for this table.
-        public var createSQL: String {
+        public var createSQL: String { createSQL(withConstraints: true) }
+
+        /// The CREATE TABLE statement, with or without the CHECK and
+        /// FOREIGN KEY clauses (a replica whose SQLite cannot create the
+        /// clauses another replica wrote keeps the table without them).
+        public func createSQL(withConstraints: Bool) -> String {
             var parts = columns.map(\.definition.sql)
             parts.append("PRIMARY KEY (" + primaryKey.map(SQLText.quoteIdentifier).joined(separator: ", ") + ")")
+            if withConstraints { parts += constraintsSQL }
             var sql = "CREATE TABLE \(SQLText.quoteIdentifier(name)) (\(parts.joined(separator: ", ")))"
             var options: [String] = []
             if withoutRowID { options.append("WITHOUT ROWID") }
@@ -110,10 +118,14 @@ public struct ReplicatedSchema: Sendable, Equatable {
             return sql
         }
 
+        /// CHECK and FOREIGN KEY clauses, as in ``createSQL``.
+        public var constraintsSQL: [String] { checks.map(\.sql) + foreignKeys.map(\.sql) }
+
         var digest: Bytes32 {
             StateDigest.table(
                 name: name, columnsSQL: columns.map(\.definition.sql), primaryKey: primaryKey,
-                options: (withoutRowID ? "without rowid;" : "") + (strict ? "strict;" : ""))
+                options: (withoutRowID ? "without rowid;" : "") + (strict ? "strict;" : "")
+                    + constraintsSQL.map { $0 + ";" }.joined())
         }
 
         /// True if `other` is this table with columns appended: reachable by
@@ -121,7 +133,8 @@ public struct ReplicatedSchema: Sendable, Equatable {
         public func isPrefix(of other: Table) -> Bool {
             name.utf8.elementsEqual(other.name.utf8) && primaryKey.map { Array($0.utf8) } == other.primaryKey.map { Array($0.utf8) }
                 && withoutRowID == other.withoutRowID
-                && strict == other.strict && columns.count <= other.columns.count
+                && strict == other.strict && constraintsSQL.map { Array($0.utf8) } == other.constraintsSQL.map { Array($0.utf8) }
+                && columns.count <= other.columns.count
                 && zip(columns, other.columns).allSatisfy { $0.definition == $1.definition }
         }
     }
@@ -131,8 +144,43 @@ public struct ReplicatedSchema: Sendable, Equatable {
         public var origin: Origin
     }
 
+    public struct Object: Equatable, Sendable {
+        public var definition: SchemaObjectDefinition
+        public var origin: Origin
+    }
+
+    /// The definitions of one name and kind that no DROP has removed, by
+    /// origin; the first one is in force. A DROP removes the definitions
+    /// before it, so a definition made after a DROP (a re-create) stands,
+    /// whatever order the changes arrive in.
+    struct Versions<Definition: Equatable & Sendable>: Equatable, Sendable {
+        var dropped: Origin?
+        var live: [(definition: Definition, origin: Origin)] = []
+
+        mutating func define(_ definition: Definition, at origin: Origin) {
+            if let dropped, origin < dropped { return }
+            guard !live.contains(where: { $0.origin == origin }) else { return }
+            let position = live.firstIndex { origin < $0.origin } ?? live.endIndex
+            live.insert((definition, origin), at: position)
+        }
+
+        mutating func drop(at origin: Origin) {
+            if let dropped, origin < dropped { return }
+            dropped = origin
+            live.removeAll { $0.origin < origin }
+        }
+
+        var current: (definition: Definition, origin: Origin)? { live.first }
+
+        static func == (lhs: Versions, rhs: Versions) -> Bool {
+            lhs.dropped == rhs.dropped && lhs.live.map(\.origin) == rhs.live.map(\.origin)
+                && lhs.live.map(\.definition) == rhs.live.map(\.definition)
+        }
+    }
+
     public private(set) var tables: [IdentifierKey: Table] = [:]
-    public private(set) var indexes: [IdentifierKey: Index] = [:]
+    private var indexVersions: [IdentifierKey: Versions<IndexDefinition>] = [:]
+    private var objectVersions: [SchemaObjectDefinition.Kind: [IdentifierKey: Versions<SchemaObjectDefinition>]] = [:]
     /// Columns added to tables this replica has not seen created.
     private var pendingColumns: [IdentifierKey: [Column]] = [:]
 
@@ -140,21 +188,56 @@ public struct ReplicatedSchema: Sendable, Equatable {
 
     public func table(named name: String) -> Table? { tables[SQLText.key(name)] }
 
-    /// Indexes whose table and columns exist: the ones to create physically.
+    /// The index definitions in force, by name.
+    public var indexes: [IdentifierKey: Index] {
+        indexVersions.compactMapValues { $0.current.map { Index(definition: $0.definition, origin: $0.origin) } }
+    }
+
+    /// Views in force whose name no table takes: the ones to create.
     ///
-    /// Tables and indexes share one namespace in SQLite. When replicas
-    /// concurrently create a table and an index under one name, the table
-    /// keeps the name, whichever came first: dropping the index loses
-    /// nothing, dropping the table would lose its rows.
+    /// Tables, views and indexes share one namespace in SQLite. When
+    /// replicas concurrently create two of them under one name, a table
+    /// keeps the name, then a view, whichever came first: a table holds
+    /// rows, a view is named in queries, an index only speeds them up.
+    public var effectiveViews: [SchemaObjectDefinition] {
+        (objectVersions[.view] ?? [:]).compactMap { key, versions -> SchemaObjectDefinition? in
+            guard tables[key] == nil else { return nil }
+            return versions.current?.definition
+        }.sorted { SQLText.key($0.name) < SQLText.key($1.name) }
+    }
+
+    /// Triggers in force whose table exists (triggers have a namespace of
+    /// their own).
+    public var effectiveTriggers: [SchemaObjectDefinition] {
+        (objectVersions[.trigger] ?? [:]).compactMap { _, versions -> SchemaObjectDefinition? in
+            guard let definition = versions.current?.definition, table(named: definition.table) != nil else { return nil }
+            return definition
+        }.sorted { SQLText.key($0.name) < SQLText.key($1.name) }
+    }
+
+    /// True if any table has a CHECK or FOREIGN KEY constraint.
+    public var hasConstraints: Bool { tables.values.contains { !$0.checks.isEmpty || !$0.foreignKeys.isEmpty } }
+
+    /// Indexes whose table and columns exist and whose name no table or
+    /// view takes: the ones to create physically.
     public var effectiveIndexes: [IndexDefinition] {
-        indexes.compactMap { key, index -> IndexDefinition? in
-            guard tables[key] == nil, let table = table(named: index.definition.table),
+        let views = Set(effectiveViews.map { SQLText.key($0.name) })
+        return indexes.compactMap { key, index -> IndexDefinition? in
+            guard tables[key] == nil, !views.contains(key), let table = table(named: index.definition.table),
                 index.definition.columns.allSatisfy({ table.column(named: $0.name) != nil })
             else { return nil }
             var definition = index.definition
             definition.table = table.name
             return definition
         }.sorted { SQLText.key($0.name) < SQLText.key($1.name) }
+    }
+
+    /// True if a view, trigger or index of that name is in force.
+    public func has(_ kind: SchemaObjectDefinition.Kind, named name: String) -> Bool {
+        switch kind {
+        case .index: return indexVersions[SQLText.key(name)]?.current != nil
+        default: return objectVersions[kind]?[SQLText.key(name)]?.current != nil
+        }
     }
 
     /// The part of the state hash that covers the schema. Kept up to date
@@ -168,6 +251,7 @@ public struct ReplicatedSchema: Sendable, Equatable {
         var hash = StateHash.zero
         for table in tables.values { hash.add(table.digest) }
         for index in effectiveIndexes { hash.add(StateDigest.index(sql: index.sql)) }
+        for object in effectiveViews + effectiveTriggers { hash.add(StateDigest.index(sql: object.sql)) }
         digest = hash
     }
 
@@ -187,6 +271,8 @@ public struct ReplicatedSchema: Sendable, Equatable {
                     table.primaryKey = definition.primaryKey
                     table.withoutRowID = definition.withoutRowID
                     table.strict = definition.strict
+                    table.checks = definition.checks
+                    table.foreignKeys = definition.foreignKeys
                     table.origin = origin
                 }
                 for column in columns { Self.merge(column, into: &table.declaredColumns) }
@@ -196,6 +282,8 @@ public struct ReplicatedSchema: Sendable, Equatable {
                 var table = Table(
                     name: definition.name, primaryKey: definition.primaryKey, withoutRowID: definition.withoutRowID,
                     strict: definition.strict, origin: origin)
+                table.checks = definition.checks
+                table.foreignKeys = definition.foreignKeys
                 for column in columns + (pendingColumns.removeValue(forKey: key) ?? []) {
                     Self.merge(column, into: &table.declaredColumns)
                 }
@@ -213,9 +301,13 @@ public struct ReplicatedSchema: Sendable, Equatable {
                 Self.merge(column, into: &pendingColumns[key, default: []])
             }
         case .createIndex(let definition):
-            let key = SQLText.key(definition.name)
-            if let existing = indexes[key], existing.origin <= origin { return }
-            indexes[key] = Index(definition: definition, origin: origin)
+            indexVersions[SQLText.key(definition.name), default: Versions()].define(definition, at: origin)
+        case .createObject(let definition):
+            objectVersions[definition.kind, default: [:]][SQLText.key(definition.name), default: Versions()].define(definition, at: origin)
+        case .dropObject(.index, let name):
+            indexVersions[SQLText.key(name), default: Versions()].drop(at: origin)
+        case .dropObject(let kind, let name):
+            objectVersions[kind, default: [:]][SQLText.key(name), default: Versions()].drop(at: origin)
         }
     }
 

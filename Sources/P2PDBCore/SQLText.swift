@@ -26,6 +26,17 @@ public enum SQLText {
     public struct Token: Equatable, Sendable {
         public var kind: TokenKind
         public var text: String
+        /// Where the token was in the text, in Unicode scalars (see
+        /// ``SQLText/source(of:in:)``).
+        public var range: Range<Int> = 0..<0
+
+        public init(kind: TokenKind, text: String) {
+            self.kind = kind
+            self.text = text
+        }
+
+        /// Equal kind and text, wherever the tokens were.
+        public static func == (lhs: Token, rhs: Token) -> Bool { lhs.kind == rhs.kind && lhs.text == rhs.text }
 
         /// Upper-cased text of a bare word, for keyword checks.
         public var keyword: String? { kind == .word ? text.uppercased() : nil }
@@ -52,6 +63,9 @@ public enum SQLText {
             return String(result)
         }
         while index < chars.count {
+            let tokenStart = index
+            let tokenCount = tokens.count
+            defer { if tokens.count > tokenCount { tokens[tokens.count - 1].range = tokenStart..<index } }
             let c = chars[index]
             if c.properties.isWhitespace {
                 index += 1
@@ -128,6 +142,13 @@ public enum SQLText {
         return tokens
     }
 
+    /// The text from the start of `first` to the end of `last`, as written.
+    public static func source(from first: Token, through last: Token, in sql: String) -> String {
+        var result = String.UnicodeScalarView()
+        result.append(contentsOf: Array(sql.unicodeScalars)[first.range.lowerBound..<last.range.upperBound])
+        return String(result)
+    }
+
     /// True if `text` is a valid declared column type: words, optionally
     /// followed by one or two (signed) numbers in parentheses, e.g.
     /// `VARCHAR(10)` or `COUNTER INTEGER`.
@@ -175,7 +196,18 @@ public enum SQLText {
         if tokens.count == 2, first.isPunctuation("+") || first.isPunctuation("-") {
             return tokens[1].kind == .number
         }
-        guard first.isPunctuation("("), tokens.last?.isPunctuation(")") == true else { return false }
+        return isParenthesized(tokens)
+    }
+
+    /// True if `text` is one expression in balanced parentheses, with no
+    /// parameters and no statement separator, as in a CHECK constraint.
+    public static func isParenthesizedExpression(_ text: String) -> Bool {
+        guard let tokens = tokenize(text) else { return false }
+        return isParenthesized(tokens)
+    }
+
+    private static func isParenthesized(_ tokens: [Token]) -> Bool {
+        guard tokens.first?.isPunctuation("(") == true, tokens.last?.isPunctuation(")") == true else { return false }
         var depth = 0
         for (position, token) in tokens.enumerated() {
             if token.isPunctuation(";") || token.kind == .parameter { return false }
@@ -186,6 +218,50 @@ public enum SQLText {
             }
         }
         return depth == 0
+    }
+
+    /// The CREATE statement of a view or trigger with a canonical head,
+    /// `CREATE VIEW "name"` or `CREATE TRIGGER "name"`, and the rest as
+    /// the user wrote it; nil if `sql` is not such a statement.
+    public static func canonicalObjectSQL(_ sql: String, kind: SchemaObjectDefinition.Kind) -> (name: String, sql: String)? {
+        guard let tokens = tokenize(sql), tokens.count > 3, tokens[0].isKeyword("CREATE"), tokens[1].isKeyword(kind.keyword) else {
+            return nil
+        }
+        var index = 2
+        if tokens.count > index + 3, tokens[index].isKeyword("IF"), tokens[index + 1].isKeyword("NOT"), tokens[index + 2].isKeyword("EXISTS") {
+            index += 3
+        }
+        if tokens.count > index + 2, tokens[index + 1].isPunctuation(".") { index += 2 }
+        guard index + 1 < tokens.count, tokens[index].kind == .word || tokens[index].kind == .quotedIdentifier || tokens[index].kind == .string
+        else { return nil }
+        let name = tokens[index].text
+        let rest = source(from: tokens[index + 1], through: tokens[tokens.count - 1], in: sql)
+        return (name, "CREATE \(kind.keyword) \(quoteIdentifier(name)) \(rest)")
+    }
+
+    /// Why a view or trigger definition from an entry cannot be created as
+    /// one statement of its kind, or nil if it can be tried.
+    public static func schemaObjectProblem(_ object: SchemaObjectDefinition) -> String? {
+        guard let canonical = canonicalObjectSQL(object.sql, kind: object.kind),
+            canonical.name.utf8.elementsEqual(object.name.utf8), canonical.sql.utf8.elementsEqual(object.sql.utf8),
+            let tokens = tokenize(object.sql)
+        else { return "not a CREATE \(object.kind.keyword) statement of that name" }
+        if tokens.contains(where: { $0.kind == .parameter }) { return "parameters are not allowed" }
+        switch object.kind {
+        case .view:
+            if tokens.contains(where: { $0.isPunctuation(";") }) { return "a view is one statement" }
+        case .trigger:
+            guard tokens.last?.isKeyword("END") == true, tokens.contains(where: { $0.isKeyword("BEGIN") }) else {
+                return "a trigger's body is BEGIN ... END"
+            }
+            for index in tokens.indices.dropLast(2)
+            where tokens[index].isKeyword("RAISE") && tokens[index + 1].isPunctuation("(") && tokens[index + 2].isKeyword("IGNORE") {
+                return "RAISE(IGNORE) is refused (it leaves the rest of the statement's triggers unrun); skip rows with the trigger's WHEN clause"
+            }
+        case .index:
+            return "indexes have their own definition"
+        }
+        return nil
     }
 
     private static let literalKeywords: Set<String> = [

@@ -69,13 +69,127 @@ public struct TableDefinition: Hashable, Sendable {
     public var primaryKey: [String]
     public var withoutRowID: Bool
     public var strict: Bool
+    /// CHECK constraints, column and table ones alike, in declaration order.
+    public var checks: [CheckConstraint]
+    /// FOREIGN KEY constraints, in declaration order.
+    public var foreignKeys: [ForeignKeyConstraint]
 
-    public init(name: String, columns: [ColumnDefinition], primaryKey: [String], withoutRowID: Bool = false, strict: Bool = false) {
+    public init(
+        name: String, columns: [ColumnDefinition], primaryKey: [String], withoutRowID: Bool = false, strict: Bool = false,
+        checks: [CheckConstraint] = [], foreignKeys: [ForeignKeyConstraint] = []
+    ) {
         self.name = name
         self.columns = columns
         self.primaryKey = primaryKey
         self.withoutRowID = withoutRowID
         self.strict = strict
+        self.checks = checks
+        self.foreignKeys = foreignKeys
+    }
+}
+
+/// A CHECK constraint: SQLite checks it on a node's own writes; a merge
+/// never refuses a row over it (concurrent counter deltas can take a stock
+/// below zero), and rows that break it are reported instead.
+public struct CheckConstraint: Hashable, Sendable {
+    /// The constraint's name, if it was given one with CONSTRAINT.
+    public var name: String?
+    /// The expression in its parentheses, as written.
+    public var expression: String
+
+    public init(name: String? = nil, expression: String) {
+        self.name = name
+        self.expression = expression
+    }
+
+    public var sql: String {
+        (name.map { "CONSTRAINT \(SQLText.quoteIdentifier($0)) " } ?? "") + "CHECK " + expression
+    }
+
+    /// What SQLite names the constraint in its error messages.
+    public var label: String {
+        if let name { return name }
+        var inner = Substring(expression).dropFirst().dropLast()
+        while let first = inner.first, first.isWhitespace { inner = inner.dropFirst() }
+        while let last = inner.last, last.isWhitespace { inner = inner.dropLast() }
+        return String(inner)
+    }
+}
+
+/// A FOREIGN KEY constraint: enforced, with its ON DELETE and ON UPDATE
+/// actions, on a node's own writes; never while other replicas' entries are
+/// merged (their cascades arrive as row changes), so a child whose parent
+/// another replica deleted stays, and is reported as dangling.
+public struct ForeignKeyConstraint: Hashable, Sendable {
+    public enum Action: String, Hashable, Sendable, CaseIterable {
+        case noAction = "NO ACTION"
+        case restrict = "RESTRICT"
+        case setNull = "SET NULL"
+        case setDefault = "SET DEFAULT"
+        case cascade = "CASCADE"
+    }
+
+    public var columns: [String]
+    public var parentTable: String
+    /// Empty when the clause names none: the parent's primary key.
+    public var parentColumns: [String]
+    public var onDelete: Action
+    public var onUpdate: Action
+    /// `DEFERRABLE INITIALLY DEFERRED`: checked when the transaction commits.
+    public var deferred: Bool
+
+    public init(
+        columns: [String], parentTable: String, parentColumns: [String] = [], onDelete: Action = .noAction,
+        onUpdate: Action = .noAction, deferred: Bool = false
+    ) {
+        self.columns = columns
+        self.parentTable = parentTable
+        self.parentColumns = parentColumns
+        self.onDelete = onDelete
+        self.onUpdate = onUpdate
+        self.deferred = deferred
+    }
+
+    public var sql: String {
+        var sql = "FOREIGN KEY (" + columns.map(SQLText.quoteIdentifier).joined(separator: ", ") + ") REFERENCES "
+            + SQLText.quoteIdentifier(parentTable)
+        if !parentColumns.isEmpty { sql += " (" + parentColumns.map(SQLText.quoteIdentifier).joined(separator: ", ") + ")" }
+        if onDelete != .noAction { sql += " ON DELETE " + onDelete.rawValue }
+        if onUpdate != .noAction { sql += " ON UPDATE " + onUpdate.rawValue }
+        if deferred { sql += " DEFERRABLE INITIALLY DEFERRED" }
+        return sql
+    }
+}
+
+/// A replicated view or trigger: its CREATE statement as the user wrote it.
+/// Views and triggers are schema objects like indexes: the first definition
+/// of a name wins, and a DROP removes the definitions it follows.
+public struct SchemaObjectDefinition: Hashable, Sendable {
+    public enum Kind: UInt8, Hashable, Sendable {
+        case view = 1
+        case trigger = 2
+        case index = 3
+
+        public var keyword: String {
+            switch self {
+            case .view: return "VIEW"
+            case .trigger: return "TRIGGER"
+            case .index: return "INDEX"
+            }
+        }
+    }
+
+    public var kind: Kind
+    public var name: String
+    /// The table a trigger is on; empty for a view.
+    public var table: String
+    public var sql: String
+
+    public init(kind: Kind, name: String, table: String = "", sql: String) {
+        self.kind = kind
+        self.name = name
+        self.table = table
+        self.sql = sql
     }
 }
 
@@ -112,13 +226,20 @@ public enum SchemaChange: Hashable, Sendable {
     case createTable(TableDefinition)
     case addColumn(table: String, column: ColumnDefinition)
     case createIndex(IndexDefinition)
+    /// CREATE VIEW or CREATE TRIGGER.
+    case createObject(SchemaObjectDefinition)
+    /// DROP VIEW, DROP TRIGGER or DROP INDEX: removes the definitions of
+    /// the name that come before it.
+    case dropObject(kind: SchemaObjectDefinition.Kind, name: String)
 
-    /// The table the change concerns.
+    /// The table the change concerns, if any.
     public var tableName: String {
         switch self {
         case .createTable(let table): return table.name
         case .addColumn(let table, _): return table
         case .createIndex(let index): return index.table
+        case .createObject(let object): return object.table
+        case .dropObject: return ""
         }
     }
 }

@@ -35,6 +35,7 @@ struct APIRoutes: Sendable {
         router.post("/v1/sql") { request, _ in try await sql(request) }
         router.post("/v1/tx") { request, _ in try await transaction(request) }
         router.get("/v1/status") { _, _ in JSONResponse.make(try await status()) }
+        router.get("/v1/check") { _, _ in JSONResponse.make(JSONRendering.constraintProblems(try await node.store.constraintProblems())) }
         router.get("/v1/entries") { request, _ in try await entries(request) }
         router.get("/v1/entries/:id") { _, context in try await entry(context.parameters.require("id")) }
         router.get("/v1/changes") { request, _ in try await changes(request) }

@@ -48,6 +48,8 @@ final class AutoKeys {
     /// The schema the analyses were made under: a table that becomes a
     /// rowid table changes what its inserts compile to.
     private var schema = StateHash.zero
+    /// Tables the schema's triggers insert into.
+    private var triggerTargets: [IdentifierKey] = []
     let allocator = KeyAllocator()
 
     /// The tables whose keys this statement leaves to SQLite, given the
@@ -62,6 +64,7 @@ final class AutoKeys {
             analyses.removeAll()
             byStatement.removeAll()
             self.schema = schema.digest
+            triggerTargets = Self.insertTargets(of: schema.effectiveTriggers)
         }
         let uses = try self.uses(of: statement, db)
         guard !uses.isEmpty else { return [:] }
@@ -94,7 +97,7 @@ final class AutoKeys {
         if let known = analyses[bytes] {
             uses = known
         } else {
-            uses = try Self.analyze(sql, db)
+            uses = try Self.analyze(sql, db, triggerTargets: triggerTargets)
             if analyses.count >= 4096 { analyses.removeAll(keepingCapacity: true) }
             analyses[bytes] = uses
         }
@@ -105,7 +108,7 @@ final class AutoKeys {
 
     /// Reads the tables a statement may give SQLite-chosen keys from its
     /// EXPLAIN listing.
-    static func analyze(_ sql: String, _ db: Database) throws -> [Use] {
+    static func analyze(_ sql: String, _ db: Database, triggerTargets: [IdentifierKey] = []) throws -> [Use] {
         struct Operation {
             var opcode: String
             var p1: Int64
@@ -146,7 +149,24 @@ final class AutoKeys {
             }
             uses.append(Use(table: IdentifierKey(table), assignment: assignment))
         }
+        // A trigger's program is not in the listing: when the statement can
+        // fire one, every table a trigger inserts into is watched.
+        if program.contains(where: { $0.opcode == "Program" }) {
+            uses += triggerTargets.map { Use(table: $0, assignment: .watched) }
+        }
         return uses
+    }
+
+    /// The tables the triggers' INSERT and REPLACE statements name.
+    static func insertTargets(of triggers: [SchemaObjectDefinition]) -> [IdentifierKey] {
+        var targets = Set<IdentifierKey>()
+        for trigger in triggers {
+            guard let tokens = SQLText.tokenize(trigger.sql), let begin = tokens.firstIndex(where: { $0.isKeyword("BEGIN") }) else { continue }
+            for index in tokens.indices.dropFirst(begin) where tokens[index].isKeyword("INTO") && index + 1 < tokens.count {
+                targets.insert(IdentifierKey(tokens[index + 1].text))
+            }
+        }
+        return targets.sorted()
     }
 
     /// Moves rows that got their key from SQLite to keys of their own, and

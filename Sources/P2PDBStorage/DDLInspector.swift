@@ -13,7 +13,7 @@ enum DDLInspector {
     static func createTable(_ statement: Statement, _ db: Database) throws -> SchemaChange? {
         try inspect(statement, db) { before in
             // AUTOINCREMENT also creates sqlite_sequence.
-            let created = try createdNames(db, type: "table", before: before.tables).filter { !InternalSchema.isInternal($0) }
+            let created = try createdNames(db, type: "table", before: before["table"] ?? []).filter { !InternalSchema.isInternal($0) }
             guard let name = created.first else { return nil }
             return .createTable(try tableDefinition(db, name: name))
         }
@@ -41,9 +41,6 @@ enum DDLInspector {
                         .refused,
                         "a COUNTER column added to an existing table must have DEFAULT 0; add it with DEFAULT 0, then UPDATE the rows that need another value")
                 }
-                if try foreignKeyCount(db, table: layout.name) > 0 {
-                    throw P2PDBError(.refused, "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge")
-                }
                 return .addColumn(table: layout.name, column: definition)
             }
             return nil
@@ -52,7 +49,7 @@ enum DDLInspector {
 
     static func createIndex(_ statement: Statement, _ db: Database, layouts: [IdentifierKey: TableLayout]) throws -> SchemaChange? {
         try inspect(statement, db) { before in
-            let created = try createdNames(db, type: "index", before: before.indexes)
+            let created = try createdNames(db, type: "index", before: before["index"] ?? [])
             guard let name = created.first else { return nil }
             guard let table = try String.fetchOne(
                 db, sql: "SELECT tbl_name FROM sqlite_schema WHERE type = 'index' AND name = ?", arguments: [name]),
@@ -76,16 +73,43 @@ enum DDLInspector {
         }
     }
 
-    private struct SchemaNames {
-        var tables: Set<IdentifierKey>
-        var indexes: Set<IdentifierKey>
+    /// CREATE VIEW and CREATE TRIGGER: replicated as written, with a
+    /// canonical head (see ``SQLText/canonicalObjectSQL(_:kind:)``).
+    static func createObject(
+        _ kind: SchemaObjectDefinition.Kind, _ statement: Statement, _ db: Database, schema: ReplicatedSchema
+    ) throws -> SchemaChange? {
+        let type = kind.keyword.lowercased()
+        return try inspect(statement, db) { before in
+            guard let name = try createdNames(db, type: type, before: before[type] ?? []).first,
+                let row = try Row.fetchOne(db, sql: "SELECT tbl_name, sql FROM sqlite_schema WHERE type = ? AND name = ?", arguments: [type, name]),
+                let canonical = SQLText.canonicalObjectSQL(row[1], kind: kind)
+            else { return nil }
+            if let problem = SQLText.identifierProblem(name) {
+                throw P2PDBError(.refused, "\(type) \(name) cannot be replicated: \(problem)")
+            }
+            var table = ""
+            if kind == .trigger {
+                table = row[0]
+                guard schema.table(named: table) != nil || schema.has(.view, named: table) else {
+                    throw P2PDBError(.refused, "triggers can only be created on replicated tables and views")
+                }
+            }
+            let object = SchemaObjectDefinition(kind: kind, name: name, table: table, sql: canonical.sql)
+            if let problem = SQLText.schemaObjectProblem(object) {
+                throw P2PDBError(.refused, "\(type) \(name) cannot be replicated: \(problem)")
+            }
+            return .createObject(object)
+        }
     }
+
+    private typealias SchemaNames = [String: Set<IdentifierKey>]
 
     /// Runs the statement in a savepoint, reads what it did, rolls it back.
     private static func inspect(
         _ statement: Statement, _ db: Database, read: (SchemaNames) throws -> SchemaChange?
     ) throws -> SchemaChange? {
-        let before = SchemaNames(tables: try objectNames(db, type: "table"), indexes: try objectNames(db, type: "index"))
+        var before = SchemaNames()
+        for type in ["table", "index", "view", "trigger"] { before[type] = try objectNames(db, type: type) }
         let temporaryBefore = try temporaryObjectCount(db)
         try db.execute(sql: "SAVEPOINT p2pdb_ddl")
         do {
@@ -131,10 +155,6 @@ enum DDLInspector {
             .map { ColumnInfo(name: $0[0], type: $0[1], notNull: $0[2], defaultSQL: $0[3], primaryKeyPosition: $0[4], hidden: $0[5]) }
     }
 
-    private static func foreignKeyCount(_ db: Database, table: String) throws -> Int {
-        try Int.fetchOne(db, sql: "SELECT count(*) FROM pragma_foreign_key_list(?)", arguments: [table]) ?? 0
-    }
-
     private static func tableDefinition(_ db: Database, name: String) throws -> P2PDBCore.TableDefinition {
         if InternalSchema.isInternal(name) {
             throw P2PDBError(.refused, "table names starting with _p2pdb_ or sqlite_ are reserved")
@@ -151,9 +171,6 @@ enum DDLInspector {
             throw P2PDBError(
                 .refused,
                 "table \(name) has no PRIMARY KEY: replicated tables need one to identify rows across replicas (e.g. id TEXT PRIMARY KEY)")
-        }
-        if try foreignKeyCount(db, table: name) > 0 {
-            throw P2PDBError(.refused, "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge")
         }
         let uniqueIndexes = try Int.fetchOne(
             db, sql: "SELECT count(*) FROM pragma_index_list(?) WHERE origin = 'u'", arguments: [name]) ?? 0
@@ -192,8 +209,104 @@ enum DDLInspector {
                 .refused,
                 "PRIMARY KEY ... DESC is refused: the replicated schema keeps key columns in ascending order; declare the key without DESC")
         }
+        let sql = try String.fetchOne(db, sql: "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = ?", arguments: [name]) ?? ""
+        guard let tokens = SQLText.tokenize(sql) else { throw P2PDBError(.invalidSQL, "could not read the definition of \(name)") }
         return P2PDBCore.TableDefinition(
-            name: name, columns: columns, primaryKey: keyColumns.map(\.name), withoutRowID: withoutRowID, strict: strict)
+            name: name, columns: columns, primaryKey: keyColumns.map(\.name), withoutRowID: withoutRowID, strict: strict,
+            checks: try checks(in: tokens, sql: sql, table: name),
+            foreignKeys: try foreignKeys(db, table: name, deferred: deferredReferences(in: tokens)))
+    }
+
+    /// The CHECK constraints of a table's CREATE statement, column and
+    /// table constraints alike (SQLite treats them the same way).
+    private static func checks(in tokens: [SQLText.Token], sql: String, table: String) throws -> [CheckConstraint] {
+        var checks: [CheckConstraint] = []
+        for index in tokens.indices where tokens[index].isKeyword("CHECK") && index + 1 < tokens.count && tokens[index + 1].isPunctuation("(") {
+            var depth = 0
+            var close: Int?
+            for position in (index + 1)..<tokens.count {
+                if tokens[position].isPunctuation("(") { depth += 1 }
+                if tokens[position].isPunctuation(")") {
+                    depth -= 1
+                    if depth == 0 {
+                        close = position
+                        break
+                    }
+                }
+            }
+            guard let close else { throw P2PDBError(.invalidSQL, "unbalanced CHECK constraint in \(table)") }
+            let expression = SQLText.source(from: tokens[index + 1], through: tokens[close], in: sql)
+            guard SQLText.isParenthesizedExpression(expression) else {
+                throw P2PDBError(.refused, "a CHECK constraint of \(table) cannot be replicated: \(expression)")
+            }
+            let name = index >= 2 && tokens[index - 2].isKeyword("CONSTRAINT") ? tokens[index - 1].text : nil
+            checks.append(CheckConstraint(name: name, expression: expression))
+        }
+        return checks
+    }
+
+    /// For each REFERENCES clause, in the order written, whether it is
+    /// `DEFERRABLE INITIALLY DEFERRED` (the schema pragmas do not say).
+    private static func deferredReferences(in tokens: [SQLText.Token]) -> [Bool] {
+        let clauseEnds: Set<String> = ["REFERENCES", "CHECK", "CONSTRAINT", "PRIMARY", "UNIQUE", "COLLATE", "GENERATED", "FOREIGN"]
+        var result: [Bool] = []
+        for start in tokens.indices where tokens[start].isKeyword("REFERENCES") {
+            var deferred = false
+            var depth = 0
+            var position = start + 1
+            while position < tokens.count {
+                let token = tokens[position]
+                if token.isPunctuation("(") { depth += 1 }
+                if token.isPunctuation(")") {
+                    depth -= 1
+                    if depth < 0 { break }
+                }
+                if depth == 0, token.isPunctuation(",") || clauseEnds.contains(token.keyword ?? "") { break }
+                if token.isKeyword("DEFERRABLE"), position + 2 < tokens.count, tokens[position + 1].isKeyword("INITIALLY"),
+                    tokens[position + 2].isKeyword("DEFERRED"), !tokens[position - 1].isKeyword("NOT")
+                {
+                    deferred = true
+                }
+                position += 1
+            }
+            result.append(deferred)
+        }
+        return result
+    }
+
+    /// The table's foreign keys in the order written (SQLite numbers them
+    /// from the last).
+    private static func foreignKeys(_ db: Database, table: String, deferred: [Bool]) throws -> [ForeignKeyConstraint] {
+        var byID: [Int: ForeignKeyConstraint] = [:]
+        for row in try Row.fetchAll(
+            db, sql: "SELECT id, \"table\", \"from\", \"to\", on_update, on_delete FROM pragma_foreign_key_list(?) ORDER BY id, seq",
+            arguments: [table])
+        {
+            let id: Int = row[0]
+            let onDelete = try action(row[5], table: table)
+            let onUpdate = try action(row[4], table: table)
+            var key = byID[id] ?? ForeignKeyConstraint(columns: [], parentTable: row[1], onDelete: onDelete, onUpdate: onUpdate)
+            key.columns.append(row[2])
+            if let parentColumn: String = row[3] { key.parentColumns.append(parentColumn) }
+            byID[id] = key
+        }
+        let count = byID.count
+        return try (0..<count).map { written in
+            guard var key = byID[count - 1 - written] else { throw P2PDBError(.storage, "could not read the foreign keys of \(table)") }
+            if key.parentColumns.count != key.columns.count { key.parentColumns = [] }
+            key.deferred = deferred.count == count && deferred[written]
+            if let problem = ([key.parentTable] + key.columns + key.parentColumns).lazy.compactMap(SQLText.identifierProblem).first {
+                throw P2PDBError(.refused, "a foreign key of \(table) cannot be replicated: \(problem)")
+            }
+            return key
+        }
+    }
+
+    private static func action(_ text: String, table: String) throws -> ForeignKeyConstraint.Action {
+        guard let action = ForeignKeyConstraint.Action(rawValue: text.uppercased()) else {
+            throw P2PDBError(.refused, "a foreign key of \(table) has the action \(text), which P2PDB does not know")
+        }
+        return action
     }
 
     private static func columnDefinition(_ db: Database, table: String, info: ColumnInfo) throws -> P2PDBCore.ColumnDefinition {
@@ -207,6 +320,8 @@ enum DDLInspector {
         // SQLite reports `DEFAULT (uuid())` as `uuid()`: an expression needs
         // its parentheses back to be a DEFAULT clause again.
         var defaultSQL = info.defaultSQL
+        // A counter starts at zero unless it says otherwise.
+        if defaultSQL == nil, P2PDBCore.ColumnDefinition(name: info.name, declaredType: info.type).isCounter { defaultSQL = "0" }
         if let text = defaultSQL, !SQLText.isLiteral(default: text),
             !["CURRENT_TIME", "CURRENT_DATE", "CURRENT_TIMESTAMP"].contains(text.uppercased())
         {

@@ -115,7 +115,7 @@ enum EntryApplier {
             switch change {
             case .createTable(let table): columns = table.columns
             case .addColumn(_, let column): columns = [column]
-            case .createIndex: columns = []
+            case .createIndex, .createObject, .dropObject: columns = []
             }
             for column in columns {
                 if let problem = StoredValues.problem(creating: column) { return "column \(column.name): \(problem)" }
@@ -126,6 +126,7 @@ enum EntryApplier {
 
     /// Merges the entry's schema changes, then its row changes.
     static func merge(_ entry: Entry, position: Int64, author: Int64, _ db: Database, state: inout ReplicaState) throws {
+        try state.localRules?.enforce(false, db)
         var replay = Set<IdentifierKey>()
         if !entry.payload.schemaChanges.isEmpty {
             let before = state.schema

@@ -71,11 +71,14 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             let triggers = CaptureTriggers()
             try capture.install(on: connection, triggers: triggers)
+            let rules = LocalWriteRules()
+            try rules.install(on: connection)
             deadline.install(on: connection)
             var loaded: ReplicaState?
             try db.inTransaction(.immediate) {
                 var state = try ReplicaState.load(db, selfID: key.nodeID)
                 state.captureTriggers = triggers
+                state.localRules = rules
                 for layout in state.layouts.values { try triggers.install(layout, db) }
                 loaded = state
                 return .commit

@@ -52,12 +52,15 @@ struct LocalTransaction {
                         }
                     case .commit:
                         committed = true
-                    case .createTable, .createIndex, .alterTableAddColumn:
+                    case .createTable, .createIndex, .alterTableAddColumn, .createView, .createTrigger, .drop:
                         capture.pause()
                         let change: SchemaChange?
                         switch kind {
                         case .createTable: change = try DDLInspector.createTable(statement, db)
                         case .createIndex: change = try DDLInspector.createIndex(statement, db, layouts: working.layouts)
+                        case .createView: change = try DDLInspector.createObject(.view, statement, db, schema: working.schema)
+                        case .createTrigger: change = try DDLInspector.createObject(.trigger, statement, db, schema: working.schema)
+                        case .drop(let drop): change = try Self.change(for: drop, schema: working.schema)
                         default: change = try DDLInspector.addColumn(statement, db, layouts: working.layouts)
                         }
                         if let change {
@@ -80,7 +83,12 @@ struct LocalTransaction {
                         let watched = plan.filter(\.value).keys.compactMap { tid in working.layouts.values.first { $0.tid == tid } }
                         for layout in watched { try working.captureTriggers?.installWatcher(layout, db) }
                         capture.expectAutoKeys(plan)
-                        let executed = Result { try Self.execute(statement, db, budget: &budget, limits: limits) }
+                        try working.localRules?.enforce(working.schema.hasConstraints, db)
+                        let rules = working.localRules
+                        let executed = Result {
+                            guard let rules else { return try Self.execute(statement, db, budget: &budget, limits: limits) }
+                            return try rules.runUserStatement { try Self.execute(statement, db, budget: &budget, limits: limits) }
+                        }
                         for layout in watched { try working.captureTriggers?.removeWatcher(layout, db) }
                         var result = try executed.get()
                         if let violation = capture.violation { throw violation }
@@ -95,6 +103,7 @@ struct LocalTransaction {
                     return true
                 }
             }
+            try working.localRules?.requireResolvedForeignKeys(db)
             let tableChanges = try buildTableChanges(capture.end(), stamp: stamp, db, state: &working)
             let payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
             var entryID: EntryID?
@@ -122,6 +131,31 @@ struct LocalTransaction {
             if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TO p2pdb_tx; RELEASE p2pdb_tx") }
             throw error
         }
+    }
+
+    /// What a DROP statement does to the replicated schema: a DROP of a
+    /// view, index or trigger replicates; of something that does not exist,
+    /// with IF EXISTS, nothing, as in SQLite.
+    private static func change(for drop: StatementGuard.Drop, schema: ReplicatedSchema) throws -> SchemaChange? {
+        let kind: SchemaObjectDefinition.Kind
+        switch drop.object {
+        case "TABLE":
+            guard schema.table(named: drop.name) != nil else {
+                if drop.ifExists { return nil }
+                throw P2PDBError(.invalidSQL, "no such table: \(drop.name)")
+            }
+            throw P2PDBError(
+                .refused,
+                "DROP TABLE of a replicated table is refused: other replicas keep writing to \(drop.name) and their rows would bring it back; remove its rows with DELETE FROM \(SQLText.quoteIdentifier(drop.name)) and stop using it")
+        case "VIEW": kind = .view
+        case "INDEX": kind = .index
+        default: kind = .trigger
+        }
+        guard schema.has(kind, named: drop.name) else {
+            if drop.ifExists { return nil }
+            throw P2PDBError(.invalidSQL, "no such \(kind.keyword.lowercased()): \(drop.name)")
+        }
+        return .dropObject(kind: kind, name: drop.name)
     }
 
     /// A node never signs what its own decoder, and so every other

@@ -21,6 +21,9 @@ struct ReplicaState {
     /// The writer's change-capture triggers, kept in step with the layouts;
     /// nil on connections that only merge (verify's scratch replica).
     var captureTriggers: CaptureTriggers?
+    /// Foreign keys, checks and user triggers for the writer's own writes;
+    /// nil on connections that only merge.
+    var localRules: LocalWriteRules?
     /// Whether this node's own earlier entries are all here; local writes
     /// wait until they are.
     var ownHistory: OwnHistory

@@ -347,6 +347,19 @@ public final class ReplicaStore: Sendable {
         }
     }
 
+    /// Rows that break a FOREIGN KEY or CHECK constraint of their table
+    /// after merges; see ``ConstraintProblem``. Empty when all hold.
+    ///
+    /// ```swift
+    /// for problem in try await store.constraintProblems() { print(problem) }
+    /// // sale_lines (42): product_id refers to a row of products that does not exist
+    /// ```
+    public func constraintProblems() async throws -> [ConstraintProblem] {
+        let schema = summary.schema
+        guard schema.hasConstraints else { return [] }
+        return try await read { db in try ConstraintReport.problems(db, schema: schema) }
+    }
+
     /// Runs a read on the pool, mapping errors.
     func read<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws -> T {
         try ensureOpen()

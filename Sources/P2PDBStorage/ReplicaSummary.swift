@@ -13,6 +13,8 @@ public struct ReplicaSummary: Sendable, Equatable {
     /// True while local writes wait for this node's own earlier entries
     /// (its replica was created anew for an existing key).
     public var awaitingOwnHistory: Bool
+    /// The merged schema.
+    public var schema: ReplicatedSchema
 
     init(_ state: ReplicaState) {
         nodeID = state.selfID
@@ -24,6 +26,7 @@ public struct ReplicaSummary: Sendable, Equatable {
         lastPosition = state.lastPosition
         tableCount = state.schema.tables.count
         awaitingOwnHistory = state.ownHistory != .complete
+        schema = state.schema
     }
 }
 

@@ -24,7 +24,16 @@ struct ReplicaVerifier {
 
     func verify(_ db: Database) throws -> VerificationReport {
         var report = VerificationReport()
-        let scratch = try DatabaseQueue()
+        // The scratch replica merges only: no foreign keys, checks or
+        // triggers, as on the writer while it merges.
+        var configuration = Configuration()
+        configuration.foreignKeysEnabled = false
+        configuration.prepareDatabase { db in
+            guard let connection = db.sqliteConnection else { return }
+            try SQLFunctions.install(on: connection)
+            try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+        }
+        let scratch = try DatabaseQueue(configuration: configuration)
         var replayed: ReplicaState?
         try scratch.write { scratchDB in
             _ = try InternalSchema.create(scratchDB)
@@ -93,9 +102,19 @@ struct ReplicaVerifier {
                 report.problems.append("the rows hash to \(rowsHash.hex), the log's incremental state gives \(replayed.rowsHash.hex)")
             }
         }
-        let fileTables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type IN ('table', 'view', 'trigger')")
+        let fileTables = try String.fetchAll(db, sql: "SELECT name FROM sqlite_schema WHERE type = 'table'")
         for name in fileTables.sorted() where !InternalSchema.isInternal(name) && replayed.layouts[SQLText.key(name)] == nil {
             report.problems.append("\(name) exists in the file but not in the log: it was created outside P2PDB")
+        }
+        // Views and triggers as the log's schema creates them, text and all.
+        let objectsSQL = "SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger') ORDER BY type, name"
+        let fileObjects = try Row.fetchAll(db, sql: objectsSQL).map { [$0[0] as String, $0[1] as String, ($0[2] as String?) ?? ""] }
+        let logObjects = try Row.fetchAll(scratch, sql: objectsSQL).map { [$0[0] as String, $0[1] as String, ($0[2] as String?) ?? ""] }
+        for object in fileObjects where !logObjects.contains(object) {
+            report.problems.append("\(object[0]) \(object[1]) exists in the file but not in the log: it was created outside P2PDB")
+        }
+        for object in logObjects where !fileObjects.contains(object) {
+            report.problems.append("\(object[0]) \(object[1]) is derived from the log but missing from the file")
         }
         for layout in replayed.layouts.values.sorted(by: { $0.key < $1.key }) {
             let fileColumns = try String.fetchAll(db, sql: "SELECT name FROM pragma_table_info(?)", arguments: [layout.name])

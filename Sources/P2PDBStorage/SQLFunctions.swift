@@ -28,6 +28,7 @@ enum SQLFunctions {
                 sqlite3_result_text(context, text, -1, unsafeBitCast(-1, to: sqlite3_destructor_type.self))
             }, nil, nil, nil)
         guard code == SQLITE_OK else { throw P2PDBError(.storage, "could not register uuid() (SQLite code \(code))") }
+        try LocalWriteRules.installClosedGate(on: connection)
     }
 }
 

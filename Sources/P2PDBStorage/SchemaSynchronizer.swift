@@ -8,14 +8,16 @@ import P2PDBCore
 enum SchemaSynchronizer {
     /// - Returns: keys of tables whose rows must be replayed from the log.
     static func synchronize(_ db: Database, from old: ReplicatedSchema, state: inout ReplicaState) throws -> Set<IdentifierKey> {
+        try state.localRules?.enforce(false, db)
         let new = state.schema
         var replay = Set<IdentifierKey>()
-        // Indexes go first: a table may take the name of an index.
+        // Indexes and views go first: a table may take the name of one.
         try dropIndexes(db, from: old, to: new)
+        try SchemaObjects.dropViews(db, to: new)
         for (key, table) in new.tables.sorted(by: { $0.key < $1.key }) {
             guard let before = old.tables[key], let layout = state.layouts[key] else {
                 let tid = try allocateTableNumber(db, key: key)
-                try db.execute(sql: table.createSQL)
+                try createTable(table, db)
                 try setLayout(TableLayout(tid: tid, table: table), db, state: &state)
                 continue
             }
@@ -31,7 +33,7 @@ enum SchemaSynchronizer {
             }
             try removeAllRows(db, layout: layout, state: &state)
             try db.execute(sql: "DROP TABLE \(layout.quotedName)")
-            try db.execute(sql: table.createSQL)
+            try createTable(table, db)
             try setLayout(TableLayout(tid: layout.tid, table: table), db, state: &state)
             replay.insert(key)
         }
@@ -45,7 +47,16 @@ enum SchemaSynchronizer {
             replay.insert(key)
         }
         try createIndexes(db, from: old, to: new, recreatedTables: replay)
+        try SchemaObjects.synchronize(db, to: new)
         return replay
+    }
+
+    private static func createTable(_ table: ReplicatedSchema.Table, _ db: Database) throws {
+        do {
+            try db.execute(sql: table.createSQL)
+        } catch let error as DatabaseError where !table.constraintsSQL.isEmpty && error.resultCode == .SQLITE_ERROR {
+            try db.execute(sql: table.createSQL(withConstraints: false))
+        }
     }
 
     private static func setLayout(_ layout: TableLayout, _ db: Database, state: inout ReplicaState) throws {

@@ -14,8 +14,18 @@ enum StatementGuard {
         case createTable
         case createIndex
         case alterTableAddColumn
+        case createView
+        case createTrigger
+        case drop(Drop)
         case begin
         case commit
+    }
+
+    /// A DROP statement: what it names, and whether it said IF EXISTS.
+    struct Drop: Equatable {
+        var object: String
+        var name: String
+        var ifExists: Bool
     }
 
     static func classify(_ sql: String) throws(P2PDBError) -> Kind {
@@ -54,7 +64,7 @@ enum StatementGuard {
     }
 
     private static let writingKeywords: Set<[UInt8]> = Set(
-        ["INSERT", "REPLACE", "UPDATE", "DELETE", "CREATE", "ALTER"].map { Array($0.utf8) })
+        ["INSERT", "REPLACE", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP"].map { Array($0.utf8) })
 
     /// Statements are sent again and again; tokenizing each once is enough.
     /// Keyed by Swift strings (NFC and NFD spellings meet): a kind never
@@ -87,15 +97,12 @@ enum StatementGuard {
                     .refused,
                     "ALTER TABLE ... \(action?.text.uppercased() ?? "") is refused: replicated tables only grow; use ALTER TABLE ... ADD COLUMN")
             }
-            for (keyword, reason) in refusedTableKeywords where tokens.contains(where: { $0.isKeyword(keyword) }) {
+            for (keyword, reason) in refusedTableKeywords + refusedColumnKeywords where tokens.contains(where: { $0.isKeyword(keyword) }) {
                 throw P2PDBError(.refused, reason)
             }
             return .alterTableAddColumn
         case "DROP":
-            let object = tokens.count > 1 ? tokens[1].text.uppercased() : ""
-            throw P2PDBError(
-                .refused,
-                "DROP \(object) is refused: other replicas keep writing to replicated objects; delete rows instead")
+            return .drop(try classifyDrop(tokens))
         case "PRAGMA":
             return try classifyPragma(tokens)
         case "BEGIN":
@@ -133,7 +140,7 @@ enum StatementGuard {
     private static func classifyCreate(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
         var index = 1
         if index < tokens.count, tokens[index].isKeyword("TEMP") || tokens[index].isKeyword("TEMPORARY") {
-            throw P2PDBError(.refused, "temporary tables and views are refused: every table is replicated")
+            throw P2PDBError(.refused, "temporary tables, views and triggers are refused: every schema object is replicated; drop TEMP")
         }
         var unique = false
         if index < tokens.count, tokens[index].isKeyword("UNIQUE") {
@@ -168,10 +175,9 @@ enum StatementGuard {
             }
             return .createIndex
         case "VIEW":
-            throw P2PDBError(.refused, "CREATE VIEW is not replicated yet; write the SELECT in your query")
+            return .createView
         case "TRIGGER":
-            throw P2PDBError(
-                .refused, "CREATE TRIGGER is refused: triggers would run again on every replica and double their effects")
+            return .createTrigger
         case "VIRTUAL":
             throw P2PDBError(.refused, "virtual tables are refused: only ordinary tables can be replicated")
         default:
@@ -180,10 +186,39 @@ enum StatementGuard {
     }
 
     private static let refusedTableKeywords: [(String, String)] = [
-        ("UNIQUE", "UNIQUE constraints are refused: uniqueness cannot hold across replicas that write while apart (the PRIMARY KEY identifies rows)"),
-        ("CHECK", "CHECK constraints are refused: rows merged column by column could violate them on another replica"),
-        ("REFERENCES", "FOREIGN KEY constraints are refused: a delete on one replica and an insert on another could violate them after merge"),
+        ("UNIQUE", "UNIQUE constraints are refused: uniqueness cannot hold across replicas that write while apart; make the column the PRIMARY KEY, or use a plain index and check in the application"),
     ]
+
+    /// SQLite adds these with ALTER TABLE only to empty-default columns;
+    /// P2PDB takes them where the table is declared.
+    private static let refusedColumnKeywords: [(String, String)] = [
+        ("CHECK", "a CHECK constraint cannot be added with ALTER TABLE ... ADD COLUMN; declare it in CREATE TABLE, or add the column without it"),
+        ("REFERENCES", "a FOREIGN KEY cannot be added with ALTER TABLE ... ADD COLUMN; declare it in CREATE TABLE, or add the column without it"),
+    ]
+
+    private static func classifyDrop(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Drop {
+        var tokens = tokens
+        while tokens.last?.isPunctuation(";") == true { tokens.removeLast() }
+        guard tokens.count > 2, let object = tokens[1].keyword, ["TABLE", "VIEW", "INDEX", "TRIGGER"].contains(object) else {
+            throw P2PDBError(.invalidSQL, "DROP must be followed by TABLE, VIEW, INDEX or TRIGGER and a name")
+        }
+        var index = 2
+        var ifExists = false
+        if tokens.count > 4, tokens[2].isKeyword("IF"), tokens[3].isKeyword("EXISTS") {
+            ifExists = true
+            index = 4
+        }
+        if tokens.count > index + 2, tokens[index + 1].isPunctuation(".") {
+            guard tokens[index].text.lowercased() == "main" else {
+                throw P2PDBError(.refused, "DROP of objects outside the main database is refused: every object is replicated")
+            }
+            index += 2
+        }
+        guard index == tokens.count - 1, [.word, .quotedIdentifier, .string].contains(tokens[index].kind) else {
+            throw P2PDBError(.invalidSQL, "DROP \(object) takes one name")
+        }
+        return Drop(object: object, name: tokens[index].text, ifExists: ifExists)
+    }
 
     private static func refuseRollbackConflictClause(_ tokens: [SQLText.Token]) throws(P2PDBError) {
         for index in tokens.indices.dropLast() where tokens[index].isKeyword("OR") && tokens[index + 1].isKeyword("ROLLBACK") {

@@ -28,4 +28,8 @@ int sqlite3_preupdate_depth(struct sqlite3 *db);
 /// functions. Returns an SQLite result code.
 int p2pdb_harden_connection(struct sqlite3 *db);
 
+/// sqlite3_db_config for the options that take an int and report the
+/// setting (C variadic functions cannot be called from Swift).
+int p2pdb_db_config_int(struct sqlite3 *db, int option, int value, int *result);
+
 #endif

@@ -1,0 +1,181 @@
+import P2PDBCore
+import P2PDBStorage
+import Testing
+
+/// Foreign keys, checks, triggers, views and drops as applications write
+/// them: enforced and run on a node's own writes, never while merging, and
+/// every replica converges whatever was written concurrently.
+@Suite struct ApplicationSchemaTests {
+    static let shop = [
+        "CREATE TABLE categories (id INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT NOT NULL)",
+        """
+        CREATE TABLE products (id TEXT PRIMARY KEY, category_id INTEGER REFERENCES categories(id) ON DELETE SET NULL,
+          name TEXT NOT NULL, price REAL NOT NULL CHECK (price >= 0), stock COUNTER INTEGER, updated_at TEXT)
+        """,
+        "CREATE TABLE sales (id TEXT PRIMARY KEY DEFAULT (uuid()), total REAL NOT NULL DEFAULT 0)",
+        """
+        CREATE TABLE sale_lines (id TEXT PRIMARY KEY, sale_id TEXT NOT NULL, product_id TEXT NOT NULL, quantity INTEGER NOT NULL,
+          CONSTRAINT positive_quantity CHECK (quantity > 0),
+          FOREIGN KEY (sale_id) REFERENCES sales(id) ON DELETE CASCADE,
+          FOREIGN KEY (product_id) REFERENCES products(id) DEFERRABLE INITIALLY DEFERRED)
+        """,
+        "CREATE TABLE audit (id TEXT PRIMARY KEY DEFAULT (uuid()), what TEXT)",
+        """
+        CREATE TRIGGER sold AFTER INSERT ON sale_lines BEGIN
+          UPDATE products SET stock = stock - NEW.quantity WHERE id = NEW.product_id;
+          INSERT INTO audit (what) VALUES ('sold ' || NEW.quantity || ' of ' || NEW.product_id);
+        END
+        """,
+        "CREATE TRIGGER stamped AFTER UPDATE ON products BEGIN UPDATE products SET updated_at = 'now' WHERE id = NEW.id; END",
+        "CREATE VIEW stock_report AS SELECT name, stock FROM products ORDER BY name",
+    ]
+
+    func shopReplicas(_ count: Int) async throws -> [TestReplica] {
+        let replicas = try (0..<count).map { _ in try TestReplica() }
+        for statement in Self.shop { try await replicas[0].sql(statement) }
+        try await replicas[0].sql("INSERT INTO products (id, name, price, stock) VALUES ('apple', 'Apple', 0.5, 10), ('pear', 'Pear', 2, 5)")
+        try await syncAll(replicas)
+        return replicas
+    }
+
+    @Test func foreignKeysAreEnforcedOnLocalWritesAndRefusalsChangeNothing() async throws {
+        let replica = try await shopReplicas(1)[0]
+        let before = replica.stateHash
+        for statement in [
+            "INSERT INTO sale_lines VALUES ('l1', 'no such sale', 'apple', 1)",
+            "INSERT INTO sales (id) VALUES ('s1'); INSERT INTO sale_lines VALUES ('l1', 's1', 'no such product', 1)",
+            "UPDATE products SET price = -1 WHERE id = 'apple'",
+            "INSERT INTO sales (id) VALUES ('s1'); INSERT INTO sale_lines VALUES ('l1', 's1', 'apple', 0)",
+        ] {
+            await #expect(throws: P2PDBError.self) { try await replica.sql(statement) }
+            #expect(replica.stateHash == before)
+        }
+        // A deferred reference may be satisfied later in the transaction.
+        try await replica.store.execute([
+            SQLRequest("INSERT INTO sales (id) VALUES ('s1')"), SQLRequest("INSERT INTO sale_lines VALUES ('l1', 's1', 'kiwi', 1)"),
+            SQLRequest("INSERT INTO products (id, name, price) VALUES ('kiwi', 'Kiwi', 1)"),
+        ])
+        #expect(try await replica.rows("SELECT count(*) FROM sale_lines") == [[.integer(1)]])
+        #expect(try await replica.store.constraintProblems() == [])
+    }
+
+    @Test func cascadesAndTriggerEffectsTravelInTheEntryAndRunOnce() async throws {
+        let replicas = try await shopReplicas(2)
+        try await replicas[0].sql("INSERT INTO sales (id) VALUES ('s1'); INSERT INTO sale_lines VALUES ('l1', 's1', 'apple', 3)")
+        let sale = try #require(try await replicas[0].entries().last)
+        let tables = Set(sale.payload.tableChanges.map(\.table))
+        #expect(tables == ["sales", "sale_lines", "products", "audit"])
+        try await syncAll(replicas)
+        for replica in replicas {
+            #expect(try await replica.rows("SELECT stock, updated_at FROM products WHERE id = 'apple'") == [[.integer(7), .text("now")]])
+            #expect(try await replica.rows("SELECT count(*) FROM audit") == [[.integer(1)]])
+        }
+        try await replicas[1].sql("DELETE FROM sales WHERE id = 's1'")
+        let delete = try #require(try await replicas[1].entries().last)
+        #expect(Set(delete.payload.tableChanges.map(\.table)) == ["sales", "sale_lines"])
+        try await syncAll(replicas)
+        #expect(try await replicas[0].rows("SELECT count(*) FROM sale_lines") == [[.integer(0)]])
+        try await expectConverged(replicas)
+    }
+
+    @Test func aMergeKeepsWhatConcurrentWritesLeaveBrokenAndReportsIt() async throws {
+        let replicas = try await shopReplicas(3)
+        try await replicas[0].sql("DELETE FROM products WHERE id = 'pear'")
+        try await replicas[1].sql("INSERT INTO sales (id) VALUES ('s1'); INSERT INTO sale_lines VALUES ('l1', 's1', 'pear', 4)")
+        try await replicas[2].sql("INSERT INTO sales (id) VALUES ('s2'); INSERT INTO sale_lines VALUES ('l2', 's2', 'apple', 6)")
+        try await replicas[1].sql("INSERT INTO sales (id) VALUES ('s3'); INSERT INTO sale_lines VALUES ('l3', 's3', 'apple', 6)")
+        try await replicas[0].sql("CREATE TABLE shelves (id TEXT PRIMARY KEY, free COUNTER INTEGER CHECK (free >= 0))")
+        try await syncAll(replicas)
+        try await replicas[0].sql("INSERT INTO shelves (id, free) VALUES ('top', 1)")
+        try await syncAll(replicas)
+        try await replicas[1].sql("UPDATE shelves SET free = free - 1")
+        try await replicas[2].sql("UPDATE shelves SET free = free - 1")
+        for source in replicas {
+            for target in replicas where target !== source {
+                let report = try await target.store.apply(try await source.entries())
+                #expect(report.rejected.isEmpty)
+            }
+        }
+        try await expectConverged(replicas)
+        for replica in replicas {
+            let problems = try await replica.store.constraintProblems()
+            #expect(problems.contains(ConstraintProblem(table: "sale_lines", key: [.text("l1")], kind: .danglingReference(parentTable: "products", columns: ["product_id"]))))
+            #expect(problems.contains(ConstraintProblem(table: "shelves", key: [.text("top")], kind: .failedCheck(constraint: "free >= 0"))))
+            #expect(problems.count == 2)
+            #expect(try await replica.rows("SELECT stock FROM products WHERE id = 'apple'") == [[.integer(-2)]])
+        }
+    }
+
+    @Test func viewsAndTriggersReplicateDropAndComeBack() async throws {
+        let replicas = try await shopReplicas(2)
+        #expect(try await replicas[1].rows("SELECT * FROM stock_report") == [[.text("Apple"), .integer(10)], [.text("Pear"), .integer(5)]])
+        try await replicas[1].sql("DROP VIEW stock_report")
+        try await replicas[1].sql("DROP TRIGGER IF EXISTS stamped")
+        try await syncAll(replicas)
+        await #expect(throws: P2PDBError.self) { try await replicas[0].rows("SELECT * FROM stock_report") }
+        try await replicas[0].sql("UPDATE products SET price = 3 WHERE id = 'pear'")
+        #expect(try await replicas[0].rows("SELECT updated_at FROM products WHERE id = 'pear'") == [[.null]])
+        try await replicas[0].sql("CREATE VIEW stock_report AS SELECT id FROM products ORDER BY id")
+        try await syncAll(replicas)
+        #expect(try await replicas[1].rows("SELECT * FROM stock_report") == [[.text("apple")], [.text("pear")]])
+        try await expectConverged(replicas)
+    }
+
+    @Test func aTableAndAViewCreatedConcurrentlyUnderOneNameLeaveTheTable() async throws {
+        let replicas = try (0..<2).map { _ in try TestReplica() }
+        try await replicas[0].sql("CREATE VIEW things AS SELECT 1 AS x")
+        try await replicas[1].sql("CREATE TABLE things (id TEXT PRIMARY KEY); INSERT INTO things VALUES ('kept')")
+        try await syncAll(replicas)
+        for replica in replicas { #expect(try await replica.rows("SELECT * FROM things") == [[.text("kept")]]) }
+        try await expectConverged(replicas)
+    }
+
+    @Test func dropsOfWhatDoesNotExistAreNoOps() async throws {
+        let replica = try TestReplica()
+        let result = try await replica.sql(
+            "DROP TABLE IF EXISTS a; DROP VIEW IF EXISTS b; DROP INDEX IF EXISTS c; DROP TRIGGER IF EXISTS main.d")
+        #expect(result.entry == nil)
+        #expect(try await replica.entries().isEmpty)
+        try await replica.sql("CREATE TABLE k (id TEXT PRIMARY KEY, n COUNTER INTEGER); INSERT INTO k (id) VALUES ('x')")
+        #expect(try await replica.rows("SELECT n, typeof(n) FROM k") == [[.integer(0), .text("integer")]])
+    }
+
+    /// Random sales, deletes, restocks and returns on three registers with
+    /// random partial deliveries: no entry is ever refused, and all converge.
+    @Test(arguments: [1, 2, 3, 4] as [UInt64])
+    func randomConcurrentShopsConverge(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: seed)
+        let replicas = try await shopReplicas(3)
+        let products = ["apple", "pear", "kiwi", "plum"]
+        for step in 0..<60 {
+            let replica = replicas.randomElement(using: &random)!
+            let product = Value.text(products.randomElement(using: &random)!)
+            switch Int.random(in: 0..<8, using: &random) {
+            case 0, 1, 2:
+                let sale = Value.text("s\(step)")
+                _ = try? await replica.sql(
+                    "INSERT INTO sales (id) VALUES (?); INSERT INTO sale_lines VALUES (?, ?, ?, ?)",
+                    [sale, .text("l\(step)"), sale, product, .integer(Int64.random(in: 1...4, using: &random))])
+            case 3: _ = try? await replica.sql("DELETE FROM products WHERE id = ?", [product])
+            case 4: _ = try? await replica.sql("INSERT OR REPLACE INTO products (id, name, price, stock) VALUES (?, 'p', 1, 5)", [product])
+            case 5: _ = try? await replica.sql("DELETE FROM sales WHERE id = (SELECT min(id) FROM sales)")
+            case 6: _ = try? await replica.sql("UPDATE products SET price = price + 1 WHERE id = ?", [product])
+            default:
+                let target = replicas.randomElement(using: &random)!
+                guard target !== replica else { continue }
+                var batch = try await replica.entries().filter { _ in Bool.random(using: &random) }
+                batch.shuffle(using: &random)
+                let report = try await target.store.apply(batch)
+                #expect(report.rejected.isEmpty)
+            }
+        }
+        for source in replicas {
+            for target in replicas where target !== source {
+                #expect(try await target.store.apply(try await source.entries()).rejected.isEmpty)
+            }
+        }
+        try await expectConverged(replicas)
+        let problems = try await replicas[0].store.constraintProblems()
+        for replica in replicas.dropFirst() { #expect(try await replica.store.constraintProblems() == problems) }
+    }
+}
