@@ -225,6 +225,15 @@ final class ChangeCapture {
     }
 
     private func record(_ layout: TableLayout, key: [Value], before: [Value]?, after: [Value]?) {
+        // SQLite lets a rowid table's non-integer key be NULL, and NULL is
+        // equal to nothing, so it names no row: two such rows would be one
+        // here. Refused as soon as it appears.
+        if after != nil, let position = key.firstIndex(where: \.isNull) {
+            violation = P2PDBError(
+                .constraint,
+                "NOT NULL constraint failed: primary key column \(layout.name).\(layout.columnNames[layout.primaryKeyIndexes[position]]) cannot be NULL")
+            return
+        }
         for value in before ?? [] { remainingBytes -= value.storedSize }
         for value in after ?? [] { remainingBytes -= value.storedSize }
         guard remainingBytes >= 0 else {

@@ -317,9 +317,6 @@ struct LocalTransaction {
     }
 
     private func validate(_ row: [Value], key: [Value], layout: TableLayout, _ db: Database) throws {
-        for index in layout.primaryKeyIndexes where row[index].isNull {
-            throw P2PDBError(.constraint, "NOT NULL constraint failed: primary key column \(layout.name).\(layout.columnNames[index]) cannot be NULL")
-        }
         // Every replica identifies the row by the key as SQLite compares it;
         // a key stored in another form than that would be a second name
         // for the same row.

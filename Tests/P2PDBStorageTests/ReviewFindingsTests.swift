@@ -375,4 +375,19 @@ struct ReviewFindingsTests {
         #expect(report.rejected.count == 1)
         #expect(try await a.store.verify().problems == [])
     }
+
+    // Found by the surface generator (seed 104, case 18212): two rows of a
+    // rowid table with a NULL text key in one transaction were one row to
+    // the capture, and one of them never reached the entry.
+    @Test func aNullKeyIsRefusedWhenItAppearsNotAtTheEnd() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER, v TEXT)")
+        let before = a.stateHash
+        await #expect(throws: P2PDBError.self) {
+            try await a.sql("INSERT INTO t (n) VALUES (0), (-1); UPDATE t SET k = 'x' WHERE n = -1")
+        }
+        #expect(a.stateHash == before)
+        #expect(try await a.rows("SELECT count(*) FROM t") == [[.integer(0)]])
+        #expect(try await a.store.verify().problems == [])
+    }
 }
