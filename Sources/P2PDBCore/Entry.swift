@@ -14,7 +14,11 @@
 /// assert(decoded.id == entry.id)
 /// ```
 public struct Entry: Sendable, Hashable, Identifiable {
-    public static let formatVersion: UInt8 = 1
+    /// The newest entry format this build reads and writes. An entry is
+    /// written in the oldest version that can carry it (see
+    /// ``EntryCodec/version(of:)``), so builds that know only version 1
+    /// still read every entry that needs nothing newer.
+    public static let formatVersion: UInt8 = 2
 
     public let id: EntryID
     public let author: NodeID

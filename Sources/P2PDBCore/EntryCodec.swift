@@ -1,4 +1,6 @@
-/// The canonical binary encoding of entries, format version 1.
+/// The canonical binary encoding of entries, format versions 1 and 2
+/// (version 2 adds CHECK and FOREIGN KEY constraints, views, triggers and
+/// drops to the schema changes).
 ///
 /// The layout is specified in docs/FORMATS.md. Decoding is strict: every
 /// structural rule that makes the encoding canonical (sorted parents, minimal
@@ -30,7 +32,7 @@ public enum EntryCodec {
     ) -> ByteWriter {
         var writer = ByteWriter(capacity: 128 + payload.tableChanges.reduce(0) { $0 + $1.rows.count * 32 })
         writer.writeBytes(magic)
-        writer.writeByte(Entry.formatVersion)
+        writer.writeByte(version(of: payload))
         writer.writeBytes32(author.raw)
         writer.writeVarint(seq)
         writer.writeVarint(lamport)
@@ -50,7 +52,7 @@ public enum EntryCodec {
         var reader = ByteReader(bytes, end: bytes.count - signatureSize)
         guard Array(try reader.readBytes(magic.count)) == magic else { throw .malformed("not a P2PDB entry") }
         let version = try reader.readByte()
-        guard version == Entry.formatVersion else { throw .unsupportedVersion(version) }
+        guard (1...Entry.formatVersion).contains(version) else { throw .unsupportedVersion(version) }
         let author = NodeID(try reader.readBytes32())
         let seq = try reader.readVarint()
         let lamport = try reader.readVarint()
@@ -71,6 +73,10 @@ public enum EntryCodec {
         let schemaCount = try reader.readCount()
         var schemaChanges: [SchemaChange] = []
         for _ in 0..<schemaCount { schemaChanges.append(try decodeSchemaChange(&reader)) }
+        // One entry, one encoding: the version is the oldest that carries it.
+        guard version == self.version(of: EntryPayload(schemaChanges: schemaChanges, tableChanges: [])) else {
+            throw .malformed("format version \(version) does not match the entry's schema changes")
+        }
         let tableCount = try reader.readCount()
         var tableChanges: [TableChanges] = []
         var tableKeys = Set<IdentifierKey>()
@@ -86,6 +92,18 @@ public enum EntryCodec {
             author: author, seq: seq, lamport: lamport, parents: parents, wallTime: wallTime,
             payload: EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges),
             signature: Array(bytes[(bytes.count - signatureSize)...]))
+    }
+
+    /// The oldest format version that can carry the payload.
+    public static func version(of payload: EntryPayload) -> UInt8 {
+        let needsVersion2 = payload.schemaChanges.contains { change in
+            switch change {
+            case .createTable(let table): return !table.checks.isEmpty || !table.foreignKeys.isEmpty
+            case .createObject, .dropObject: return true
+            case .addColumn, .createIndex: return false
+            }
+        }
+        return needsVersion2 ? 2 : 1
     }
 
     // MARK: Schema changes

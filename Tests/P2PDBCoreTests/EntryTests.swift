@@ -118,8 +118,51 @@ struct EntryTests {
     @Test func unknownVersionIsNamed() throws {
         let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
         var bytes = entry.bytes
-        bytes[3] = 2
-        #expect(throws: EntryError.malformed(.unsupportedVersion(2))) { _ = try Entry(bytes: bytes) }
+        bytes[3] = 3
+        #expect(throws: EntryError.malformed(.unsupportedVersion(3))) { _ = try Entry(bytes: bytes) }
+    }
+
+    /// Constraints, views, triggers and drops need version 2; everything
+    /// else stays version 1, and an entry claiming the other version is
+    /// malformed (one entry, one encoding).
+    @Test func schemaObjectsRoundTripInVersionTwoOnly() throws {
+        let table = TableDefinition(
+            name: "lines", columns: [ColumnDefinition(name: "id", declaredType: "TEXT"), ColumnDefinition(name: "product", declaredType: "TEXT")],
+            primaryKey: ["id"], checks: [CheckConstraint(name: "short", expression: "(length(id) < 9)")],
+            foreignKeys: [ForeignKeyConstraint(columns: ["product"], parentTable: "products", onDelete: .cascade, deferred: true)])
+        let trigger = SchemaObjectDefinition(
+            kind: .trigger, name: "t", table: "lines", sql: "CREATE TRIGGER \"t\" AFTER INSERT ON lines BEGIN SELECT 1; END")
+        let view = SchemaObjectDefinition(kind: .view, name: "v", sql: "CREATE VIEW \"v\" AS SELECT 1")
+        let newer = EntryPayload(
+            schemaChanges: [.createTable(table), .createObject(trigger), .createObject(view), .dropObject(kind: .index, name: "i")],
+            tableChanges: [])
+        let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: newer)
+        #expect(entry.bytes[3] == 2)
+        #expect(try Entry(bytes: entry.bytes).payload == newer)
+        var downgraded = entry.bytes
+        downgraded[3] = 1
+        #expect(throws: EntryError.self) { _ = try Entry(bytes: downgraded, verifySignature: false) }
+        let older = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
+        #expect(older.bytes[3] == 1)
+        var upgraded = older.bytes
+        upgraded[3] = 2
+        #expect(throws: EntryError.self) { _ = try Entry(bytes: upgraded, verifySignature: false) }
+    }
+
+    @Test func schemaObjectsThatAreNotOneStatementOfTheirKindAreMalformed() throws {
+        for object in [
+            SchemaObjectDefinition(kind: .view, name: "v", sql: "CREATE VIEW \"v\" AS SELECT 1; DROP TABLE x"),
+            SchemaObjectDefinition(kind: .view, name: "v", sql: "CREATE VIEW \"w\" AS SELECT 1"),
+            SchemaObjectDefinition(kind: .view, name: "v", sql: "CREATE TABLE \"v\" (x)"),
+            SchemaObjectDefinition(kind: .trigger, name: "t", table: "x", sql: "CREATE TRIGGER \"t\" AFTER INSERT ON x BEGIN SELECT 1; END; SELECT 2"),
+            SchemaObjectDefinition(kind: .trigger, name: "t", table: "x", sql: "CREATE TRIGGER \"t\" BEFORE INSERT ON x BEGIN SELECT RAISE(IGNORE); END"),
+            SchemaObjectDefinition(kind: .view, name: "_p2pdb_rows", sql: "CREATE VIEW \"_p2pdb_rows\" AS SELECT 1"),
+        ] {
+            let entry = Entry.make(
+                author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0,
+                payload: EntryPayload(schemaChanges: [.createObject(object)], tableChanges: []))
+            #expect(throws: EntryError.self) { _ = try Entry(bytes: entry.bytes) }
+        }
     }
 
     @Test func randomBytesNeverCrashTheDecoder() async {

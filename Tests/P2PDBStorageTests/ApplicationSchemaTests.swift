@@ -178,4 +178,34 @@ import Testing
         let problems = try await replicas[0].store.constraintProblems()
         for replica in replicas.dropFirst() { #expect(try await replica.store.constraintProblems() == problems) }
     }
+
+    /// A peer's view, trigger or CHECK that this SQLite cannot create is
+    /// left out here; the entry still merges, and later ones too.
+    @Test func definitionsSQLiteCannotCreateNeverStopReplication() async throws {
+        let replica = try TestReplica()
+        let author = NodeKey()
+        let table = TableDefinition(
+            name: "t", columns: [ColumnDefinition(name: "id", declaredType: "TEXT"), ColumnDefinition(name: "n", declaredType: "INTEGER")],
+            primaryKey: ["id"], checks: [CheckConstraint(expression: "((SELECT 1) = 1)")])
+        let first = Entry.make(
+            author: author, seq: 1, lamport: 1, parents: [], wallTime: 0,
+            payload: EntryPayload(schemaChanges: [
+                .createTable(table),
+                .createObject(SchemaObjectDefinition(kind: .view, name: "v", sql: "CREATE VIEW \"v\" AS SELEC nothing")),
+                .createObject(
+                    SchemaObjectDefinition(kind: .trigger, name: "g", table: "t", sql: "CREATE TRIGGER \"g\" AFTER INSERT ON t BEGIN BOGUS; END")),
+            ], tableChanges: []))
+        let second = Entry.make(
+            author: author, seq: 2, lamport: 2, parents: [first.id], wallTime: 0,
+            payload: EntryPayload(schemaChanges: [], tableChanges: [
+                TableChanges(table: "t", primaryKeyColumns: ["id"], columns: ["n"], rows: [
+                    RowChange(kind: .insert, causalLength: 1, primaryKey: [.text("a")], values: [ColumnValue(column: 0, value: .integer(-5))])
+                ])
+            ]))
+        let report = try await replica.store.apply([first, second])
+        #expect(report.rejected.isEmpty && report.applied == 2)
+        #expect(try await replica.rows("SELECT id, n FROM t") == [[.text("a"), .integer(-5)]])
+        try await replica.sql("INSERT INTO t VALUES ('b', 1)")
+        #expect(try await replica.store.verify().problems == [])
+    }
 }
