@@ -87,7 +87,7 @@ struct LocalTransaction {
                         let rules = working.localRules
                         let executed = Result {
                             guard let rules else { return try Self.execute(statement, db, budget: &budget, limits: limits) }
-                            return try rules.runUserStatement { try Self.execute(statement, db, budget: &budget, limits: limits) }
+                            return try rules.runUserStatement({ try Self.execute(statement, db, budget: &budget, limits: limits) }, db)
                         }
                         for layout in watched { try working.captureTriggers?.removeWatcher(layout, db) }
                         var result = try executed.get()
@@ -98,6 +98,7 @@ struct LocalTransaction {
                             try autoKeys.reassign(autoKeyed, result: &result, now: now, db)
                             if let violation = capture.violation { throw violation }
                         }
+                        rules?.recordLastInsertRowID(db)
                         results.append(result)
                     }
                     return true

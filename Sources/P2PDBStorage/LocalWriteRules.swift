@@ -28,6 +28,10 @@ final class LocalWriteRules {
     static let exitFunction = "_p2pdb_trigger_exit"
 
     private(set) var enforcing = false
+    /// What `last_insert_rowid()` says to the next user statement: the key
+    /// of the last row a user statement inserted, as in plain SQLite. The
+    /// rows P2PDB writes itself (the log, row metadata) would change it.
+    private var userLastInsertRowID: Int64 = 0
     private var runningUserStatement = false
     private var activeTriggers: Set<[UInt8]> = []
 
@@ -89,14 +93,21 @@ final class LocalWriteRules {
     }
 
     /// Runs one user statement with its triggers live.
-    func runUserStatement<T>(_ body: () throws -> T) rethrows -> T {
+    func runUserStatement<T>(_ body: () throws -> T, _ db: Database) rethrows -> T {
         runningUserStatement = true
         activeTriggers = []
+        if let connection = db.sqliteConnection { sqlite3_set_last_insert_rowid(connection, userLastInsertRowID) }
         defer {
             runningUserStatement = false
             activeTriggers = []
         }
         return try body()
+    }
+
+    /// Remembers the key of the last row a user statement inserted (after
+    /// ``AutoKeys`` has moved it), for the next user statement.
+    func recordLastInsertRowID(_ db: Database) {
+        if let connection = db.sqliteConnection { userLastInsertRowID = sqlite3_last_insert_rowid(connection) }
     }
 
     /// Fails if the transaction leaves a deferred foreign key unresolved:
