@@ -51,6 +51,49 @@ struct HTTPAPITests {
         try await server.stop()
     }
 
+    @Test func applicationSchemasAndTheConstraintReport() async throws {
+        let server = try await TestServer()
+        for statement in [
+            "DROP TABLE IF EXISTS lines",
+            "CREATE TABLE products (sku TEXT PRIMARY KEY, stock COUNTER INTEGER CHECK (stock >= 0), touched INTEGER DEFAULT 0)",
+            "CREATE TABLE lines (id TEXT PRIMARY KEY, sku TEXT REFERENCES products (sku) ON DELETE CASCADE, quantity INTEGER CHECK (quantity > 0))",
+            "CREATE TRIGGER sold AFTER INSERT ON lines BEGIN UPDATE products SET stock = stock - NEW.quantity WHERE sku = NEW.sku; END",
+            "CREATE VIEW stock AS SELECT sku, stock FROM products",
+            "INSERT INTO products (sku, stock) VALUES ('apple', 5)",
+            "INSERT INTO lines VALUES ('l1', 'apple', 2)",
+        ] {
+            let reply = try await server.sql(statement)
+            #expect(reply.status == 200, "\(statement): \(reply.text)")
+        }
+        #expect(try await server.sql("SELECT * FROM stock").json?["rows"] == .array([.array([.string("apple"), .number("3")])]))
+        let orphan = try await server.sql("INSERT INTO lines VALUES ('l2', 'pear', 1)")
+        #expect(orphan.status == 409)
+        #expect(orphan.json.errorCode == "constraint")
+        let tooMany = try await server.sql("INSERT INTO lines VALUES ('l3', 'apple', 4)")
+        #expect(tooMany.status == 409)
+        #expect(try await server.request("GET", "/v1/check").json?["count"] == .number("0"))
+
+        // Another register, offline, sells four apples: the merged stock
+        // breaks the CHECK, and the merge keeps it and reports it.
+        let otherDirectory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-other-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: otherDirectory) }
+        let other = try Node.open(DataDirectory(path: otherDirectory.path), createIfNeeded: true, options: StoreOptions(durability: .off))
+        _ = try await other.store.importBundle(try await server.node.store.exportBundle().bytes)
+        try await server.sql("UPDATE products SET stock = stock - 2")
+        _ = try await other.store.execute([SQLRequest("UPDATE products SET stock = stock - 2")])
+        _ = try await server.node.store.importBundle(try await other.store.exportBundle().bytes)
+        try await other.close()
+        let check = try await server.request("GET", "/v1/check")
+        #expect(check.status == 200)
+        #expect(check.json?["count"] == .number("1"))
+        guard case .array(let problems)? = check.json?["problems"] else { Issue.record("no problems"); return }
+        #expect(problems.first?["kind"]?.stringValue == "failed_check")
+        #expect(problems.first?["table"]?.stringValue == "products")
+        #expect(problems.first?["key"] == .array([.string("apple")]))
+        #expect(problems.first?["constraint"]?.stringValue == "stock >= 0")
+        try await server.stop()
+    }
+
     @Test func transactionsAreAllOrNothing() async throws {
         let server = try await TestServer()
         _ = try await server.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT NOT NULL)")
