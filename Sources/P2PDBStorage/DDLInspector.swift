@@ -298,7 +298,24 @@ enum DDLInspector {
             if let problem = ([key.parentTable] + key.columns + key.parentColumns).lazy.compactMap(SQLText.identifierProblem).first {
                 throw P2PDBError(.refused, "a foreign key of \(table) cannot be replicated: \(problem)")
             }
+            try requireParentKey(key, of: table, db)
             return key
+        }
+    }
+
+    /// A foreign key must name its parent's primary key (UNIQUE is refused,
+    /// so nothing else identifies a parent row); SQLite finds out only when
+    /// a row is written, and then refuses every write to either table. A
+    /// parent that does not exist yet is taken on trust, as SQLite does.
+    private static func requireParentKey(_ key: ForeignKeyConstraint, of table: String, _ db: Database) throws {
+        let parentKey = try String.fetchAll(
+            db, sql: "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk", arguments: [key.parentTable])
+        guard !parentKey.isEmpty else { return }
+        let named = key.parentColumns.isEmpty ? parentKey : key.parentColumns
+        guard named.count == key.columns.count, Set(named.map(IdentifierKey.init)) == Set(parentKey.map(IdentifierKey.init)) else {
+            throw P2PDBError(
+                .refused,
+                "a FOREIGN KEY of \(table) must refer to the whole PRIMARY KEY of \(key.parentTable), (\(parentKey.joined(separator: ", "))), with as many columns")
         }
     }
 

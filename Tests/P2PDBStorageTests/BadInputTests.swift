@@ -79,6 +79,8 @@ struct BadInputTests {
         ("CREATE TRIGGER t BEFORE INSERT ON items BEGIN SELECT RAISE(IGNORE); END", "RAISE(IGNORE)"),
         ("CREATE TRIGGER t AFTER INSERT ON _p2pdb_rows BEGIN SELECT 1; END", "internal"),
         ("DROP VIEW absent", "no such view"),
+        ("CREATE TABLE f (id TEXT PRIMARY KEY, item TEXT REFERENCES items(name))", "PRIMARY KEY of items"),
+        ("CREATE TABLE f (id TEXT PRIMARY KEY, a TEXT, b TEXT, FOREIGN KEY (a, b) REFERENCES items)", "PRIMARY KEY of items"),
         ("DROP TABLE IF EXISTS items", "DELETE FROM"),
         ("CREATE UNIQUE INDEX u ON items(name)", "UNIQUE"),
         ("CREATE TABLE u (id TEXT PRIMARY KEY, email TEXT UNIQUE)", "UNIQUE"),
