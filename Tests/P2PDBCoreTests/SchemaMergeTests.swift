@@ -56,6 +56,50 @@ struct SchemaMergeTests {
         #expect(schema.effectiveIndexes.map(\.name) == ["by_x"])
     }
 
+    /// Creates and drops of views, triggers and indexes, in every order of
+    /// arrival: the definition in force is the first one after the last
+    /// drop that came before it, everywhere.
+    @Test func dropsAndRecreatesAreIndependentOfOrder() {
+        func view(_ body: String) -> SchemaChange {
+            .createObject(SchemaObjectDefinition(kind: .view, name: "v", sql: "CREATE VIEW \"v\" AS SELECT \(body)"))
+        }
+        let trigger = SchemaChange.createObject(
+            SchemaObjectDefinition(kind: .trigger, name: "g", table: "t", sql: "CREATE TRIGGER \"g\" AFTER INSERT ON t BEGIN SELECT 1; END"))
+        let index = SchemaChange.createIndex(IndexDefinition(name: "i", table: "t", columns: [.init(name: "x")]))
+        let changes: [(SchemaChange, ReplicatedSchema.Origin)] = [
+            (table("t", ["x"]), origin(1, a)),
+            (view("1"), origin(2, a)), (view("2"), origin(2, b)), (.dropObject(kind: .view, name: "V"), origin(3, b)),
+            (view("3"), origin(4, a)), (view("4"), origin(5, b)),
+            (trigger, origin(2, b)), (.dropObject(kind: .trigger, name: "g"), origin(3, a)),
+            (index, origin(2, a)), (.dropObject(kind: .index, name: "i"), origin(3, a)), (index, origin(4, b)),
+        ]
+        var reference = ReplicatedSchema()
+        for (change, origin) in changes { reference.apply(change, origin: origin) }
+        #expect(reference.effectiveViews.map(\.sql) == ["CREATE VIEW \"v\" AS SELECT 3"])
+        #expect(reference.effectiveTriggers.isEmpty)
+        #expect(reference.effectiveIndexes.map(\.name) == ["i"])
+        var generator = SystemRandomNumberGenerator()
+        for _ in 0..<200 {
+            var schema = ReplicatedSchema()
+            for (change, origin) in changes.shuffled(using: &generator) { schema.apply(change, origin: origin) }
+            #expect(schema.effectiveViews == reference.effectiveViews)
+            #expect(schema.effectiveTriggers == reference.effectiveTriggers)
+            #expect(schema.effectiveIndexes == reference.effectiveIndexes)
+            #expect(schema.digest == reference.digest)
+        }
+    }
+
+    @Test func aTableTakesAViewsNameAndAViewAnIndexs() {
+        var schema = ReplicatedSchema()
+        schema.apply(.createObject(SchemaObjectDefinition(kind: .view, name: "x", sql: "CREATE VIEW \"x\" AS SELECT 1")), origin: origin(1, a))
+        schema.apply(.createIndex(IndexDefinition(name: "x", table: "t", columns: [.init(name: "y")])), origin: origin(1, b))
+        schema.apply(table("t", ["y"]), origin: origin(2, a))
+        #expect(schema.effectiveViews.map(\.name) == ["x"])
+        #expect(schema.effectiveIndexes.isEmpty)
+        schema.apply(table("X", ["z"]), origin: origin(3, b))
+        #expect(schema.effectiveViews.isEmpty)
+    }
+
     @Test func mergeIsIndependentOfOrder() async {
         let changes: [(SchemaChange, ReplicatedSchema.Origin)] = [
             (table("t", ["x"]), origin(1, a)),
