@@ -180,6 +180,23 @@ enum SchemaGenerator {
         return (sql, column)
     }
 
+    /// Views over a table: created (now and then under a table's name,
+    /// which fails), queried, dropped; a few names, so that replicas define
+    /// one name concurrently and drops meet re-creates.
+    static func view(over table: TableDesign, _ random: inout CaseRandom) -> String {
+        let name = random.chance(0.1) ? SurfaceNames.sql(table.name, &random) : random.pick(["\"v\"", "\"V\"", "\"report\"", "[report]"])
+        switch random.below(10) {
+        case 0..<4:
+            let condition = random.chance(0.5) ? "" : " WHERE " + SurfaceNames.sql(table.columns[0].name, &random) + " IS NOT NULL"
+            return "CREATE VIEW " + (random.chance(0.3) ? "IF NOT EXISTS " : "") + name + " AS SELECT * FROM "
+                + SurfaceNames.sql(table.name, &random) + condition
+        case 4..<7:
+            return "SELECT * FROM " + name
+        default:
+            return "DROP VIEW " + (random.chance(0.7) ? "IF EXISTS " : "") + name
+        }
+    }
+
     /// DDL and other statements P2PDB refuses by design, so that the run's
     /// list of refusals covers them.
     static func refused(_ table: TableDesign, _ random: inout CaseRandom) -> String {

@@ -136,6 +136,8 @@ struct ScriptGenerator {
             return ScriptStatement(sql: design.createSQL(&random))
         case 7, 8:
             return ScriptStatement(sql: SchemaGenerator.refused(table, &random))
+        case 9:
+            return ScriptStatement(sql: SchemaGenerator.view(over: table, &random))
         default:
             return StatementGenerator.statement(for: table, keysLeftToSQLite: !differential, &random)
         }
