@@ -22,7 +22,13 @@ import P2PDBCore
 ///
 /// For each row a transaction touches it keeps the row as it was before the
 /// transaction's first change (nil if absent) and as it is after the latest
-/// (nil if deleted). The difference is the transaction's net change, which
+/// (nil if deleted). The first is taken in the order SQLite writes: BEFORE
+/// UPDATE and BEFORE DELETE triggers (and the pre-update hook for inserts)
+/// register a row before anything else the write sets off (foreign key
+/// actions, user triggers) can touch it. AFTER triggers report a write only
+/// once those have run, so the image of a row changed more than once may be
+/// stale: such rows are read back from the table when the transaction ends
+/// (``refreshRowsChangedAgain(_:)``). The difference is the transaction's net change, which
 /// becomes the entry's row change: an insert then update is one insert, an
 /// insert then delete is nothing. Writes P2PDB itself makes are ignored
 /// (capture is off).
@@ -37,6 +43,8 @@ final class ChangeCapture {
         var primaryKey: [Value]
         var original: [Value]?
         var final: [Value]?
+        /// Writes reported for the row; from two on, `final` is read back.
+        var writes = 0
     }
 
     private(set) var isCapturing = false
@@ -181,7 +189,9 @@ final class ChangeCapture {
 
     /// Called by the capture triggers: (token, kind, table number, offset,
     /// values...). Kind 1 is a deleted row, 2 the old image of an updated
-    /// row, 3 its new image, 4 an insert about to take a key from SQLite.
+    /// row, 3 its new image, 4 an insert about to take a key from SQLite,
+    /// 5 a row about to be updated or deleted, 6 the key an update is about
+    /// to give a row where no row has it yet.
     fileprivate func triggered(_ arguments: [OpaquePointer?]) {
         guard isCapturing, violation == nil, arguments.count >= 4,
             let first = arguments[0], sqlite3_value_int64(first) == token,
@@ -191,6 +201,15 @@ final class ChangeCapture {
         let kind = sqlite3_value_int64(kindValue)
         if kind == 4 {
             watchedInserts.insert(layout.tid)
+            return
+        }
+        if kind == 6 {
+            var key: [Value] = []
+            for (position, argument) in arguments.dropFirst(4).enumerated() where position < layout.primaryKeyIndexes.count {
+                guard let argument, let value = Value(sqliteValue: argument) else { return refuseInvalidText() }
+                key.append(layout.stored(value, column: layout.primaryKeyIndexes[position]))
+            }
+            if key.count == layout.primaryKeyIndexes.count, !key.contains(where: \.isNull) { register(layout, key: key, original: nil) }
             return
         }
         if sqlite3_value_int64(offsetValue) == 0 { partial = [] }
@@ -204,6 +223,8 @@ final class ChangeCapture {
         switch kind {
         case 1:
             record(layout, key: layout.primaryKey(of: image), before: image, after: nil)
+        case 5:
+            register(layout, key: layout.primaryKey(of: image), original: image)
         case 2:
             partialOld = image
         default:
@@ -245,9 +266,30 @@ final class ChangeCapture {
         let rowKey = RowKey(table: layout.tid, primaryKey: key)
         if let index = rowIndex[rowKey] {
             rows[index].final = after
+            rows[index].writes += 1
         } else {
             rowIndex[rowKey] = rows.count
-            rows.append(TouchedRow(layout: layout, primaryKey: key, original: before, final: after))
+            rows.append(TouchedRow(layout: layout, primaryKey: key, original: before, final: after, writes: 1))
+        }
+    }
+
+    /// Notes how a row was before the transaction touched it, unless it has
+    /// been touched already.
+    private func register(_ layout: TableLayout, key: [Value], original: [Value]?) {
+        let rowKey = RowKey(table: layout.tid, primaryKey: key)
+        guard rowIndex[rowKey] == nil else { return }
+        for value in original ?? [] { remainingBytes -= value.storedSize }
+        rowIndex[rowKey] = rows.count
+        rows.append(TouchedRow(layout: layout, primaryKey: key, original: original, final: original))
+    }
+
+    /// Reads back from the table every row written more than once in the
+    /// transaction: what it holds now is the row's final state, whatever
+    /// order SQLite reported the writes in.
+    func refreshRowsChangedAgain(_ db: Database) throws {
+        for index in rows.indices where rows[index].writes > 1 {
+            let layout = layoutsByTID[rows[index].layout.tid] ?? rows[index].layout
+            rows[index].final = try RowMerger.fetchRow(db, layout: layout, key: rows[index].primaryKey).map(layout.stored)
         }
     }
 
@@ -262,7 +304,7 @@ final class ChangeCapture {
 }
 
 /// The temporary triggers through which ``ChangeCapture`` sees updates and
-/// deletes of replicated rows: one AFTER UPDATE and one AFTER DELETE trigger
+/// deletes of replicated rows: BEFORE and AFTER UPDATE and DELETE triggers
 /// per table, on the writer connection only, replaced whenever the table's
 /// columns change. They live in the `temp` schema, so they are not part of
 /// the replica file and other connections never run them.
@@ -280,8 +322,9 @@ struct CaptureTriggers: Sendable {
     /// Creates (or replaces) the triggers of one table.
     func install(_ layout: TableLayout, _ db: Database) throws {
         let (update, delete) = Self.names(layout.tid)
+        let (beforeUpdate, beforeDelete) = ("_p2pdb_bu_\(layout.tid)", "_p2pdb_bd_\(layout.tid)")
         try db.execute(
-            sql: "DROP TRIGGER IF EXISTS temp.\(update); DROP TRIGGER IF EXISTS temp.\(delete); DROP TRIGGER IF EXISTS temp.\(Self.watcherName(layout.tid))")
+            sql: [update, delete, beforeUpdate, beforeDelete, Self.watcherName(layout.tid)].map { "DROP TRIGGER IF EXISTS temp.\($0);" }.joined())
         let table = "main." + layout.quotedName
         let columns = layout.columnNames.map(SQLText.quoteIdentifier)
         func calls(kind: Int, image: String) -> String {
@@ -293,6 +336,15 @@ struct CaptureTriggers: Sendable {
         try db.execute(
             sql: "CREATE TEMP TRIGGER \(update) AFTER UPDATE ON \(table) BEGIN \(calls(kind: 2, image: "OLD")) \(calls(kind: 3, image: "NEW")) END")
         try db.execute(sql: "CREATE TEMP TRIGGER \(delete) AFTER DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
+        let keys = layout.primaryKeyIndexes.map { columns[$0] }
+        let newKey = keys.map { "NEW.\($0)" }.joined(separator: ", ")
+        let newKeyIsFree = "NOT EXISTS (SELECT 1 FROM \(table) WHERE " + keys.map { "\($0) = NEW.\($0)" }.joined(separator: " AND ") + ")"
+        try db.execute(
+            sql: """
+                CREATE TEMP TRIGGER \(beforeUpdate) BEFORE UPDATE ON \(table) BEGIN \(calls(kind: 5, image: "OLD")) \
+                SELECT \(Self.functionName)(\(token), 6, \(layout.tid), 0, \(newKey)) WHERE \(newKeyIsFree); END
+                """)
+        try db.execute(sql: "CREATE TEMP TRIGGER \(beforeDelete) BEFORE DELETE ON \(table) BEGIN \(calls(kind: 5, image: "OLD")) END")
     }
 
     /// Creates, for one statement, the trigger that tells the capture which

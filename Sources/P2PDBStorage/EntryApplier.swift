@@ -126,7 +126,7 @@ enum EntryApplier {
 
     /// Merges the entry's schema changes, then its row changes.
     static func merge(_ entry: Entry, position: Int64, author: Int64, _ db: Database, state: inout ReplicaState) throws {
-        try state.localRules?.enforce(false, db)
+        try state.localRules?.suspend(db)
         var replay = Set<IdentifierKey>()
         if !entry.payload.schemaChanges.isEmpty {
             let before = state.schema

@@ -80,6 +80,8 @@ final class GroupCommitWriter: @unchecked Sendable {
                 state.captureTriggers = triggers
                 state.localRules = rules
                 for layout in state.layouts.values { try triggers.install(layout, db) }
+                // Triggers written by an older version take today's gate.
+                try SchemaObjects.synchronize(db, to: state.schema)
                 loaded = state
                 return .commit
             }

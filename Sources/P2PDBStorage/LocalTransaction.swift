@@ -75,7 +75,7 @@ struct LocalTransaction {
                         }
                         capture.resume()
                         results.append(StatementResult())
-                    case .plain:
+                    case .plain, .delete:
                         let plan = try autoKeys.plan(statement, parameters: parameters, schema: working.schema, layouts: working.layouts, db)
                         // A watcher lives for one statement only: while a
                         // table has a BEFORE INSERT trigger, SQLite checks
@@ -83,11 +83,11 @@ struct LocalTransaction {
                         let watched = plan.filter(\.value).keys.compactMap { tid in working.layouts.values.first { $0.tid == tid } }
                         for layout in watched { try working.captureTriggers?.installWatcher(layout, db) }
                         capture.expectAutoKeys(plan)
-                        try working.localRules?.enforce(working.schema.hasConstraints, db)
+                        try working.localRules?.prepareUserStatement(constraints: working.schema.hasConstraints, db)
                         let rules = working.localRules
                         let executed = Result {
                             guard let rules else { return try Self.execute(statement, db, budget: &budget, limits: limits) }
-                            return try rules.runUserStatement({ try Self.execute(statement, db, budget: &budget, limits: limits) }, db)
+                            return try rules.runUserStatement(deletes: kind == .delete, { try Self.execute(statement, db, budget: &budget, limits: limits) }, db)
                         }
                         for layout in watched { try working.captureTriggers?.removeWatcher(layout, db) }
                         var result = try executed.get()
@@ -105,6 +105,7 @@ struct LocalTransaction {
                 }
             }
             try working.localRules?.requireResolvedForeignKeys(db)
+            try capture.refreshRowsChangedAgain(db)
             let tableChanges = try buildTableChanges(capture.end(), stamp: stamp, db, state: &working)
             let payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
             var entryID: EntryID?

@@ -1,4 +1,6 @@
+import CSQLiteExtras
 import GRDB
+import GRDBSQLite
 import P2PDBCore
 
 /// The result of `p2pdb verify`.
@@ -32,6 +34,10 @@ struct ReplicaVerifier {
             guard let connection = db.sqliteConnection else { return }
             try SQLFunctions.install(on: connection)
             try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
+            var triggers: Int32 = 1
+            guard p2pdb_db_config_int(connection, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers) == SQLITE_OK, triggers == 0 else {
+                throw P2PDBError(.storage, "could not switch triggers off for verify")
+            }
         }
         let scratch = try DatabaseQueue(configuration: configuration)
         var replayed: ReplicaState?

@@ -8,7 +8,7 @@ import P2PDBCore
 enum SchemaSynchronizer {
     /// - Returns: keys of tables whose rows must be replayed from the log.
     static func synchronize(_ db: Database, from old: ReplicatedSchema, state: inout ReplicaState) throws -> Set<IdentifierKey> {
-        try state.localRules?.enforce(false, db)
+        try state.localRules?.suspend(db)
         let new = state.schema
         var replay = Set<IdentifierKey>()
         // Indexes and views go first: a table may take the name of one.

@@ -11,6 +11,9 @@ enum StatementGuard {
     enum Kind: Equatable {
         /// SELECT, VALUES, WITH, EXPLAIN, read-only PRAGMA, or DML: run as is.
         case plain
+        /// DELETE (after a WITH clause too): run as is. Triggers tell it
+        /// from the deletes REPLACE makes.
+        case delete
         case createTable
         case createIndex
         case alterTableAddColumn
@@ -19,6 +22,22 @@ enum StatementGuard {
         case drop(Drop)
         case begin
         case commit
+    }
+
+    /// The statement's own verb after its WITH clause (whose tables are in
+    /// parentheses).
+    private static func mainVerb(_ tokens: [SQLText.Token]) -> String? {
+        var depth = 0
+        for token in tokens {
+            if token.isPunctuation("(") {
+                depth += 1
+            } else if token.isPunctuation(")") {
+                depth -= 1
+            } else if depth == 0, let keyword = token.keyword, ["SELECT", "VALUES", "INSERT", "REPLACE", "UPDATE", "DELETE"].contains(keyword) {
+                return keyword
+            }
+        }
+        return nil
     }
 
     /// A DROP statement: what it names, and whether it said IF EXISTS.
@@ -83,10 +102,10 @@ enum StatementGuard {
         switch first {
         case "SELECT", "VALUES", "WITH", "EXPLAIN":
             try refuseRollbackConflictClause(tokens)
-            return .plain
+            return first == "WITH" && mainVerb(tokens) == "DELETE" ? .delete : .plain
         case "INSERT", "REPLACE", "UPDATE", "DELETE":
             try refuseRollbackConflictClause(tokens)
-            return .plain
+            return first == "DELETE" ? .delete : .plain
         case "CREATE":
             return try classifyCreate(tokens)
         case "ALTER":

@@ -2,8 +2,9 @@ import P2PDB
 
 /// The invariants after every replica has received every entry: nothing
 /// left pending, the same entries, the same tables, columns, indexes and
-/// rows (storage class and bits), the same state hash, `verify` clean, and
-/// each replica opening again as it was.
+/// rows (storage class and bits), views and triggers, the same state hash,
+/// the same constraint report, `verify` clean, and each replica opening
+/// again as it was.
 extension SurfaceCase {
     func checkConvergence() async {
         var snapshots: [DatabaseSnapshot?] = []
@@ -37,6 +38,7 @@ extension SurfaceCase {
                 identical ? "state hashes differ for identical rows" : "state hashes differ",
                 hashes.enumerated().map { "r\($0.offset) \(String($0.element.hex.prefix(12)))" }.joined(separator: ", "))
         }
+        await compareConstraintReports()
         for (replica, store) in stores.enumerated() {
             do {
                 let verification = try await store.verify()
@@ -48,6 +50,27 @@ extension SurfaceCase {
             }
         }
         await checkReopening(hashes)
+    }
+
+    /// Rows whose references dangle or whose checks fail after the merge:
+    /// every replica must report the same.
+    private func compareConstraintReports() async {
+        var reports: [[String]] = []
+        for (replica, store) in stores.enumerated() {
+            do {
+                reports.append(try await store.constraintProblems().map(\.description).sorted())
+            } catch {
+                fail("the constraint report fails", at: replica, "\(error)")
+                return
+            }
+        }
+        guard let first = reports.first else { return }
+        for (replica, report) in reports.enumerated().dropFirst() where report != first {
+            fail(
+                "constraint reports differ between replicas",
+                StoredValue.escaped("r0 [" + first.joined(separator: "; ") + "], r\(replica) [" + report.joined(separator: "; ") + "]"))
+        }
+        if !first.isEmpty { report.tally.constraintProblems += first.count }
     }
 
     /// Closes every replica and opens it again: it must open, with the

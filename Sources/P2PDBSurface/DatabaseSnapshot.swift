@@ -1,7 +1,8 @@
 import P2PDB
 
 /// What a database holds as its users see it: the user tables with their
-/// columns and rows, and the indexes on them, every value kept exactly.
+/// columns and rows, the indexes on them, views and triggers, every value
+/// kept exactly.
 /// Read the same way from a replica and from the reference SQLite database.
 struct DatabaseSnapshot: Sendable, Equatable {
     struct Table: Sendable, Equatable {
@@ -18,6 +19,8 @@ struct DatabaseSnapshot: Sendable, Equatable {
     var tables: [Table]
     /// name, table, sql; sorted.
     var indexes: [[StoredValue]]
+    /// Views and triggers: type, name, table, sql; sorted.
+    var objects: [[StoredValue]]
 
     /// Runs one query and returns its rows.
     typealias Query = (_ sql: String, _ parameters: [Value]) async throws -> [[Value]]
@@ -37,7 +40,8 @@ struct DatabaseSnapshot: Sendable, Equatable {
             guard row.count == 3, case .text(let table) = row[1], !isInternal(table) else { continue }
             indexes.append(row.map(StoredValue.init))
         }
-        return DatabaseSnapshot(tables: tables, indexes: sorted(indexes))
+        let objects = try await query("SELECT type, name, tbl_name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger')", [])
+        return DatabaseSnapshot(tables: tables, indexes: sorted(indexes), objects: sorted(stored(objects)))
     }
 
     /// P2PDB's own tables and SQLite's.
@@ -51,9 +55,10 @@ struct DatabaseSnapshot: Sendable, Equatable {
     static func sorted(_ rows: [[StoredValue]]) -> [[StoredValue]] { rows.sorted { $0.lexicographicallyPrecedes($1) } }
 
     /// How `self` (called `name`) differs from `other` (`otherName`), as
-    /// failures of the kinds "tables", "columns", "rows" and "indexes".
-    /// With `schemaDetail` off only column names count and indexes are not
-    /// compared (P2PDB writes its own DDL).
+    /// failures of the kinds "tables", "columns", "rows", "indexes" and
+    /// "views and triggers". With `schemaDetail` off only column names count
+    /// and indexes, views and triggers are not compared (P2PDB writes its
+    /// own DDL).
     func differences(from other: DatabaseSnapshot, _ name: String, _ otherName: String, schemaDetail: Bool) -> [(kind: String, detail: String)] {
         var found: [(kind: String, detail: String)] = []
         let mine = Dictionary(tables.map { ($0.name, $0) }, uniquingKeysWith: { first, _ in first })
@@ -78,6 +83,13 @@ struct DatabaseSnapshot: Sendable, Equatable {
                 "indexes",
                 "\(name) [" + indexes.map(\.rowDescription).joined(separator: ", ") + "], \(otherName) ["
                     + other.indexes.map(\.rowDescription).joined(separator: ", ") + "]"
+            ))
+        }
+        if schemaDetail, objects != other.objects {
+            found.append((
+                "views and triggers",
+                "\(name) [" + objects.map(\.rowDescription).joined(separator: ", ") + "], \(otherName) ["
+                    + other.objects.map(\.rowDescription).joined(separator: ", ") + "]"
             ))
         }
         return found

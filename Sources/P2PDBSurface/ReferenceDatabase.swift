@@ -24,8 +24,8 @@ final class ReferenceDatabase: Sendable {
 
     init() throws {
         var configuration = Configuration()
-        // As on a replica.
-        configuration.foreignKeysEnabled = false
+        // As on a replica's local writes.
+        configuration.foreignKeysEnabled = true
         // A transaction stays open between `run` and `finish(commit:)`.
         configuration.allowsUnsafeTransactions = true
         queue = try DatabaseQueue(configuration: configuration)
@@ -43,6 +43,17 @@ final class ReferenceDatabase: Sendable {
                 var outcomes: [StatementOutcome] = []
                 for statement in statements where statement.role == .other {
                     outcomes.append(try Self.execute(statement.sql, statement.parameters, connection))
+                }
+                // COMMIT would fail over deferred foreign keys left dangling.
+                var deferred: Int32 = 0
+                var highwater: Int32 = 0
+                sqlite3_db_status(connection, SQLITE_DBSTATUS_DEFERRED_FKS, &deferred, &highwater, 0)
+                if deferred > 0 { throw Failure(message: "FOREIGN KEY constraint failed") }
+                // SQLite lets a row whose reference dangles through where
+                // REPLACE takes its shortcut; P2PDB refuses it, as SQLite
+                // does everywhere else.
+                if try !Self.execute("PRAGMA foreign_key_check", [], connection).rows.isEmpty {
+                    throw Failure(message: "FOREIGN KEY constraint failed")
                 }
                 return .success(outcomes)
             } catch let failure as Failure {

@@ -53,8 +53,71 @@ enum SchemaGenerator {
             design.columns.append(column)
         }
         chooseKey(of: &design, &random)
+        addChecks(to: &design, &random)
+        if random.chance(0.04) { addForeignKey(to: &design, parent: design, &random) }
         return design
     }
+
+    /// CHECK clauses as applications write them: counters that must not go
+    /// below zero (which concurrent deltas may still do after a merge),
+    /// types, lengths, two columns compared.
+    static func addChecks(to design: inout TableDesign, _ random: inout CaseRandom) {
+        guard random.chance(0.2) else { return }
+        for index in design.columns.indices where random.chance(0.35) {
+            let column = design.columns[index]
+            let name = SurfaceNames.sql(column.name, &random)
+            let choices =
+                column.isCounter
+                ? ["CHECK (\(name) >= 0)", "CHECK (\(name) BETWEEN 0 AND 100)", "CONSTRAINT \"chk\" CHECK (\(name) >= -2)"]
+                : [
+                    "CHECK (typeof(\(name)) <> 'blob')", "CHECK (\(name) IS NULL OR length(\(name)) <= 8)", "CHECK (\(name) <> '')",
+                    "CONSTRAINT \"chk\" CHECK (\(name) IS NOT 0)", "CHECK (\(name))", "CHECK (\(name) > -5)",
+                ]
+            design.columns[index].check = random.pick(choices)
+        }
+        if random.chance(0.3), design.columns.count >= 2 {
+            let pair = design.columns.shuffled(using: &random).prefix(2).map { SurfaceNames.sql($0.name, &random) }
+            design.checks.append(
+                random.pick(["CHECK (\(pair[0]) IS NOT \(pair[1]))", "CONSTRAINT \"chk\" CHECK (\(pair[0]) <> \(pair[1]) OR \(pair[0]) IS NULL)"]))
+        }
+    }
+
+    /// Gives `design` a foreign key to the primary key of `parent` (which
+    /// may be `design` itself): new columns of the parent key's types whose
+    /// values come from the same key pool, any actions, sometimes deferred,
+    /// now and then naming columns that are not the parent's key.
+    static func addForeignKey(to design: inout TableDesign, parent: TableDesign, _ random: inout CaseRandom) {
+        var parentColumns = parent.keyColumns.compactMap(parent.column)
+        guard !parentColumns.isEmpty else { return }
+        let explicit = random.chance(0.5)
+        if explicit {
+            parentColumns.shuffle(using: &random)
+            if random.chance(0.05), let other = parent.valueColumns.first { parentColumns[0] = other }
+        }
+        var columns: [String] = []
+        for parentColumn in parentColumns {
+            guard let name = ["ref", "Ref2", "fk_3", "parent", "ref5"].first(where: { design.column($0) == nil }) else { return }
+            var type = random.chance(0.15) ? random.pick(types) : parentColumn.type
+            if design.strict, !strictTypes.contains(type.uppercased()) { type = random.pick(strictTypes) }
+            var column = ColumnDesign(name: name, type: type)
+            column.referencedKey = ReferencedKey(
+                affinity: parentColumn.affinity, rowid: parent.rowidAlias.map(SurfaceNames.key) == SurfaceNames.key(parentColumn.name))
+            if random.chance(0.1) { column.notNull = true }
+            design.columns.append(column)
+            columns.append(name)
+        }
+        var clauses = random.pick(["", "", " ON DELETE CASCADE", " ON DELETE SET NULL", " ON DELETE SET DEFAULT", " ON DELETE RESTRICT", " ON DELETE NO ACTION"])
+        if random.chance(0.3) { clauses += random.pick([" ON UPDATE CASCADE", " ON UPDATE SET NULL", " ON UPDATE RESTRICT"]) }
+        if random.chance(0.15) { clauses += " DEFERRABLE INITIALLY DEFERRED" }
+        design.foreignKeys.append(
+            ForeignKeyDesign(
+                columns: columns, parent: parent.name, parentColumns: explicit ? parentColumns.map(\.name) : [], clauses: clauses,
+                inline: columns.count == 1 && random.chance(0.5)))
+    }
+
+    /// A parent no replica creates: SQLite takes the reference on trust
+    /// and refuses every write to the child.
+    static let missingParent = TableDesign(name: "missing", columns: [ColumnDesign(name: "id", type: "INTEGER", keyClause: "PRIMARY KEY")])
 
     /// Distinct names (as SQLite compares them), and now and then a pair
     /// SQLite takes as distinct that are the same text in another
@@ -197,6 +260,34 @@ enum SchemaGenerator {
         }
     }
 
+    /// A trigger on `table` as applications write them (stamping a column,
+    /// writing an audit row, counting, deleting dependents, refusing with
+    /// RAISE), writing `table` or another of `tables`; or DROP TRIGGER. A
+    /// few names, so that replicas define one name concurrently.
+    /// `deterministic`: no `datetime('now')` and no key left to SQLite, for
+    /// a case compared with plain SQLite.
+    static func trigger(on table: TableDesign, tables: [TableDesign], deterministic: Bool, _ random: inout CaseRandom) -> String {
+        let name = SurfaceNames.sql(random.pick(["tr", "stamp", "Audit", "on_sale"]), &random)
+        if random.chance(0.2) { return "DROP TRIGGER " + (random.chance(0.7) ? "IF EXISTS " : "") + name }
+        let event = random.pick(["INSERT", "UPDATE", "UPDATE OF", "DELETE"])
+        let row = event == "DELETE" ? "OLD" : (event != "INSERT" && random.chance(0.3) ? "OLD" : "NEW")
+        let before = random.chance(0.3)
+        var sql = "CREATE TRIGGER " + (random.chance(0.2) ? "IF NOT EXISTS " : "") + name + (before ? " BEFORE " : " AFTER ")
+        if event == "UPDATE OF" {
+            sql += "UPDATE OF " + SurfaceNames.sql(random.pick(table.columns).name, &random)
+        } else {
+            sql += event
+        }
+        sql += " ON " + SurfaceNames.sql(table.name, &random)
+        if random.chance(0.2) { sql += " FOR EACH ROW" }
+        if random.chance(0.3) { sql += " WHEN " + row + "." + SurfaceNames.sql(random.pick(table.columns).name, &random) + " IS NOT NULL" }
+        var body = TriggerBody(table: table, row: row, deterministic: deterministic)
+        let statements = (0..<random.int(in: 1...2)).map { _ in
+            body.statement(into: random.pick(tables + [table]), raising: before && random.chance(0.3), &random)
+        }
+        return sql + " BEGIN " + statements.map { $0 + "; " }.joined() + "END"
+    }
+
     /// DDL and other statements P2PDB refuses by design, so that the run's
     /// list of refusals covers them.
     static func refused(_ table: TableDesign, _ random: inout CaseRandom) -> String {
@@ -224,5 +315,82 @@ enum SchemaGenerator {
             "REINDEX",
             "SELECT * FROM _p2pdb_rows",
         ])
+    }
+}
+
+/// The statements of a trigger body, over the firing row (`NEW` or `OLD`)
+/// of `table`.
+private struct TriggerBody {
+    let table: TableDesign
+    let row: String
+    let deterministic: Bool
+
+    func statement(into target: TableDesign, raising: Bool, _ random: inout CaseRandom) -> String {
+        let targetName = SurfaceNames.sql(target.name, &random)
+        if raising {
+            return "SELECT RAISE(" + random.pick(["ABORT", "FAIL", "ROLLBACK"]) + ", 'refused by the trigger') WHERE " + rowValue(&random)
+                + " IS NULL"
+        }
+        switch random.below(10) {
+        case 0..<3 where !target.valueColumns.isEmpty:
+            let column = random.pick(target.valueColumns)
+            return "UPDATE " + targetName + " SET " + SurfaceNames.sql(column.name, &random) + " = " + newValue(for: column, &random)
+                + " WHERE " + keyCondition(of: target, &random)
+        case 3..<6:
+            let columns = target.keyColumns.compactMap(target.column) + target.valueColumns.filter { _ in random.chance(0.5) }
+            let values = columns.map { column in
+                target.keyColumns.contains { SurfaceNames.key($0) == SurfaceNames.key(column.name) }
+                    ? keyValue(for: column, of: target, &random) : newValue(for: column, &random)
+            }
+            return "INSERT " + random.pick(["", "OR REPLACE ", "OR IGNORE "]) + "INTO " + targetName + " ("
+                + columns.map { SurfaceNames.sql($0.name, &random) }.joined(separator: ", ") + ") VALUES (" + values.joined(separator: ", ") + ")"
+        case 6..<8:
+            if let counter = target.valueColumns.first(where: \.isCounter) {
+                let name = SurfaceNames.sql(counter.name, &random)
+                return "UPDATE " + targetName + " SET " + name + " = " + name + random.pick([" + 1", " - 1", " + 2"]) + " WHERE "
+                    + keyCondition(of: target, &random)
+            }
+            return "DELETE FROM " + targetName + " WHERE " + keyCondition(of: target, &random)
+        default:
+            return "DELETE FROM " + targetName + " WHERE " + keyCondition(of: target, &random)
+        }
+    }
+
+    /// `NEW.c` or `OLD.c` for a column of the firing table.
+    private func rowValue(_ random: inout CaseRandom) -> String {
+        row + "." + SurfaceNames.sql(random.pick(table.columns).name, &random)
+    }
+
+    /// What a trigger writes into a column: the firing row's values, a
+    /// function of them, a literal, or the time.
+    private func newValue(for column: ColumnDesign, _ random: inout CaseRandom) -> String {
+        switch random.below(10) {
+        case 0..<4: return rowValue(&random)
+        case 4, 5: return "coalesce(" + rowValue(&random) + ", 0) + 1"
+        case 6 where !deterministic: return random.pick(["datetime('now')", "CURRENT_TIMESTAMP", "random()"])
+        default:
+            return SurfaceValues.literal(column.isCounter ? .integer(Int64(random.int(in: 0...3))) : SurfaceValues.value(for: column.affinity, &random))
+        }
+    }
+
+    /// A key value for `column` of `target`: the firing row's, or one of
+    /// the pool. A rowid key is never NULL when deterministic, which would
+    /// leave it to SQLite.
+    private func keyValue(for column: ColumnDesign, of target: TableDesign, _ random: inout CaseRandom) -> String {
+        let rowid = target.rowidAlias.map(SurfaceNames.key) == SurfaceNames.key(column.name)
+        if random.chance(0.5) {
+            let value = rowValue(&random)
+            return rowid && deterministic ? "coalesce(" + value + ", 1)" : value
+        }
+        let key = SurfaceValues.key(for: column.affinity, rowid: rowid, &random)
+        return SurfaceValues.literal(rowid && deterministic && key.isNull ? .integer(1) : key)
+    }
+
+    /// `k1 = NEW.a AND k2 = 'b'` over the key of `target`.
+    private func keyCondition(of target: TableDesign, _ random: inout CaseRandom) -> String {
+        target.keyColumns.map { key -> String in
+            let column = target.column(key) ?? ColumnDesign(name: key, type: "")
+            return SurfaceNames.sql(key, &random) + " = " + keyValue(for: column, of: target, &random)
+        }.joined(separator: " AND ")
     }
 }

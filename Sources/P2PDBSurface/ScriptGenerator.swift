@@ -47,8 +47,15 @@ struct ScriptGenerator {
             let name = random.pick(SurfaceNames.tables)
             if !names.contains(where: { SurfaceNames.key($0) == SurfaceNames.key(name) }) { names.append(name) }
         }
+        var designs: [TableDesign] = []
         for name in names {
-            let design = SchemaGenerator.table(named: name, &random)
+            var design = SchemaGenerator.table(named: name, &random)
+            if let parent = designs.last, random.chance(0.35) {
+                SchemaGenerator.addForeignKey(to: &design, parent: random.chance(0.8) ? parent : random.pick(designs), &random)
+            } else if random.chance(0.02) {
+                SchemaGenerator.addForeignKey(to: &design, parent: SchemaGenerator.missingParent, &random)
+            }
+            designs.append(design)
             if writers > 1, random.chance(0.35) {
                 createConcurrently(design)
             } else {
@@ -58,6 +65,10 @@ struct ScriptGenerator {
                     for target in 0..<writers where target != creator { deliver(from: creator, to: target, everything: true) }
                 }
             }
+        }
+        if random.chance(0.3) {
+            let replica = random.below(writers)
+            record([trigger(on: replica)], on: replica)
         }
         // The same name in the other Unicode normalisation, elsewhere.
         if writers > 1, random.chance(0.1) {
@@ -138,9 +149,19 @@ struct ScriptGenerator {
             return ScriptStatement(sql: SchemaGenerator.refused(table, &random))
         case 9:
             return ScriptStatement(sql: SchemaGenerator.view(over: table, &random))
+        case 10, 11:
+            return trigger(on: replica)
         default:
             return StatementGenerator.statement(for: table, keysLeftToSQLite: !differential, &random)
         }
+    }
+
+    /// A trigger (or its drop) on a table the replica knows, writing tables
+    /// it knows.
+    private mutating func trigger(on replica: Int) -> ScriptStatement {
+        let tables = knowledge[replica].keys.sorted { $0.lexicographicallyPrecedes($1) }.compactMap { knowledge[replica][$0] }
+        guard let table = tables.isEmpty ? nil : random.pick(tables) else { return ScriptStatement(sql: "DROP TRIGGER IF EXISTS \"tr\"") }
+        return ScriptStatement(sql: SchemaGenerator.trigger(on: table, tables: tables, deterministic: differential, &random))
     }
 
     /// Appends one transaction: each statement its own request, or all in

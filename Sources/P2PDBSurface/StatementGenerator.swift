@@ -64,6 +64,9 @@ struct StatementGenerator {
     private mutating func valueSQL(for column: ColumnDesign, _ random: inout CaseRandom) -> String {
         if isKey(column) { return value(keyValue(for: column, &random), &random) }
         if column.isCounter, random.chance(0.9) { return value(.integer(Int64(random.int(in: -3...5))), &random) }
+        if let parent = column.referencedKey, random.chance(0.9) {
+            return value(SurfaceValues.key(for: parent.affinity, rowid: parent.rowid, &random), &random)
+        }
         var chosen = anyValue(for: column, &random)
         // A column named `rowid` whose ALTER TABLE failed is the table's
         // rowid (or its INTEGER PRIMARY KEY): once that reaches 2^63-1 SQLite

@@ -21,7 +21,8 @@ enum SurfaceNames {
     /// Every name a case may write, for taking names out of messages.
     static let all = tables + columns + indexes + odd + [
         "hits", "Hits", "n", "extra", "Z", "pk", "renamed", "tr", "tmp", "nokey", "uniq", "chk", "fk", "gen", "copy",
-        "_p2pdb_mine", "sqlite_mine", "_p2pdb_rows", "no such column",
+        "_p2pdb_mine", "sqlite_mine", "_p2pdb_rows", "no such column", "missing", "stamp", "Audit", "on_sale", "ref", "Ref2", "fk_3",
+        "ref5", "v", "V", "report",
     ]
 
     /// A name as SQLite compares names: its bytes, ASCII letters folded.

@@ -25,6 +25,9 @@ public struct SurfaceTally: Sendable, Codable {
     public var refused = 0
     public var failed = 0
     public var entriesDelivered = 0
+    /// Dangling references and failed checks the replicas reported, alike,
+    /// after full delivery.
+    public var constraintProblems = 0
     /// Refused transactions by normalised reason.
     public var refusals: [String: Int] = [:]
 
@@ -36,6 +39,7 @@ public struct SurfaceTally: Sendable, Codable {
         refused += other.refused
         failed += other.failed
         entriesDelivered += other.entriesDelivered
+        constraintProblems += other.constraintProblems
         for (reason, count) in other.refusals { refusals[reason, default: 0] += count }
     }
 }
@@ -109,7 +113,8 @@ public struct SurfaceSummary: Sendable {
         var lines = [
             "\(cases) cases (\(differentialCases) differential against plain SQLite) in \(String(format: "%.1f", seconds)) s: "
                 + "\(tally.replicas) replicas, \(tally.transactions) transactions, \(tally.statements) statements "
-                + "(\(tally.accepted) accepted, \(tally.refused) refused, \(tally.failed) failed), \(tally.entriesDelivered) entries delivered; "
+                + "(\(tally.accepted) accepted, \(tally.refused) refused, \(tally.failed) failed), \(tally.entriesDelivered) entries delivered, "
+                + "\(tally.constraintProblems) constraint problems reported alike after merges; "
                 + "\(failingCases.count) cases failed"
         ]
         if !tally.refusals.isEmpty {

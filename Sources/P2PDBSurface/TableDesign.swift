@@ -12,8 +12,11 @@ struct ColumnDesign: Sendable, Equatable {
     /// The column's own PRIMARY KEY clause (`PRIMARY KEY DESC`, ...), when
     /// the key is declared on the column.
     var keyClause: String?
-    /// A constraint P2PDB may not carry (a CHECK added by ALTER TABLE).
+    /// A CHECK clause on the column, as written.
     var check: String?
+    /// Set on a column of a foreign key: its values come from the key pool
+    /// of the parent column, so that references find parents.
+    var referencedKey: ReferencedKey?
 
     var affinity: ColumnAffinity { ColumnAffinity(declaredType: type) }
     var isCounter: Bool { type.uppercased().contains("COUNTER") }
@@ -29,6 +32,31 @@ struct ColumnDesign: Sendable, Equatable {
     }
 }
 
+/// The parent column a foreign key column refers to, as far as drawing
+/// values goes.
+struct ReferencedKey: Sendable, Equatable {
+    var affinity: ColumnAffinity
+    var rowid: Bool
+}
+
+/// `FOREIGN KEY (columns) REFERENCES parent (parentColumns) actions`, or a
+/// column's own `REFERENCES` clause when `inline`.
+struct ForeignKeyDesign: Sendable, Equatable {
+    var columns: [String]
+    var parent: String
+    /// Empty: the parent's primary key, implied.
+    var parentColumns: [String]
+    /// `ON DELETE ...`, `ON UPDATE ...`, `DEFERRABLE ...`, as written.
+    var clauses: String
+    var inline: Bool
+
+    func referenceSQL(_ random: inout CaseRandom) -> String {
+        var sql = "REFERENCES " + SurfaceNames.sql(parent, &random)
+        if !parentColumns.isEmpty { sql += " (" + parentColumns.map { SurfaceNames.sql($0, &random) }.joined(separator: ", ") + ")" }
+        return sql + clauses
+    }
+}
+
 /// A table as a case declares it. Replicas that create the same name
 /// concurrently may each hold another design of it.
 struct TableDesign: Sendable, Equatable {
@@ -40,6 +68,9 @@ struct TableDesign: Sendable, Equatable {
     var withoutRowID = false
     var strict = false
     var ifNotExists = false
+    /// Table CHECK clauses, as written.
+    var checks: [String] = []
+    var foreignKeys: [ForeignKeyDesign] = []
 
     var keyColumns: [String] {
         if !tableKey.isEmpty { return tableKey }
@@ -69,9 +100,20 @@ struct TableDesign: Sendable, Equatable {
     }
 
     func createSQL(_ random: inout CaseRandom) -> String {
-        var items = columns.map { $0.sql(&random) }
+        var items = columns.map { column -> String in
+            var sql = column.sql(&random)
+            for key in foreignKeys where key.inline && SurfaceNames.key(key.columns[0]) == SurfaceNames.key(column.name) {
+                sql += " " + key.referenceSQL(&random)
+            }
+            return sql
+        }
         if !tableKey.isEmpty {
             items.append("PRIMARY KEY (" + tableKey.map { SurfaceNames.sql($0, &random) }.joined(separator: ", ") + ")")
+        }
+        items += checks
+        for key in foreignKeys where !key.inline {
+            items.append(
+                "FOREIGN KEY (" + key.columns.map { SurfaceNames.sql($0, &random) }.joined(separator: ", ") + ") " + key.referenceSQL(&random))
         }
         var options: [String] = []
         if withoutRowID { options.append("WITHOUT ROWID") }

@@ -49,8 +49,8 @@ struct SurfaceTests {
         ]
         for (left, right) in pairs {
             #expect(StoredValue(left) != StoredValue(right), "\(left) and \(right)")
-            let one = DatabaseSnapshot(tables: [.init(name: StoredValue(.text("t")), columns: [], rows: [[StoredValue(left)]])], indexes: [])
-            let other = DatabaseSnapshot(tables: [.init(name: StoredValue(.text("t")), columns: [], rows: [[StoredValue(right)]])], indexes: [])
+            let one = DatabaseSnapshot(tables: [.init(name: StoredValue(.text("t")), columns: [], rows: [[StoredValue(left)]])], indexes: [], objects: [])
+            let other = DatabaseSnapshot(tables: [.init(name: StoredValue(.text("t")), columns: [], rows: [[StoredValue(right)]])], indexes: [], objects: [])
             #expect(one.differences(from: other, "a", "b", schemaDetail: true).map(\.kind) == ["rows"])
         }
     }

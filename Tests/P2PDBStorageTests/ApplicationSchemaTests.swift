@@ -208,4 +208,58 @@ import Testing
         try await replica.sql("INSERT INTO t VALUES ('b', 1)")
         #expect(try await replica.store.verify().problems == [])
     }
+
+    /// A trigger whose body names a table this replica does not have (yet)
+    /// blocks this replica's own writes to its table, as in SQLite, but
+    /// never another replica's entries, nor `verify`.
+    @Test func aTriggerNamingAMissingTableNeverBlocksAMerge() async throws {
+        let replicas = try (0..<2).map { _ in try TestReplica() }
+        try await replicas[0].sql("CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER)")
+        try await replicas[0].sql("INSERT INTO items VALUES ('a', 1)")
+        try await syncAll(replicas)
+        try await replicas[1].sql("CREATE TRIGGER tr AFTER UPDATE ON items BEGIN UPDATE elsewhere SET x = NEW.n; END")
+        try await replicas[0].sql("UPDATE items SET n = 2")
+        await #expect(throws: P2PDBError.self) { try await replicas[1].sql("UPDATE items SET n = 3") }
+        try await syncAll(replicas)
+        try await expectConverged(replicas)
+        #expect(try await replicas[1].rows("SELECT n FROM items") == [[.integer(2)]])
+    }
+
+    /// A row that references itself, with ON UPDATE CASCADE, given its key
+    /// by SQLite: P2PDB moves the key and the cascade rewrites the
+    /// reference within the same statement, after SQLite reported the
+    /// move. The entry must carry the row as it ends.
+    @Test func aCascadeOnTheRowBeingWrittenIsCapturedAsItEnds() async throws {
+        let replicas = try (0..<2).map { _ in try TestReplica() }
+        try await replicas[0].sql("CREATE TABLE nodes (id INTEGER PRIMARY KEY, parent INTEGER REFERENCES nodes ON UPDATE CASCADE)")
+        try await replicas[0].sql("INSERT INTO nodes (parent) VALUES (1)")
+        try await replicas[0].sql("INSERT INTO nodes (id, parent) VALUES (7, 7); UPDATE nodes SET id = 8 WHERE id = 7")
+        let rows = try await replicas[0].rows("SELECT id = parent FROM nodes")
+        #expect(rows == [[.integer(1)], [.integer(1)]])
+        try await syncAll(replicas)
+        try await expectConverged(replicas)
+        #expect(try await replicas[1].rows("SELECT count(*) FROM nodes WHERE id = parent") == [[.integer(2)]])
+    }
+
+    /// As in SQLite (recursive triggers off), the row REPLACE removes fires
+    /// no DELETE trigger; a DELETE statement, and a DELETE in a trigger
+    /// body, do.
+    @Test func rowsThatReplaceRemovesFireNoDeleteTrigger() async throws {
+        let replica = try TestReplica()
+        try await replica.sql("CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER)")
+        try await replica.sql("CREATE TABLE gone (id TEXT PRIMARY KEY, n INTEGER)")
+        try await replica.sql("CREATE TRIGGER logged AFTER DELETE ON items BEGIN INSERT OR REPLACE INTO gone VALUES (OLD.id, OLD.n); END")
+        try await replica.sql("CREATE TRIGGER moved AFTER INSERT ON gone BEGIN DELETE FROM items WHERE id = 'a'; END")
+        try await replica.sql("INSERT INTO items VALUES ('a', 1), ('b', 2)")
+        try await replica.sql("INSERT OR REPLACE INTO items VALUES ('a', 10)")
+        try await replica.sql("UPDATE OR REPLACE items SET id = 'a' WHERE id = 'b'")
+        #expect(try await replica.rows("SELECT count(*) FROM gone") == [[.integer(0)]])
+        try await replica.sql("INSERT INTO items VALUES ('c', 3)")
+        try await replica.sql("DELETE FROM items WHERE id = 'c'")
+        // 'c' goes by DELETE and is logged; the log's trigger deletes 'a',
+        // which does not fire `logged` again: it is running.
+        #expect(try await replica.rows("SELECT id, n FROM gone ORDER BY id") == [[.text("c"), .integer(3)]])
+        #expect(try await replica.rows("SELECT count(*) FROM items") == [[.integer(0)]])
+        #expect(try await replica.store.verify().problems == [])
+    }
 }
