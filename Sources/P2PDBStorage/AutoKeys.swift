@@ -120,6 +120,10 @@ final class AutoKeys {
         let explain = try db.makeStatement(sql: "EXPLAIN " + sql)
         while try explain.stepRaw() {
             let row = explain.currentRowRaw()
+            // The listing goes on with the programs of triggers and foreign
+            // key actions, each numbered from 0 again, with cursors of their
+            // own: only the statement's own program is read here.
+            if case .integer(0) = row.first, !program.isEmpty { break }
             guard row.count >= 5, case .text(let opcode) = row[1], case .integer(let p1) = row[2], case .integer(let p2) = row[3],
                 case .integer(let p3) = row[4]
             else { continue }
@@ -149,7 +153,7 @@ final class AutoKeys {
             }
             uses.append(Use(table: IdentifierKey(table), assignment: assignment))
         }
-        // A trigger's program is not in the listing: when the statement can
+        // Triggers insert in programs of their own: when the statement can
         // fire one, every table a trigger inserts into is watched.
         if program.contains(where: { $0.opcode == "Program" }) {
             uses += triggerTargets.map { Use(table: $0, assignment: .watched) }

@@ -53,6 +53,20 @@ struct AutoKeyTests {
         #expect(try await a.rows("SELECT id FROM sales ORDER BY id") == [[-1], [7], [8], [99], [107], [108]].map { $0.map(Value.integer) })
     }
 
+    /// A trigger's program, listed after the statement's with cursors
+    /// numbered from 0 again, may take a key from SQLite in another table;
+    /// that says nothing about the statement's own table.
+    @Test func aTriggerTakingKeysElsewhereLeavesTheGivenKeyAlone() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE sales (id INTEGER PRIMARY KEY, total REAL)")
+        try await a.sql("CREATE TABLE log (code TEXT PRIMARY KEY, note TEXT)")
+        try await a.sql("CREATE TRIGGER noted BEFORE UPDATE ON sales BEGIN INSERT OR REPLACE INTO log VALUES ('u', NEW.total); END")
+        try await a.sql("INSERT INTO sales VALUES (?, 1) ON CONFLICT (id) DO UPDATE SET total = excluded.total", [.integer(1)])
+        try await a.sql("INSERT INTO sales VALUES (1, 2) ON CONFLICT (id) DO UPDATE SET total = excluded.total")
+        #expect(try await a.rows("SELECT id, total FROM sales") == [[.integer(1), .real(2)]])
+        #expect(try await a.rows("SELECT code, note FROM log") == [[.text("u"), .text("2.0")]])
+    }
+
     /// A key read from a parameter or a literal, even row by row out of a
     /// multi-row VALUES, is known without watching each row: watching needs
     /// a BEFORE INSERT trigger, and with one SQLite checks a STRICT column's
