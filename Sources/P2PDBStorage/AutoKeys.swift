@@ -59,7 +59,8 @@ final class AutoKeys {
         _ statement: Statement, parameters: ArraySlice<Value>, schema: ReplicatedSchema, layouts: [IdentifierKey: TableLayout],
         _ db: Database
     ) throws -> [Int64: Bool] {
-        guard !statement.isReadonly else { return [:] }
+        // EXPLAIN lists the program and runs nothing.
+        guard !statement.isReadonly, sqlite3_stmt_isexplain(statement.sqliteStatement) == 0 else { return [:] }
         if schema.digest != self.schema {
             analyses.removeAll()
             byStatement.removeAll()

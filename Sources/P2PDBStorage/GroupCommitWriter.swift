@@ -50,6 +50,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let key: NodeKey
     private let options: StoreOptions
     private let capture = ChangeCapture()
+    /// Client SQL on the writer connection, checked where SQLite decides.
+    private let authorizer = ClientAuthorizer()
     private let autoKeys = AutoKeys()
     private let deadline: StatementDeadline
     private let feed: ChangeFeed
@@ -65,6 +67,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         deadline = StatementDeadline(timeout: options.limits.timeout)
         let capture = self.capture
         let deadline = self.deadline
+        let authorizer = self.authorizer
         let loaded = try pool.writeWithoutTransaction { db -> ReplicaState in
             guard let connection = db.sqliteConnection else {
                 throw P2PDBError(.storage, "the replica's writer connection is closed")
@@ -74,6 +77,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             let rules = LocalWriteRules()
             try rules.install(on: connection)
             deadline.install(on: connection)
+            authorizer.install(on: connection)
             var loaded: ReplicaState?
             try db.inTransaction(.immediate) {
                 var state = try ReplicaState.load(db, selfID: key.nodeID)

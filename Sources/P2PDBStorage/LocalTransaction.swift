@@ -1,4 +1,5 @@
 import GRDB
+import GRDBSQLite
 import P2PDBCore
 
 /// Runs one client transaction on the writer connection and turns what it
@@ -193,7 +194,12 @@ struct LocalTransaction {
     /// their size from the request's `budget` of result bytes.
     static func execute(_ statement: Statement, _ db: Database, budget: inout Int, limits: StatementLimits) throws -> StatementResult {
         var rows: [[Value]] = []
-        while try statement.stepRaw() {
+        // Reset whatever happens: a statement left unreset counts as
+        // running, and `EXPLAIN UPDATE` would then stop every later commit.
+        defer { sqlite3_reset(statement.sqliteStatement) }
+        // SQLite prepares the statement again while stepping after a schema
+        // change: under the client rules too.
+        while try StatementSource.underClientRules(db, { try statement.stepRaw() }) {
             let row = statement.currentRowRaw()
             for value in row { budget -= value.storedSize }
             guard budget >= 0 else { throw limits.resultTooLarge() }

@@ -10,6 +10,7 @@ import Synchronization
 final class ReaderConnections: Sendable {
     private let queues: [DatabaseQueue]
     private let deadlines: [StatementDeadline]
+    private let authorizers: [ClientAuthorizer]
     private let next = Atomic<Int>(0)
 
     init(path: String, count: Int, configuration: Configuration, timeout: Duration?) throws {
@@ -17,9 +18,12 @@ final class ReaderConnections: Sendable {
         configuration.readonly = true
         queues = try (0..<count).map { _ in try DatabaseQueue(path: path, configuration: configuration) }
         deadlines = (0..<count).map { _ in StatementDeadline(timeout: timeout) }
-        for (queue, deadline) in zip(queues, deadlines) {
-            queue.inDatabase { db in
-                if let connection = db.sqliteConnection { deadline.install(on: connection) }
+        authorizers = (0..<count).map { _ in ClientAuthorizer() }
+        for index in queues.indices {
+            queues[index].inDatabase { db in
+                guard let connection = db.sqliteConnection else { return }
+                deadlines[index].install(on: connection)
+                authorizers[index].install(on: connection)
             }
         }
     }

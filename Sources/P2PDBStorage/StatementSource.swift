@@ -1,7 +1,8 @@
 import GRDB
 import P2PDBCore
 
-/// Prepares the statements of a request.
+/// Prepares the statements of a request, under the connection's
+/// ``ClientAuthorizer``.
 ///
 /// Most requests are one statement sent again and again with new
 /// parameters; those come from the connection's statement cache, prepared
@@ -12,8 +13,18 @@ enum StatementSource {
     /// other SQL is prepared each time. GRDB keys its cache by Swift
     /// strings, which take the NFC and NFD spellings of a name for one
     /// text, so `SELECT * FROM "café"` could run on the other table.
+    /// Prepared under the client rules, like every client statement.
     static func cachedStatement(_ sql: String, _ db: Database) throws -> Statement {
-        sql.utf8.allSatisfy({ $0 < 0x80 }) ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+        try underClientRules(db) {
+            sql.utf8.allSatisfy({ $0 < 0x80 }) ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+        }
+    }
+
+    /// Runs `body`, which prepares client SQL, under the connection's
+    /// ``ClientAuthorizer`` (P2PDB's scratch connections have none).
+    static func underClientRules<T>(_ db: Database, _ body: () throws -> T) throws -> T {
+        guard let authorizer = ClientAuthorizer.of(db) else { return try body() }
+        return try authorizer.client(body)
     }
 
     /// SQL P2PDB writes itself, made safe for GRDB's statement cache: text
@@ -55,8 +66,8 @@ enum StatementSource {
             last = (request.sql, statement)
             guard try run(statement) else { return false }
         } else {
-            let statements = try db.allStatements(sql: request.sql)
-            while let statement = try statements.next() {
+            let statements = try underClientRules(db) { try db.allStatements(sql: request.sql) }
+            while let statement = try underClientRules(db, { try statements.next() }) {
                 guard try run(statement) else { return false }
             }
         }
