@@ -164,8 +164,13 @@ final class ChangeCapture {
                     : "table \(name) is not replicated; writes to it are refused")
             return
         }
-        // Updates and deletes arrive through the triggers.
-        guard operation == SQLITE_INSERT else { return }
+        // Updates and deletes arrive through the triggers. One here means
+        // the insert the watcher saw did not happen (an upsert updated, OR
+        // IGNORE skipped it): its mark must not fall on the next insert.
+        guard operation == SQLITE_INSERT else {
+            watchedInserts.remove(layout.tid)
+            return
+        }
         let columnCount = Int(sqlite3_preupdate_count(db))
         var row: [Value] = []
         row.reserveCapacity(columnCount)

@@ -49,12 +49,6 @@ final class ReferenceDatabase: Sendable {
                 var highwater: Int32 = 0
                 sqlite3_db_status(connection, SQLITE_DBSTATUS_DEFERRED_FKS, &deferred, &highwater, 0)
                 if deferred > 0 { throw Failure(message: "FOREIGN KEY constraint failed") }
-                // SQLite lets a row whose reference dangles through where
-                // REPLACE takes its shortcut; P2PDB refuses it, as SQLite
-                // does everywhere else.
-                if try !Self.execute("PRAGMA foreign_key_check", [], connection).rows.isEmpty {
-                    throw Failure(message: "FOREIGN KEY constraint failed")
-                }
                 return .success(outcomes)
             } catch let failure as Failure {
                 _ = try? Self.execute("ROLLBACK", [], connection)
@@ -63,6 +57,16 @@ final class ReferenceDatabase: Sendable {
                 _ = try? Self.execute("ROLLBACK", [], connection)
                 return .failure(Failure(message: String(describing: error)))
             }
+        }
+    }
+
+    /// Whether the open transaction leaves a reference dangling: SQLite
+    /// lets some through (an INSERT OR REPLACE whose deferred reference
+    /// dangles) that P2PDB may refuse.
+    func leavesDanglingReferences() -> Bool {
+        queue.inDatabase { db in
+            guard let connection = db.sqliteConnection else { return false }
+            return (try? Self.execute("PRAGMA foreign_key_check", [], connection).rows.isEmpty) == false
         }
     }
 
