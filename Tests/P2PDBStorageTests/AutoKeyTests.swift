@@ -67,6 +67,18 @@ struct AutoKeyTests {
         #expect(try await a.rows("SELECT code, note FROM log") == [[.text("u"), .text("2.0")]])
     }
 
+    /// The watcher of a table a trigger inserts into also sees a key given
+    /// as -1; when that insert turns into an upsert's update, the trigger's
+    /// own insert, with a key it gives, must keep that key.
+    @Test func aKeyGivenByATriggerAfterAnUpsertIsKept() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE kv (id INTEGER PRIMARY KEY, v TEXT)")
+        try await a.sql("CREATE TRIGGER copied AFTER UPDATE ON kv BEGIN INSERT OR REPLACE INTO kv (id, v) VALUES (3, NEW.v); END")
+        try await a.sql("INSERT INTO kv VALUES (-1, 'a')")
+        try await a.sql("INSERT INTO kv (id, v) VALUES (?, 'b') ON CONFLICT (id) DO UPDATE SET v = excluded.v", [.integer(-1)])
+        #expect(try await a.rows("SELECT id, v FROM kv ORDER BY id") == [[.integer(-1), .text("b")], [.integer(3), .text("b")]])
+    }
+
     /// A key read from a parameter or a literal, even row by row out of a
     /// multi-row VALUES, is known without watching each row: watching needs
     /// a BEFORE INSERT trigger, and with one SQLite checks a STRICT column's
