@@ -10,12 +10,14 @@ import P2PDBCore
 /// - Inserts come from SQLite's pre-update hook, which is cheap. It reports
 ///   a row before SQLite's REAL affinity turns whole numbers into reals, so
 ///   each value is put through ``TableLayout/stored(_:)``.
-/// - Updates and deletes come from temporary AFTER UPDATE and AFTER DELETE
-///   triggers on every replicated table (``CaptureTriggers``), which read
-///   OLD and NEW like any SELECT does. The pre-update hook cannot be trusted
-///   there: SQLite 3.40 applies REAL affinity to the wrong column of WITHOUT
-///   ROWID tables in `sqlite3_preupdate_old`, which loses integers, and it
-///   reports NULL for a column added after the row was written.
+/// - Updates come from temporary AFTER UPDATE triggers, deletes from BEFORE
+///   DELETE triggers, on every replicated table (``CaptureTriggers``), which
+///   read OLD and NEW like any SELECT does. The pre-update hook cannot be
+///   trusted there: SQLite 3.40 applies REAL affinity to the wrong column of
+///   WITHOUT ROWID tables in `sqlite3_preupdate_old`, which loses integers,
+///   and it reports NULL for a column added after the row was written.
+///   Trigger images go through ``TableLayout/stored(_:)`` too: a foreign key
+///   check may have converted OLD's values in place.
 /// - The pre-update hook also sees every write to any table, so a user
 ///   write to a table that is not replicated is recorded as a violation that
 ///   aborts the transaction.
@@ -23,13 +25,13 @@ import P2PDBCore
 /// For each row a transaction touches it keeps the row as it was before the
 /// transaction's first change (nil if absent) and as it is after the latest
 /// (nil if deleted). The first is taken in the order SQLite writes: BEFORE
-/// UPDATE and BEFORE DELETE triggers (and the pre-update hook for inserts)
-/// register a row before anything else the write sets off (foreign key
-/// actions, user triggers) can touch it. AFTER triggers report a write only
-/// once those have run, so the image of a row changed more than once may be
-/// stale: such rows are read back from the table when the transaction ends
-/// (``refreshRowsChangedAgain(_:)``). The difference is the transaction's net change, which
-/// becomes the entry's row change: an insert then update is one insert, an
+/// triggers (and the pre-update hook for inserts) see a row before anything
+/// else the write sets off (foreign key actions, user triggers) can touch
+/// it. AFTER triggers report an update only once those have run, so the
+/// image of a row changed more than once may be stale: such rows are read
+/// back from the table when the transaction ends
+/// (``refreshRowsChangedAgain(_:)``). The difference is the transaction's
+/// net change, which becomes the entry's row change: an insert then update is one insert, an
 /// insert then delete is nothing. Writes P2PDB itself makes are ignored
 /// (capture is off).
 final class ChangeCapture {
@@ -193,10 +195,10 @@ final class ChangeCapture {
     }
 
     /// Called by the capture triggers: (token, kind, table number, offset,
-    /// values...). Kind 1 is a deleted row, 2 the old image of an updated
-    /// row, 3 its new image, 4 an insert about to take a key from SQLite,
-    /// 5 a row about to be updated or deleted, 6 the key an update is about
-    /// to give a row where no row has it yet.
+    /// values...). Kind 1 is a row about to be deleted, 2 the old image of
+    /// an updated row, 3 its new image, 4 an insert about to take a key from
+    /// SQLite, 5 a row about to be updated, 6 the key an update is about to
+    /// give a row where no row has it yet.
     fileprivate func triggered(_ arguments: [OpaquePointer?]) {
         guard isCapturing, violation == nil, arguments.count >= 4,
             let first = arguments[0], sqlite3_value_int64(first) == token,
@@ -223,7 +225,9 @@ final class ChangeCapture {
             partial.append(value)
         }
         guard partial.count >= layout.columnCount else { return }
-        let image = partial
+        // As stored: an AFTER trigger may read a value that a foreign key
+        // check converted in place (text '-1' as the integer -1).
+        let image = partial.indices.map { $0 < layout.columnCount ? layout.stored(partial[$0], column: $0) : partial[$0] }
         partial = []
         switch kind {
         case 1:
@@ -327,9 +331,9 @@ struct CaptureTriggers: Sendable {
     /// Creates (or replaces) the triggers of one table.
     func install(_ layout: TableLayout, _ db: Database) throws {
         let (update, delete) = Self.names(layout.tid)
-        let (beforeUpdate, beforeDelete) = ("_p2pdb_bu_\(layout.tid)", "_p2pdb_bd_\(layout.tid)")
+        let beforeUpdate = "_p2pdb_bu_\(layout.tid)"
         try db.execute(
-            sql: [update, delete, beforeUpdate, beforeDelete, Self.watcherName(layout.tid)].map { "DROP TRIGGER IF EXISTS temp.\($0);" }.joined())
+            sql: [update, delete, beforeUpdate, Self.watcherName(layout.tid)].map { "DROP TRIGGER IF EXISTS temp.\($0);" }.joined())
         let table = "main." + layout.quotedName
         let columns = layout.columnNames.map(SQLText.quoteIdentifier)
         func calls(kind: Int, image: String) -> String {
@@ -340,7 +344,10 @@ struct CaptureTriggers: Sendable {
         }
         try db.execute(
             sql: "CREATE TEMP TRIGGER \(update) AFTER UPDATE ON \(table) BEGIN \(calls(kind: 2, image: "OLD")) \(calls(kind: 3, image: "NEW")) END")
-        try db.execute(sql: "CREATE TEMP TRIGGER \(delete) AFTER DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
+        // BEFORE: SQLite's foreign key checks may convert OLD's values in
+        // place (a parent key looked up in a child's index, with the child
+        // column's affinity) before AFTER triggers read them.
+        try db.execute(sql: "CREATE TEMP TRIGGER \(delete) BEFORE DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
         let keys = layout.primaryKeyIndexes.map { columns[$0] }
         let newKey = keys.map { "NEW.\($0)" }.joined(separator: ", ")
         let newKeyIsFree = "NOT EXISTS (SELECT 1 FROM \(table) WHERE " + keys.map { "\($0) = NEW.\($0)" }.joined(separator: " AND ") + ")"
@@ -349,7 +356,6 @@ struct CaptureTriggers: Sendable {
                 CREATE TEMP TRIGGER \(beforeUpdate) BEFORE UPDATE ON \(table) BEGIN \(calls(kind: 5, image: "OLD")) \
                 SELECT \(Self.functionName)(\(token), 6, \(layout.tid), 0, \(newKey)) WHERE \(newKeyIsFree); END
                 """)
-        try db.execute(sql: "CREATE TEMP TRIGGER \(beforeDelete) BEFORE DELETE ON \(table) BEGIN \(calls(kind: 5, image: "OLD")) END")
     }
 
     /// Creates, for one statement, the trigger that tells the capture which

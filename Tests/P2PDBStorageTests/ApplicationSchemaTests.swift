@@ -262,4 +262,23 @@ import Testing
         #expect(try await replica.rows("SELECT count(*) FROM items") == [[.integer(0)]])
         #expect(try await replica.store.verify().problems == [])
     }
+
+    /// SQLite converts a parent key in place when it looks for children
+    /// through an index on a column of another affinity; the capture must
+    /// still name the row by the key it has (text '-1', not the integer).
+    @Test func aKeyConvertedByAForeignKeyCheckIsCapturedAsStored() async throws {
+        let replicas = try (0..<2).map { _ in try TestReplica() }
+        try await replicas[0].sql("CREATE TABLE codes (code TEXT, qty INT, PRIMARY KEY (qty, code)) WITHOUT ROWID, STRICT")
+        try await replicas[0].sql("CREATE TABLE uses (id INTEGER PRIMARY KEY, ref ANY, n INTEGER, FOREIGN KEY (ref, n) REFERENCES codes (code, qty))")
+        try await replicas[0].sql("CREATE INDEX uses_by_ref ON uses (ref)")
+        try await replicas[0].sql("INSERT INTO codes VALUES (-1, 3), (-2, 3), ('x', 1)")
+        try await replicas[0].sql("UPDATE codes SET qty = 4 WHERE code = '-2'")
+        try await replicas[0].sql("DELETE FROM codes WHERE code = '-1'")
+        #expect(try await replicas[0].rows("SELECT quote(code), qty FROM codes ORDER BY qty") == [
+            [.text("'x'"), .integer(1)], [.text("'-2'"), .integer(4)],
+        ])
+        #expect(try await replicas[0].store.verify().problems == [])
+        try await syncAll(replicas)
+        try await expectConverged(replicas)
+    }
 }
