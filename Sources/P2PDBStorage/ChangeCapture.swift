@@ -328,8 +328,10 @@ struct CaptureTriggers: Sendable {
         self.token = token
     }
 
-    /// Creates (or replaces) the triggers of one table.
-    func install(_ layout: TableLayout, _ db: Database) throws {
+    /// Creates (or replaces) the triggers of one table. `writeOrder`: the
+    /// table is one of ``writtenTwice(_:)`` and gets the BEFORE UPDATE
+    /// trigger too.
+    func install(_ layout: TableLayout, _ db: Database, writeOrder: Bool) throws {
         let (update, delete) = Self.names(layout.tid)
         let beforeUpdate = "_p2pdb_bu_\(layout.tid)"
         try db.execute(
@@ -348,6 +350,7 @@ struct CaptureTriggers: Sendable {
         // place (a parent key looked up in a child's index, with the child
         // column's affinity) before AFTER triggers read them.
         try db.execute(sql: "CREATE TEMP TRIGGER \(delete) BEFORE DELETE ON \(table) BEGIN \(calls(kind: 1, image: "OLD")) END")
+        guard writeOrder else { return }
         let keys = layout.primaryKeyIndexes.map { columns[$0] }
         let newKey = keys.map { "NEW.\($0)" }.joined(separator: ", ")
         let newKeyIsFree = "NOT EXISTS (SELECT 1 FROM \(table) WHERE " + keys.map { "\($0) = NEW.\($0)" }.joined(separator: " AND ") + ")"
@@ -356,6 +359,24 @@ struct CaptureTriggers: Sendable {
                 CREATE TEMP TRIGGER \(beforeUpdate) BEFORE UPDATE ON \(table) BEGIN \(calls(kind: 5, image: "OLD")) \
                 SELECT \(Self.functionName)(\(token), 6, \(layout.tid), 0, \(newKey)) WHERE \(newKeyIsFree); END
                 """)
+    }
+
+    /// Tables where one statement may write a row twice, its foreign key
+    /// actions or triggers writing again what it wrote: a table with a
+    /// foreign key to itself, and every table a trigger is on or names. Only
+    /// they get the BEFORE UPDATE trigger that registers rows in write
+    /// order: with a BEFORE trigger SQLite checks a STRICT column's type
+    /// before OR IGNORE can skip the row, which plain tables must not feel.
+    static func writtenTwice(_ schema: ReplicatedSchema) -> Set<IdentifierKey> {
+        var tables = Set(schema.tables.filter { key, table in table.foreignKeys.contains { SQLText.key($0.parentTable) == key } }.keys)
+        for trigger in schema.effectiveTriggers {
+            tables.insert(SQLText.key(trigger.table))
+            for token in SQLText.tokenize(trigger.sql) ?? [] where token.kind != .string {
+                let key = SQLText.key(token.text)
+                if schema.tables[key] != nil { tables.insert(key) }
+            }
+        }
+        return tables
     }
 
     /// Creates, for one statement, the trigger that tells the capture which

@@ -83,7 +83,8 @@ final class GroupCommitWriter: @unchecked Sendable {
                 var state = try ReplicaState.load(db, selfID: key.nodeID)
                 state.captureTriggers = triggers
                 state.localRules = rules
-                for layout in state.layouts.values { try triggers.install(layout, db) }
+                state.writeOrderTables = CaptureTriggers.writtenTwice(state.schema)
+                for layout in state.layouts.values { try triggers.install(layout, db, writeOrder: state.writeOrderTables.contains(layout.key)) }
                 // Triggers written by an older version take today's gate.
                 try SchemaObjects.synchronize(db, to: state.schema)
                 loaded = state

@@ -21,6 +21,9 @@ struct ReplicaState {
     /// The writer's change-capture triggers, kept in step with the layouts;
     /// nil on connections that only merge (verify's scratch replica).
     var captureTriggers: CaptureTriggers?
+    /// The tables whose capture triggers register rows in write order
+    /// (``CaptureTriggers/writtenTwice(_:)``).
+    var writeOrderTables: Set<IdentifierKey> = []
     /// Foreign keys, checks and user triggers for the writer's own writes;
     /// nil on connections that only merge.
     var localRules: LocalWriteRules?

@@ -10,6 +10,8 @@ enum SchemaSynchronizer {
     static func synchronize(_ db: Database, from old: ReplicatedSchema, state: inout ReplicaState) throws -> Set<IdentifierKey> {
         try state.localRules?.suspend(db)
         let new = state.schema
+        let writeOrder = state.writeOrderTables
+        state.writeOrderTables = CaptureTriggers.writtenTwice(new)
         var replay = Set<IdentifierKey>()
         // Indexes and views go first: a table may take the name of one.
         try dropIndexes(db, from: old, to: new)
@@ -48,6 +50,11 @@ enum SchemaSynchronizer {
         }
         try createIndexes(db, from: old, to: new, recreatedTables: replay)
         try SchemaObjects.synchronize(db, to: new)
+        // A trigger or foreign key added or dropped: the tables it writes
+        // change capture triggers.
+        for key in writeOrder.symmetricDifference(state.writeOrderTables) {
+            if let layout = state.layouts[key] { try setLayout(layout, db, state: &state) }
+        }
         return replay
     }
 
@@ -61,7 +68,7 @@ enum SchemaSynchronizer {
 
     private static func setLayout(_ layout: TableLayout, _ db: Database, state: inout ReplicaState) throws {
         state.layouts[layout.key] = layout
-        try state.captureTriggers?.install(layout, db)
+        try state.captureTriggers?.install(layout, db, writeOrder: state.writeOrderTables.contains(layout.key))
     }
 
     /// Appends columns with ALTER TABLE ADD COLUMN, inside a savepoint;
