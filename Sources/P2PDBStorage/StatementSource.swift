@@ -15,7 +15,7 @@ enum StatementSource {
     /// text, so `SELECT * FROM "café"` could run on the other table.
     /// Prepared under the client rules, like every client statement.
     static func cachedStatement(_ sql: String, _ db: Database) throws -> Statement {
-        try underClientRules(db) {
+        try preparing(db) {
             sql.utf8.allSatisfy({ $0 < 0x80 }) ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
         }
     }
@@ -25,6 +25,20 @@ enum StatementSource {
     static func underClientRules<T>(_ db: Database, _ body: () throws -> T) throws -> T {
         guard let authorizer = ClientAuthorizer.of(db) else { return try body() }
         return try authorizer.client(body)
+    }
+
+    /// Prepares client SQL; when SQLite refuses it, checks once that this
+    /// connection's schema is current and tries again. SQLite verifies the
+    /// schema only when a statement runs, so a connection whose schema holds
+    /// a view it could not read (circular until another replica's table
+    /// took the name) kept refusing every statement naming it.
+    static func preparing<T>(_ db: Database, _ prepare: () throws -> T) throws -> T {
+        do {
+            return try underClientRules(db, prepare)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_ERROR {
+            guard (try? Int.fetchOne(db, sql: "SELECT count(*) FROM sqlite_schema")) != nil else { throw error }
+            return try underClientRules(db, prepare)
+        }
     }
 
     /// SQL P2PDB writes itself, made safe for GRDB's statement cache: text
@@ -53,6 +67,11 @@ enum StatementSource {
         _ request: SQLRequest, _ db: Database, last: inout (sql: String, statement: Statement)?,
         _ body: (Statement, ArraySlice<Value>) throws -> Bool
     ) throws -> Bool {
+        // SQLite reads SQL as a C string: whatever follows a NUL would be
+        // dropped without a word.
+        guard !request.sql.utf8.contains(0) else {
+            throw P2PDBError(.invalidInput, "the SQL text contains a NUL character; pass such values as parameters")
+        }
         var next = 0
         func run(_ statement: Statement) throws -> Bool {
             let first = next
@@ -67,7 +86,7 @@ enum StatementSource {
             guard try run(statement) else { return false }
         } else {
             let statements = try underClientRules(db) { try db.allStatements(sql: request.sql) }
-            while let statement = try underClientRules(db, { try statements.next() }) {
+            while let statement = try preparing(db, { try statements.next() }) {
                 guard try run(statement) else { return false }
             }
         }

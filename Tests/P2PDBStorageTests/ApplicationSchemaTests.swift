@@ -281,4 +281,26 @@ import Testing
         try await syncAll(replicas)
         try await expectConverged(replicas)
     }
+
+    /// A view defined over a table this replica lacks, under the table's
+    /// own name, refers to itself until the table arrives; then the table
+    /// takes the name and every connection reads it.
+    @Test func aViewThatNamedItselfGivesWayToTheTable() async throws {
+        let replicas = try (0..<2).map { _ in try TestReplica() }
+        try await replicas[0].sql("CREATE TABLE items (id TEXT PRIMARY KEY, n INTEGER)")
+        try await replicas[0].sql("INSERT INTO items VALUES ('a', 1)")
+        try await replicas[1].sql("CREATE VIEW Items AS SELECT * FROM items WHERE id IS NOT NULL")
+        for _ in 0..<6 {
+            await #expect(throws: P2PDBError.self) { try await replicas[1].rows("SELECT count(*) FROM items") }
+        }
+        await #expect(throws: P2PDBError.self) { try await replicas[1].sql("SELECT count(*) FROM items") }
+        try await syncAll(replicas)
+        #expect(try await replicas[1].store.execute([SQLRequest("SELECT count(*) FROM items")]).results.last?.rows == [[.integer(1)]])
+        for _ in 0..<6 {
+            #expect(try await replicas[1].rows("SELECT count(*) FROM items") == [[.integer(1)]])
+        }
+        try await replicas[1].sql("INSERT INTO items VALUES ('b', 2)")
+        try await syncAll(replicas)
+        try await expectConverged(replicas)
+    }
 }

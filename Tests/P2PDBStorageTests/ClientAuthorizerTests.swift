@@ -95,4 +95,16 @@ import Testing
         #expect(try await replica.rows("SELECT name FROM sqlite_schema WHERE name = 'items'") == [[.text("items")]])
         #expect(try await replica.rows("SELECT count(*) FROM pragma_table_info('items')") == [[.integer(4)]])
     }
+
+    /// SQL is whole or refused: nothing after a NUL is dropped silently.
+    @Test func sqlWithANulIsRefusedWhole() async throws {
+        let replica = try await shop()
+        let before = replica.stateHash
+        let sql = "INSERT INTO items (sku) VALUES ('n1')\u{0}; INSERT INTO items (sku) VALUES ('n2')"
+        await #expect(throws: P2PDBError.self) { try await replica.sql(sql) }
+        await #expect(throws: P2PDBError.self) { _ = try await replica.store.query(SQLRequest("SELECT 1\u{0}; SELECT 2")) }
+        #expect(replica.stateHash == before)
+        try await replica.sql("INSERT INTO items (sku, name) VALUES (?, ?)", [.text("n\u{0}1"), .text("a\u{0}b")])
+        #expect(try await replica.rows("SELECT length(CAST(name AS BLOB)) FROM items WHERE sku = ?", [.text("n\u{0}1")]) == [[.integer(3)]])
+    }
 }
