@@ -304,6 +304,13 @@ public enum SQLText {
         return key.hasPrefix("sqlite_") || key.hasPrefix("_p2pdb_")
     }
 
+    /// Whether two SQL texts are the same bytes, as SQLite sees them (Swift's
+    /// `==` takes the NFC and NFD spellings of a name for one text).
+    public static func sameText(_ left: String?, _ right: String?) -> Bool {
+        guard let left, let right else { return left == nil && right == nil }
+        return left.utf8.elementsEqual(right.utf8)
+    }
+
     /// The identifier as SQLite compares it (see ``IdentifierKey``).
     public static func key(_ name: String) -> IdentifierKey { IdentifierKey(name) }
 }

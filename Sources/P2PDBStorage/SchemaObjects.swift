@@ -16,7 +16,7 @@ enum SchemaObjects {
     /// otherwise, before tables are created: a table may take a view's name.
     static func dropViews(_ db: Database, to schema: ReplicatedSchema) throws {
         let wanted = desired(schema)
-        for (object, sql) in try existing(db) where object.type == "view" && wanted[object]?.sql != sql {
+        for (object, sql) in try existing(db) where object.type == "view" && !SQLText.sameText(wanted[object]?.sql, sql) {
             try db.execute(sql: "DROP VIEW IF EXISTS \(SQLText.quoteIdentifier(object.key.text))")
         }
     }
@@ -28,7 +28,7 @@ enum SchemaObjects {
         let wanted = desired(schema)
         var present = try existing(db)
         for (object, sql) in present.sorted(by: { ($0.key.type, $0.key.key) < ($1.key.type, $1.key.key) })
-        where wanted[object]?.sql != sql {
+        where !SQLText.sameText(wanted[object]?.sql, sql) {
             try db.execute(sql: "DROP \(object.type.uppercased()) IF EXISTS \(SQLText.quoteIdentifier(object.key.text))")
             present[object] = nil
         }

@@ -179,7 +179,7 @@ enum SchemaSynchronizer {
     /// Drops the indexes the new schema no longer has, or has otherwise.
     private static func dropIndexes(_ db: Database, from old: ReplicatedSchema, to new: ReplicatedSchema) throws {
         let after = effectiveIndexes(new)
-        for (key, index) in effectiveIndexes(old).sorted(by: { $0.key < $1.key }) where after[key]?.sql != index.sql {
+        for (key, index) in effectiveIndexes(old).sorted(by: { $0.key < $1.key }) where !SQLText.sameText(after[key]?.sql, index.sql) {
             try db.execute(sql: "DROP INDEX IF EXISTS \(SQLText.quoteIdentifier(index.name))")
         }
     }
@@ -191,7 +191,7 @@ enum SchemaSynchronizer {
     ) throws {
         let before = effectiveIndexes(old)
         for (key, index) in effectiveIndexes(new).sorted(by: { $0.key < $1.key })
-        where before[key]?.sql != index.sql || recreatedTables.contains(SQLText.key(index.table)) {
+        where !SQLText.sameText(before[key]?.sql, index.sql) || recreatedTables.contains(SQLText.key(index.table)) {
             try db.execute(sql: "DROP INDEX IF EXISTS \(SQLText.quoteIdentifier(index.name))")
             try db.execute(sql: index.sql)
         }
