@@ -245,23 +245,14 @@ enum StatementGuard {
         }
     }
 
-    /// Pragmas that only read the schema or check the file.
-    private static let readOnlyPragmas: Set<String> = [
-        "TABLE_INFO", "TABLE_XINFO", "TABLE_LIST", "INDEX_LIST", "INDEX_INFO", "INDEX_XINFO", "INTEGRITY_CHECK",
-        "QUICK_CHECK", "COMPILE_OPTIONS", "COLLATION_LIST", "FUNCTION_LIST",
-    ]
-
     private static func classifyPragma(_ tokens: [SQLText.Token]) throws(P2PDBError) -> Kind {
         var nameIndex = 1
         if tokens.count > 3, tokens[2].isPunctuation(".") { nameIndex = 3 }
-        guard nameIndex < tokens.count, let name = tokens[nameIndex].keyword else {
+        guard nameIndex < tokens.count, tokens[nameIndex].keyword != nil else {
             throw P2PDBError(.invalidSQL, "incomplete PRAGMA")
         }
-        guard readOnlyPragmas.contains(name), !tokens.contains(where: { $0.isPunctuation("=") }) else {
-            throw P2PDBError(
-                .refused,
-                "PRAGMA \(tokens[nameIndex].text) is refused: P2PDB sets connection and file settings itself; read-only schema pragmas (table_info, index_list, ...) are allowed")
-        }
+        // Which pragmas a client may run is ClientAuthorizer's decision,
+        // made while SQLite prepares the statement.
         return .plain
     }
 }

@@ -94,6 +94,9 @@ import Testing
         // Reading the schema stays possible: tools list tables that way.
         #expect(try await replica.rows("SELECT name FROM sqlite_schema WHERE name = 'items'") == [[.text("items")]])
         #expect(try await replica.rows("SELECT count(*) FROM pragma_table_info('items')") == [[.integer(4)]])
+        #expect(try await replica.rows("PRAGMA user_version") == [[.integer(0)]])
+        _ = try await replica.rows("PRAGMA index_list(items)")
+        await #expect(throws: P2PDBError.self) { try await replica.rows("PRAGMA user_version = 7") }
     }
 
     /// SQL is whole or refused: nothing after a NUL is dropped silently.
