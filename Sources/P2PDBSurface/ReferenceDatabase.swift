@@ -70,6 +70,11 @@ final class ReferenceDatabase: Sendable {
         }
     }
 
+    /// Whether the database has a trigger.
+    func hasTriggers() -> Bool {
+        (try? query("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'", []).first?.first) != .integer(0)
+    }
+
     func finish(commit: Bool) {
         queue.inDatabase { db in
             guard let connection = db.sqliteConnection, sqlite3_get_autocommit(connection) == 0 else { return }
