@@ -199,11 +199,13 @@ struct LocalTransaction {
         defer { sqlite3_reset(statement.sqliteStatement) }
         // SQLite prepares the statement again while stepping after a schema
         // change: under the client rules too.
-        while try StatementSource.underClientRules(db, { try statement.stepRaw() }) {
-            let row = statement.currentRowRaw()
-            for value in row { budget -= value.storedSize }
-            guard budget >= 0 else { throw limits.resultTooLarge() }
-            rows.append(row)
+        try StatementSource.underClientRules(db) {
+            while try statement.stepRaw() {
+                let row = statement.currentRowRaw()
+                for value in row { budget -= value.storedSize }
+                guard budget >= 0 else { throw limits.resultTooLarge() }
+                rows.append(row)
+            }
         }
         let changes = statement.isReadonly ? 0 : db.changesCount
         // Read after stepping: SQLite prepares a statement again when the
