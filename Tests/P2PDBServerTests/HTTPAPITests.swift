@@ -162,6 +162,37 @@ struct HTTPAPITests {
         try await server.stop()
     }
 
+    /// The security review's requests that changed later requests: each is
+    /// refused (403) or harmless, and afterwards reads, writes, LIKE and
+    /// column names are as before.
+    @Test func hostileRequestsLeaveNoTraceForLaterClients() async throws {
+        let server = try await TestServer()
+        _ = try await server.sql("CREATE TABLE items (sku TEXT PRIMARY KEY, name TEXT, price REAL)")
+        _ = try await server.sql("INSERT INTO items VALUES ('apple', 'Apple', 0.5)")
+        for body in [
+            #"{"sql": "PRAGMA hard_heap_limit=100000"}"#, #"{"sql": "PRAGMA locking_mode=EXCLUSIVE"}"#,
+            #"{"sql": "PRAGMA case_sensitive_like=1"}"#, #"{"sql": "PRAGMA full_column_names=1"}"#,
+            #"{"sql": "PRAGMA wal_autocheckpoint=0"}"#, #"{"sql": "SELECT hex(fts3_tokenizer('simple'))"}"#,
+            #"{"sql": "SELECT sql FROM sqlite_stmt"}"#, #"{"sql": "SELECT $a('), key, value FROM _p2pdb_meta -- '", "params": [null]}"#,
+        ] {
+            let reply = try await server.request("POST", "/v1/sql", body: body)
+            #expect(reply.status == 403 && reply.json.errorCode == "refused", "\(body): \(reply.text)")
+        }
+        let inTransaction = try await server.request(
+            "POST", "/v1/tx", body: #"{"statements": [{"sql": "UPDATE items SET name = name WHERE 0"}, {"sql": "PRAGMA query_only=1"}]}"#)
+        #expect(inTransaction.status == 403)
+        let nul = try await server.request("POST", "/v1/sql", body: #"{"sql": "INSERT INTO items VALUES ('n1', 'a', 1)\u0000; INSERT INTO items VALUES ('n2', 'a', 1)"}"#)
+        #expect(nul.status == 400 && nul.json.errorCode == "invalid_input", "\(nul.text)")
+        #expect(try await server.sql("EXPLAIN UPDATE items SET name = 'x'").status == 200)
+        for index in 0..<4 {
+            #expect(try await server.sql("INSERT INTO items VALUES ('k\(index)', 'Kiwi', 1)").status == 200)
+            let read = try await server.sql("SELECT items.sku, 'a' LIKE 'A' FROM items WHERE sku = 'apple'")
+            #expect(read.json?["columns"] == .array([.string("sku"), .string("'a' LIKE 'A'")]), "\(read.text)")
+            #expect(read.json?["rows"] == .array([.array([.string("apple"), .number("1")])]))
+        }
+        try await server.stop()
+    }
+
     @Test func statusEntriesAndMetrics() async throws {
         let server = try await TestServer()
         _ = try await server.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
