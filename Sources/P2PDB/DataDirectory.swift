@@ -42,15 +42,55 @@ public struct DataDirectory: Sendable {
             let node = (try? loadKey().nodeID.hex) ?? "with an unreadable key"
             throw P2PDBError(.invalidInput, "\(path) is already initialised (node \(node))")
         }
+        // A new key on a replica its old key wrote would reuse that node's
+        // history under another name, or, restored later, equivocate.
+        guard !FileManager.default.fileExists(atPath: replicaURL.path) else {
+            throw P2PDBError(
+                .invalidInput,
+                "\(path) holds a replica but no node.key; restore node.key from a backup of this directory, or start a new directory and fill it from a peer")
+        }
         do {
             try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         } catch {
             throw P2PDBError(.storage, "cannot create \(path): \(error.localizedDescription)")
         }
+        try secure()
         try writePrivate(tokenURL, Self.newToken() + "\n")
         try writePrivate(freshIdentityURL, "")
         try writePrivate(keyURL, "\(Self.keyHeader)\n\(Hex.encode(key.seed))\n")
         return key
+    }
+
+    /// Makes the directory its owner's alone: mode 0700, its files 0600.
+    /// Refuses a directory that belongs to another user, and a node key that
+    /// others could read or that is not a plain file (a planted symlink).
+    public func secure() throws {
+        var status = stat()
+        guard lstat(path, &status) == 0 else {
+            throw P2PDBError(.storage, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        guard status.st_mode & S_IFMT == S_IFDIR else { throw P2PDBError(.invalidInput, "\(path) is not a directory") }
+        guard status.st_uid == geteuid() else {
+            throw P2PDBError(
+                .refused, "\(path) belongs to user \(status.st_uid), not to this user (\(geteuid())); run `chown -R \(geteuid()) \(path)` if it is yours")
+        }
+        if status.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {
+            throw P2PDBError(.storage, "cannot restrict \(path) to its owner: \(String(cString: strerror(errno)))")
+        }
+        if lstat(keyURL.path, &status) == 0 {
+            guard status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid() else {
+                throw P2PDBError(.refused, "\(keyURL.path) is not a plain file of this user; replace it with the node's key file")
+            }
+            guard status.st_mode & 0o077 == 0 else {
+                throw P2PDBError(
+                    .refused, "\(keyURL.path) can be read by other users, who could write as this node; run `chmod 600 \(keyURL.path)`")
+            }
+        }
+        for file in [tokenURL, replicaURL, lockURL, serveInfoURL, freshIdentityURL] + ["-wal", "-shm"].map({ URL(fileURLWithPath: replicaURL.path + $0) }) {
+            if lstat(file.path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 != 0 {
+                chmod(file.path, 0o600)
+            }
+        }
     }
 
     /// Fails unless the directory has been initialised.
@@ -98,9 +138,12 @@ public struct DataDirectory: Sendable {
 
     /// Writes a file readable by its owner only, through a temporary file
     /// and a rename, so that a crash leaves either no file or the whole file.
+    /// The temporary file is made new (`O_EXCL`, `O_NOFOLLOW`): a symlink
+    /// planted under its name cannot redirect the key elsewhere.
     private func writePrivate(_ file: URL, _ contents: String) throws {
         let temporary = file.path + ".tmp"
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        unlink(temporary)
+        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             throw P2PDBError(.storage, "cannot create \(file.path): \(String(cString: strerror(errno)))")
         }

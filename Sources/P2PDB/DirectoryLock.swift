@@ -9,7 +9,9 @@ public final class DirectoryLock: Sendable {
 
     /// Takes the lock, or fails at once if another process holds it.
     public init(_ directory: DataDirectory) throws {
-        let descriptor = open(directory.lockURL.path, O_RDWR | O_CREAT, 0o600)
+        // Not through a symlink: a planted one would have the PID written
+        // into whatever file it names.
+        let descriptor = open(directory.lockURL.path, O_RDWR | O_CREAT | O_NOFOLLOW, 0o600)
         guard descriptor >= 0 else {
             throw P2PDBError(.storage, "cannot open \(directory.lockURL.path): \(String(cString: strerror(errno)))")
         }

@@ -36,6 +36,8 @@ public final class Node: Sendable {
     ///   it open.
     public static func open(_ directory: DataDirectory, createIfNeeded: Bool = false, options: StoreOptions = StoreOptions()) throws -> Node {
         if createIfNeeded && !directory.isInitialized { try directory.initialize() }
+        try directory.requireInitialized()
+        try directory.secure()
         let key = try directory.loadKey()
         let lock = try DirectoryLock(directory)
         let fresh = FileManager.default.fileExists(atPath: directory.freshIdentityURL.path)

@@ -75,6 +75,14 @@ final class ReferenceDatabase: Sendable {
         (try? query("SELECT count(*) FROM sqlite_schema WHERE type = 'trigger'", []).first?.first) != .integer(0)
     }
 
+    /// Whether the database has a trigger or a foreign key.
+    func hasTriggersOrForeignKeys() -> Bool {
+        hasTriggers()
+            || (try? query(
+                "SELECT count(*) FROM sqlite_schema AS s, pragma_foreign_key_list(s.name) WHERE s.type = 'table'", []).first?.first)
+                != .integer(0)
+    }
+
     func finish(commit: Bool) {
         queue.inDatabase { db in
             guard let connection = db.sqliteConnection, sqlite3_get_autocommit(connection) == 0 else { return }

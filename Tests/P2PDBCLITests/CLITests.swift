@@ -22,6 +22,43 @@ struct CLITests {
         #expect(again.stderr.contains("already initialised"))
     }
 
+    /// The data directory is its owner's: an existing directory is
+    /// tightened, a key others can read or a missing key beside a replica
+    /// stops the node with what to do, and planted symlinks redirect nothing.
+    @Test func theDataDirectoryBelongsToItsOwner() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o755])
+        #expect(try p2pdb("init", "--data", dir).status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int) == 0o700)
+        #expect(try p2pdb("sql", "--data", dir, "CREATE TABLE t (id INTEGER PRIMARY KEY)").status == 0)
+        chmod(dir + "/replica.sqlite", 0o644)
+        chmod(dir, 0o755)
+        #expect(try p2pdb("sql", "--data", dir, "SELECT 1").status == 0)
+        #expect((try FileManager.default.attributesOfItem(atPath: dir + "/replica.sqlite")[.posixPermissions] as? Int) == 0o600)
+        #expect((try FileManager.default.attributesOfItem(atPath: dir)[.posixPermissions] as? Int) == 0o700)
+
+        chmod(dir + "/node.key", 0o644)
+        let readable = try p2pdb("sql", "--data", dir, "SELECT 1")
+        #expect(readable.status != 0 && readable.stderr.contains("chmod 600"), "\(readable.stderr)")
+        chmod(dir + "/node.key", 0o600)
+
+        let target = temp.path("target")
+        FileManager.default.createFile(atPath: target, contents: Data("untouched".utf8))
+        try FileManager.default.removeItem(atPath: dir + "/lock")
+        try FileManager.default.createSymbolicLink(atPath: dir + "/lock", withDestinationPath: target)
+        #expect(try p2pdb("sql", "--data", dir, "SELECT 1").status != 0)
+        #expect(try String(contentsOfFile: target, encoding: .utf8) == "untouched")
+        try FileManager.default.removeItem(atPath: dir + "/lock")
+
+        try FileManager.default.removeItem(atPath: dir + "/node.key")
+        for command in [["init", "--data", dir], ["serve", "--data", dir, "--http", "127.0.0.1:0"]] {
+            let output = try p2pdb(arguments: command)
+            #expect(output.status != 0 && output.stderr.contains("restore node.key"), "\(command): \(output.stderr)")
+        }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/node.key"))
+    }
+
     @Test(arguments: [
         ["sql", "SELECT 1"], ["status", "--json"], ["log"], ["verify"], ["export", "--out", "/dev/null"], ["import", "/dev/null"],
         ["token"],
