@@ -68,7 +68,17 @@ final class ChangeCapture {
     /// Tables whose keys the running statement leaves to SQLite, each with
     /// whether its rows must be watched (see ``AutoKeys``).
     private var autoKeyPlan: [Int64: Bool] = [:]
-    private var watchedInserts: Set<Int64> = []
+    /// Inserts a watcher saw about to take the key -1, by table and by how
+    /// deep in user triggers they were: a BEFORE INSERT trigger may insert
+    /// into the same table before the watched row is written.
+    private var watchedInserts: Set<WatchedInsert> = []
+    /// How many user trigger bodies are running (``LocalWriteRules``).
+    var triggerDepth: () -> Int = { 0 }
+
+    private struct WatchedInsert: Hashable {
+        var table: Int64
+        var depth: Int
+    }
     /// Rows inserted with a key SQLite chose, in the running statement.
     private(set) var autoKeyed: [(layout: TableLayout, key: Int64)] = []
 
@@ -170,7 +180,7 @@ final class ChangeCapture {
         // the insert the watcher saw did not happen (an upsert updated, OR
         // IGNORE skipped it): its mark must not fall on the next insert.
         guard operation == SQLITE_INSERT else {
-            watchedInserts.remove(layout.tid)
+            watchedInserts.remove(WatchedInsert(table: layout.tid, depth: triggerDepth()))
             return
         }
         let columnCount = Int(sqlite3_preupdate_count(db))
@@ -189,7 +199,7 @@ final class ChangeCapture {
         if let watched = autoKeyPlan[layout.tid], case .integer(let key) = row[layout.primaryKeyIndexes[0]] {
             // The watcher also fires for a key given as -1, which SQLite
             // then keeps: that one is the client's.
-            let fromSQLite = watched ? watchedInserts.remove(layout.tid) != nil && key != -1 : true
+            let fromSQLite = watched ? watchedInserts.remove(WatchedInsert(table: layout.tid, depth: triggerDepth())) != nil && key != -1 : true
             if fromSQLite { autoKeyed.append((layout, key)) }
         }
     }
@@ -207,7 +217,7 @@ final class ChangeCapture {
         else { return }
         let kind = sqlite3_value_int64(kindValue)
         if kind == 4 {
-            watchedInserts.insert(layout.tid)
+            watchedInserts.insert(WatchedInsert(table: layout.tid, depth: triggerDepth()))
             return
         }
         if kind == 6 {

@@ -76,6 +76,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             try capture.install(on: connection, triggers: triggers)
             let rules = LocalWriteRules()
             try rules.install(on: connection)
+            capture.triggerDepth = { [unowned rules] in rules.depth }
             deadline.install(on: connection)
             authorizer.install(on: connection)
             var loaded: ReplicaState?

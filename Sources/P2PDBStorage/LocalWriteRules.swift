@@ -104,6 +104,9 @@ final class LocalWriteRules {
         return true
     }
 
+    /// How many user trigger bodies are running.
+    var depth: Int { frames.count }
+
     fileprivate func step(deleting: Bool) {
         if !frames.isEmpty { frames[frames.count - 1].deleting = deleting }
     }

@@ -79,6 +79,17 @@ struct AutoKeyTests {
         #expect(try await a.rows("SELECT id, v FROM kv ORDER BY id") == [[.integer(-1), .text("b")], [.integer(3), .text("b")]])
     }
 
+    /// A BEFORE INSERT trigger that inserts into its own table runs between
+    /// the watcher of a row given the key -1 and that row's insert: its row
+    /// keeps the key it gives, and so does the watched one.
+    @Test func aTriggerInsertingIntoItsOwnTableKeepsBothKeys() async throws {
+        let a = try TestReplica()
+        try await a.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER, c INTEGER DEFAULT 9)")
+        try await a.sql("CREATE TRIGGER echo BEFORE INSERT ON t BEGIN INSERT OR IGNORE INTO t (id, n) VALUES (coalesce(NEW.c, 1), NEW.n); END")
+        try await a.sql("INSERT INTO t (id, n) VALUES (?, 1)", [.integer(-1)])
+        #expect(try await a.rows("SELECT id, n FROM t ORDER BY id") == [[.integer(-1), .integer(1)], [.integer(9), .integer(1)]])
+    }
+
     /// A key read from a parameter or a literal, even row by row out of a
     /// multi-row VALUES, is known without watching each row: watching needs
     /// a BEFORE INSERT trigger, and with one SQLite checks a STRICT column's
