@@ -28,8 +28,9 @@ extension SurfaceCase {
             && Self.resolvesConflicts(statements) && reference.hasTriggersOrForeignKeys():
             // By design (README): on a table a trigger is on or writes, or
             // with a foreign key to itself, the capture's BEFORE UPDATE
-            // trigger makes SQLite check a STRICT column's type before OR
-            // IGNORE or REPLACE can resolve the row.
+            // trigger (or an insert watcher) makes SQLite check a STRICT
+            // column's type before OR IGNORE, REPLACE or an upsert can
+            // resolve the row.
             break
         case (.failed(let error), .success) where error.kind == .invalidSQL && Self.namesAMissingObject(error.message)
             && reference.hasTriggers():
@@ -83,7 +84,7 @@ extension SurfaceCase {
     }
 
     private static func resolvesConflicts(_ statements: [ScriptStatement]) -> Bool {
-        statements.contains { $0.sql.uppercased().contains("REPLACE") || $0.sql.uppercased().contains("IGNORE") }
+        statements.contains { statement in ["REPLACE", "IGNORE", "ON CONFLICT"].contains { statement.sql.uppercased().contains($0) } }
     }
 
     private static func namesAMissingObject(_ message: String) -> Bool {
