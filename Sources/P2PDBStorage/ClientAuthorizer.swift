@@ -50,16 +50,29 @@ final class ClientAuthorizer: @unchecked Sendable {
                 return Unmanaged<ClientAuthorizer>.fromOpaque(context).takeUnretainedValue().authorize(action, first, second, inner)
             },
             context)
-        Self.registry.withLock { $0[UInt(bitPattern: connection)] = self }
+        self.connection = UInt(bitPattern: connection)
+        Self.registry.withLock { $0[UInt(bitPattern: connection)] = Registered(authorizer: self) }
     }
 
     /// The authorizer installed on `db`'s connection, if any.
     static func of(_ db: Database) -> ClientAuthorizer? {
         guard let connection = db.sqliteConnection else { return nil }
-        return registry.withLock { $0[UInt(bitPattern: connection)] }
+        return registry.withLock { $0[UInt(bitPattern: connection)]?.authorizer }
     }
 
-    private static let registry = Mutex<[UInt: ClientAuthorizer]>([:])
+    /// Authorizers by connection, held weakly: one goes with its store.
+    private static let registry = Mutex<[UInt: Registered]>([:])
+    private struct Registered: Sendable {
+        weak var authorizer: ClientAuthorizer?
+    }
+    private var connection: UInt?
+
+    deinit {
+        guard let connection else { return }
+        Self.registry.withLock { registry in
+            if registry[connection]?.authorizer == nil { registry[connection] = nil }
+        }
+    }
 
     /// Runs `body` (which prepares or steps client SQL) under the client
     /// rules; a refusal becomes a ``P2PDBError`` that says why.

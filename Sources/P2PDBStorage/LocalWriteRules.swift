@@ -135,23 +135,25 @@ final class LocalWriteRules {
 
     private func enforce(_ on: Bool, _ db: Database) throws {
         guard on != enforcing, let connection = db.sqliteConnection else { return }
-        var result: Int32 = 0
-        let code = p2pdb_db_config_int(connection, SQLITE_DBCONFIG_ENABLE_FKEY, on ? 1 : 0, &result)
-        guard code == SQLITE_OK, (result != 0) == on else {
-            throw P2PDBError(.storage, "could not switch foreign key enforcement (SQLite code \(code))")
-        }
+        try Self.configure(SQLITE_DBCONFIG_ENABLE_FKEY, on, connection, what: "foreign key enforcement")
         try db.execute(sql: "PRAGMA ignore_check_constraints = \(on ? "OFF" : "ON")")
         enforcing = on
     }
 
     private func switchTriggers(on: Bool, _ db: Database) throws {
         guard on != triggersOn, let connection = db.sqliteConnection else { return }
-        var result: Int32 = 0
-        let code = p2pdb_db_config_int(connection, SQLITE_DBCONFIG_ENABLE_TRIGGER, on ? 1 : 0, &result)
-        guard code == SQLITE_OK, (result != 0) == on else {
-            throw P2PDBError(.storage, "could not switch triggers (SQLite code \(code))")
-        }
+        try Self.configure(SQLITE_DBCONFIG_ENABLE_TRIGGER, on, connection, what: "triggers")
         triggersOn = on
+    }
+
+    /// Sets one of SQLite's on/off connection settings (it works inside a
+    /// transaction), and checks that it took.
+    static func configure(_ option: Int32, _ on: Bool, _ connection: OpaquePointer, what: String) throws {
+        var result: Int32 = 0
+        let code = p2pdb_db_config_int(connection, option, on ? 1 : 0, &result)
+        guard code == SQLITE_OK, (result != 0) == on else {
+            throw P2PDBError(.storage, "could not switch \(what) \(on ? "on" : "off") (SQLite code \(code))")
+        }
     }
 
     /// Runs one user statement with its triggers live. `deletes`: whether

@@ -1,4 +1,3 @@
-import CSQLiteExtras
 import GRDB
 import GRDBSQLite
 import P2PDBCore
@@ -34,10 +33,7 @@ struct ReplicaVerifier {
             guard let connection = db.sqliteConnection else { return }
             try SQLFunctions.install(on: connection)
             try db.execute(sql: "PRAGMA ignore_check_constraints = ON")
-            var triggers: Int32 = 1
-            guard p2pdb_db_config_int(connection, SQLITE_DBCONFIG_ENABLE_TRIGGER, 0, &triggers) == SQLITE_OK, triggers == 0 else {
-                throw P2PDBError(.storage, "could not switch triggers off for verify")
-            }
+            try LocalWriteRules.configure(SQLITE_DBCONFIG_ENABLE_TRIGGER, false, connection, what: "triggers")
         }
         let scratch = try DatabaseQueue(configuration: configuration)
         var replayed: ReplicaState?
