@@ -14,7 +14,7 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the node: the HTTP/JSON API, the live change feed, metrics and peer replication.",
         discussion: """
             Initialises the data directory on first run. Every endpoint except GET /healthz needs \
-            Authorization: Bearer <token>; the token is --api-token or the one stored in the data \
+            Authorization: Bearer <token>; the token is --api-token, --api-token-file, P2PDB_API_TOKEN or the one stored in the data \
             directory (print it with `p2pdb token --data DIR`). SIGINT and SIGTERM stop the node \
             gracefully: requests in flight finish, new ones get 503, nothing acknowledged is lost.
 
@@ -27,8 +27,30 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Where the HTTP API listens (port 0 picks a free one).", valueName: "host:port"))
     var http = "127.0.0.1:\(ServerConfiguration.defaultPort)"
 
-    @Option(help: ArgumentHelp("The API token (default: the one stored in the data directory).", valueName: "token"))
+    @Option(help: ArgumentHelp(
+        "The API token. Other users see it in `ps`: prefer --api-token-file or P2PDB_API_TOKEN. Default: the one stored in the data directory.",
+        valueName: "token"))
     var apiToken: String?
+
+    @Option(help: ArgumentHelp("A file holding the API token (its first line).", valueName: "path"))
+    var apiTokenFile: String?
+
+    @Option(help: ArgumentHelp("HTTP connections open at once; more are answered 503.", valueName: "n"))
+    var maxConnections = 512
+
+    @Option(help: ArgumentHelp(
+        "Seconds a connection may stay idle, or take to send a request head, before it is closed.", valueName: "seconds"))
+    var idleTimeout: Double = 30
+
+    @Option(help: ArgumentHelp("GET /v1/changes streams open at once; more are answered 503.", valueName: "n"))
+    var maxChangeSubscribers = 128
+
+    @Option(help: ArgumentHelp("SQL reads that run at once, each on a connection and thread of its own.", valueName: "n"))
+    var readConnections = 4
+
+    @Option(help: ArgumentHelp(
+        "Temporary disk one SQL request may fill (sorts, DISTINCT, GROUP BY that outgrow memory), in MiB.", valueName: "MiB"))
+    var maxTempDisk = 256
 
     @Option(help: ArgumentHelp("The largest request body accepted, in bytes.", valueName: "bytes"))
     var maxBody = ServerConfiguration.defaultMaximumBodySize
@@ -71,8 +93,16 @@ struct ServeCommand: AsyncParsableCommand {
             }
             let (host, port) = try ServerConfiguration.parseAddress(http)
             guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
-            if let apiToken, apiToken.count < 16 {
-                throw P2PDBError(.invalidInput, "--api-token must be at least 16 characters")
+            let givenToken = try tokenGiven()
+            guard maxConnections > 0, maxChangeSubscribers > 0, (1...64).contains(readConnections) else {
+                throw P2PDBError(
+                    .invalidInput, "--max-connections and --max-change-subscribers must be positive, --read-connections from 1 to 64")
+            }
+            guard (1...(1 << 30)).contains(maxTempDisk) else {
+                throw P2PDBError(.invalidInput, "--max-temp-disk must be a positive number of MiB")
+            }
+            guard idleTimeout > 0, idleTimeout.isFinite else {
+                throw P2PDBError(.invalidInput, "--idle-timeout must be a positive number of seconds")
             }
             LoggingSystem.bootstrap { label in
                 var handler = StreamLogHandler.standardError(label: label)
@@ -84,12 +114,13 @@ struct ServeCommand: AsyncParsableCommand {
             guard statementTimeout >= 0, statementTimeout.isFinite else {
                 throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
             }
-            var limits = StatementLimits()
+            var limits = StatementLimits(readConnections: readConnections, maximumTemporaryBytes: maxTempDisk << 20)
             limits.timeout = statementTimeout == 0 ? nil : .milliseconds(Int64(statementTimeout * 1000))
             let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(limits: limits))
             let configuration = ServerConfiguration(
-                host: host, port: port, apiToken: try apiToken ?? directory.apiToken(), maximumBodySize: maxBody,
-                maximumBundleSize: maxBundle)
+                host: host, port: port, apiToken: try givenToken ?? directory.apiToken(), maximumBodySize: maxBody,
+                maximumBundleSize: maxBundle, idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+                maximumConnections: maxConnections, maximumChangeSubscribers: maxChangeSubscribers)
             logger.info("node \(node.nodeID.hex) serving \(directory.path)")
             let metrics = NodeMetrics()
             var services: [any Service] = []
@@ -132,6 +163,27 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    /// The token given on the command line, in a file or in the
+    /// environment, in that order; nil for the stored one.
+    private func tokenGiven() throws -> String? {
+        var token: (value: String, source: String)?
+        if let apiToken {
+            token = (apiToken, "--api-token")
+        } else if let apiTokenFile {
+            guard let text = try? String(contentsOfFile: apiTokenFile, encoding: .utf8) else {
+                throw P2PDBError(.invalidInput, "cannot read the API token file \(apiTokenFile)")
+            }
+            token = (String(text.split(whereSeparator: \.isNewline).first ?? ""), "the file \(apiTokenFile)")
+        } else if let value = ProcessInfo.processInfo.environment["P2PDB_API_TOKEN"] {
+            token = (value, "P2PDB_API_TOKEN")
+        }
+        guard let token else { return nil }
+        guard token.value.count >= 16, token.value.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
+            throw P2PDBError(.invalidInput, "the API token from \(token.source) must be at least 16 characters, without spaces")
+        }
+        return token.value
+    }
+
     private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) throws -> SyncEngine {
         guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
             throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")

@@ -33,6 +33,9 @@ public struct P2PDBError: Error, Sendable, Equatable, CustomStringConvertible {
         case locked
         /// The node is shutting down or not accepting work.
         case unavailable
+        /// Every connection is busy and the line waiting for one is full:
+        /// retry shortly (the HTTP API answers 503 with `Retry-After`).
+        case busy
         /// The disk or SQLite failed.
         case storage
     }

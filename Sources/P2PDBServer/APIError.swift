@@ -31,7 +31,7 @@ struct APIError: HTTPResponseError {
         case .refused: return .forbidden
         case .constraint: return .conflict
         case .notFound: return .notFound
-        case .unavailable, .locked: return .serviceUnavailable
+        case .unavailable, .locked, .busy: return .serviceUnavailable
         case .notInitialized, .storage: return .internalServerError
         }
     }
@@ -43,6 +43,7 @@ struct APIError: HTTPResponseError {
     func response(from request: Request, context: some RequestContext) throws -> Response {
         var response = JSONResponse.make(body, status: status)
         if status == .unauthorized { response.headers[.wwwAuthenticate] = "Bearer" }
+        if code == P2PDBError.Kind.busy.rawValue { response.headers[.retryAfter] = "1" }
         return response
     }
 }

@@ -23,6 +23,18 @@ struct APIRoutes: Sendable {
     let metrics: NodeMetrics
     let gate: ShutdownGate
     let peers: (any PeerStatusProvider)?
+    let subscribers: ConcurrencyLimit
+    let bundleUploads: ConcurrencyLimit
+
+    init(node: Node, configuration: ServerConfiguration, metrics: NodeMetrics, gate: ShutdownGate, peers: (any PeerStatusProvider)?) {
+        self.node = node
+        self.configuration = configuration
+        self.metrics = metrics
+        self.gate = gate
+        self.peers = peers
+        subscribers = ConcurrencyLimit(maximum: configuration.maximumChangeSubscribers)
+        bundleUploads = ConcurrencyLimit(maximum: configuration.maximumBundleUploads)
+    }
 
     func router() -> Router<BasicRequestContext> {
         let router = Router(context: BasicRequestContext.self)
@@ -109,6 +121,10 @@ struct APIRoutes: Sendable {
     }
 
     private func changes(_ request: Request) async throws -> Response {
+        guard let slot = subscribers.take() else {
+            throw P2PDBError(
+                .busy, "the node holds its limit of \(subscribers.maximum) change feed subscribers; retry shortly, or share one feed")
+        }
         // Last-Event-ID (set by a reconnecting EventSource) wins over ?after=.
         let resumeFrom = request.headers[.lastEventID] ?? request.uri.queryParameters.get("after")
         let after: Int64
@@ -122,7 +138,12 @@ struct APIRoutes: Sendable {
             table: request.uri.queryParameters.get("table"), after: after)
         return Response(
             status: .ok, headers: ChangeEventStream.headers,
-            body: ResponseBody { writer in try await stream.write(to: &writer) })
+            body: ResponseBody { writer in
+                // The slot is held while the stream runs, and given back
+                // with the body even if it never starts.
+                defer { withExtendedLifetime(slot) {} }
+                try await stream.write(to: &writer)
+            })
     }
 
     private func exportBundle(_ request: Request) async throws -> Response {
@@ -140,6 +161,10 @@ struct APIRoutes: Sendable {
     }
 
     private func importBundle(_ request: Request) async throws -> Response {
+        guard let slot = bundleUploads.take() else {
+            throw P2PDBError(.busy, "\(bundleUploads.maximum) bundles are being imported already; retry shortly")
+        }
+        defer { withExtendedLifetime(slot) {} }
         let buffer: ByteBuffer
         do {
             buffer = try await request.body.collect(upTo: configuration.maximumBundleSize)

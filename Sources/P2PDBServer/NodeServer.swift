@@ -1,4 +1,5 @@
 import Hummingbird
+import HummingbirdCore
 import Logging
 import NIOCore
 import P2PDB
@@ -42,8 +43,13 @@ public final class NodeServer: Sendable {
         self.metrics = metrics
         let routes = APIRoutes(node: node, configuration: configuration, metrics: metrics, gate: gate, peers: peers)
         let host = configuration.host
+        let connections = ConcurrencyLimit(maximum: configuration.maximumConnections)
         let application = Application(
             router: routes.router(),
+            server: .http1(
+                configuration: HTTP1Channel.Configuration(
+                    additionalChannelHandlers: [ConnectionLimitHandler(limit: connections)],
+                    idleTimeout: TimeAmount(configuration.idleTimeout))),
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: configuration.port), serverName: "p2pdb", reuseAddress: true),
             onServerRunning: { channel in

@@ -22,6 +22,17 @@ public struct ServerConfiguration: Sendable {
     /// How often an idle change feed sends a comment line, so that dead
     /// clients are noticed and proxies keep the connection open.
     public var changeFeedHeartbeat: Duration
+    /// A connection that has not sent a whole request head this long after
+    /// it opened or after its last response is closed: idle keep-alive
+    /// connections and half-sent headers alike.
+    public var idleTimeout: Duration
+    /// HTTP connections open at once; the next is answered 503.
+    public var maximumConnections: Int
+    /// `GET /v1/changes` streams open at once; the next is answered 503.
+    public var maximumChangeSubscribers: Int
+    /// `POST /v1/bundle` uploads at once (each may hold `maximumBundleSize`
+    /// bytes in memory); the next is answered 503.
+    public var maximumBundleUploads: Int
 
     public static let defaultPort = 7070
     public static let defaultMaximumBodySize = 8 << 20
@@ -30,8 +41,14 @@ public struct ServerConfiguration: Sendable {
     public init(
         host: String = "127.0.0.1", port: Int = ServerConfiguration.defaultPort, apiToken: String,
         maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, maximumEntriesPerPage: Int = 1000,
-        changeFeedHeartbeat: Duration = .seconds(15), maximumBundleSize: Int = ServerConfiguration.defaultMaximumBundleSize
+        changeFeedHeartbeat: Duration = .seconds(15), maximumBundleSize: Int = ServerConfiguration.defaultMaximumBundleSize,
+        idleTimeout: Duration = .seconds(30), maximumConnections: Int = 512, maximumChangeSubscribers: Int = 128,
+        maximumBundleUploads: Int = 2
     ) {
+        self.idleTimeout = idleTimeout
+        self.maximumConnections = maximumConnections
+        self.maximumChangeSubscribers = maximumChangeSubscribers
+        self.maximumBundleUploads = maximumBundleUploads
         self.maximumBundleSize = maximumBundleSize
         self.host = host
         self.port = port

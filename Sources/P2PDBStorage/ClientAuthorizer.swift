@@ -35,6 +35,8 @@ import Synchronization
 final class ClientAuthorizer: @unchecked Sendable {
     /// Whether client SQL is being prepared or run.
     private var strict = false
+    /// The client statements prepared on this connection.
+    let statements = ClientStatementCache()
     /// Why the last refusal was made, for the error.
     private var denial: String?
 

@@ -12,10 +12,9 @@ import Synchronization
 /// answers each caller. A job that fails rolls back its savepoint alone;
 /// the others still commit. While a batch commits, new jobs queue up and
 /// form the next batch, so the batch size follows the load by itself.
-///
-/// A lone writer commits on its own thread instead (see
-/// ``runInlineIfIdle(_:)``), still through the writer queue. `state` and
-/// `capture` are only touched on the writer queue.
+/// Every job runs on the writer queue's thread, never on the caller's (a
+/// task of Swift's cooperative pool), so a slow write holds no thread the
+/// rest of the process needs. `state` and `capture` are only touched there.
 final class GroupCommitWriter: @unchecked Sendable {
     enum Work {
         case transaction([SQLRequest])
@@ -41,9 +40,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         var jobs: [Job] = []
         var draining = false
         var closed = false
-        /// Whether the last batch had company. Concurrent writers are
-        /// committed on the writer queue, keeping the callers' threads free.
-        var concurrent = false
     }
 
     private let pool: DatabasePool
@@ -59,12 +55,12 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let queue = Mutex(Queue())
     private let published: Mutex<ReplicaSummary>
 
-    init(pool: DatabasePool, key: NodeKey, options: StoreOptions, feed: ChangeFeed) throws {
+    init(pool: DatabasePool, key: NodeKey, options: StoreOptions, feed: ChangeFeed, watchdog: StatementWatchdog) throws {
         self.pool = pool
         self.key = key
         self.options = options
         self.feed = feed
-        deadline = StatementDeadline(timeout: options.limits.timeout)
+        deadline = StatementDeadline(watchdog: watchdog)
         let capture = self.capture
         let deadline = self.deadline
         let authorizer = self.authorizer
@@ -101,19 +97,23 @@ final class GroupCommitWriter: @unchecked Sendable {
     var summary: ReplicaSummary { published.withLock { $0 } }
 
     func submit(_ work: Work) async throws -> Outcome {
-        if let outcome = try runInlineIfIdle(work) { return try outcome.get() }
-        return try await withCheckedThrowingContinuation { continuation in
-            enum Admission { case refused, queued, startDrain }
+        try await withCheckedThrowingContinuation { continuation in
+            enum Admission { case refused(P2PDBError), queued, startDrain }
             let admission: Admission = queue.withLock { queue in
-                guard !queue.closed else { return .refused }
+                guard !queue.closed else { return .refused(Self.closing) }
+                // Only clients are turned away: entries from peers and
+                // bundles are what the node exists to take in.
+                if case .transaction = work, queue.jobs.count >= options.limits.maximumWaitingWrites {
+                    return .refused(Self.busy(queue.jobs.count))
+                }
                 queue.jobs.append(Job(work: work, continuation: continuation))
                 if queue.draining { return .queued }
                 queue.draining = true
                 return .startDrain
             }
             switch admission {
-            case .refused:
-                continuation.resume(throwing: Self.closing)
+            case .refused(let error):
+                continuation.resume(throwing: error)
             case .queued:
                 break
             case .startDrain:
@@ -126,27 +126,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         P2PDBError(.unavailable, "the replica is closing; no new writes are accepted")
     }
 
-    /// A lone writer (nothing queued or committing, and the last batch had
-    /// no company) commits its own job on its own thread: it then pays for
-    /// no thread switch to the writer queue and back, which costs more than
-    /// the transaction itself. Concurrent writers go through the writer
-    /// queue, so that no caller's thread (the server's, say) is held
-    /// during an fsync. Nil when the writer is not idle.
-    private func runInlineIfIdle(_ work: Work) throws -> Result<Outcome, any Error>? {
-        let claimed: Bool = try queue.withLock { queue in
-            guard !queue.closed else { throw Self.closing }
-            guard !queue.draining, !queue.concurrent else { return false }
-            queue.draining = true
-            return true
-        }
-        guard claimed else { return nil }
-        let result = pool.writeWithoutTransaction { db in run([work], db)[0] }
-        let more: Bool = queue.withLock { queue in
-            if queue.jobs.isEmpty { queue.draining = false } else { queue.concurrent = true }
-            return queue.draining
-        }
-        if more { pool.asyncWriteWithoutTransaction { [self] db in drain(db) } }
-        return result
+    private static func busy(_ waiting: Int) -> P2PDBError {
+        P2PDBError(.busy, "\(waiting) writes are already waiting for the writer; retry shortly")
     }
 
     /// Refuses new jobs and waits for queued ones to finish.
@@ -155,6 +136,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         while queue.withLock({ $0.draining || !$0.jobs.isEmpty }) {
             try? await Task.sleep(for: .milliseconds(5))
         }
+        let authorizer = self.authorizer
+        try? await pool.writeWithoutTransaction { _ in authorizer.statements.clear() }
     }
 
     private func drain(_ db: Database) {
@@ -165,7 +148,6 @@ final class GroupCommitWriter: @unchecked Sendable {
                     return []
                 }
                 let count = min(queue.jobs.count, options.maximumBatch)
-                queue.concurrent = count > 1
                 defer { queue.jobs.removeFirst(count) }
                 return Array(queue.jobs.prefix(count))
             }

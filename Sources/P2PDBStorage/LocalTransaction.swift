@@ -202,7 +202,7 @@ struct LocalTransaction {
         try StatementSource.underClientRules(db) {
             while try statement.stepRaw() {
                 let row = statement.currentRowRaw()
-                for value in row { budget -= value.storedSize }
+                budget -= StatementLimits.resultCost(ofRow: row)
                 guard budget >= 0 else { throw limits.resultTooLarge() }
                 rows.append(row)
             }

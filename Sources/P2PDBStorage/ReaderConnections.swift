@@ -1,42 +1,115 @@
+import Dispatch
 import GRDB
+import P2PDBCore
 import Synchronization
 
-/// Read-only connections for one-off queries, taken in turn.
+/// The read-only connections client queries run on, each on a thread of
+/// its own.
 ///
-/// GRDB's pool lends a reader for each read through a semaphore and a
-/// dispatch queue, which costs more than a point query on a busy machine.
-/// These connections are fixed; each serialises its own callers, and with
-/// more connections than cores callers rarely wait for one another.
+/// A query never runs on the caller's thread: on Swift's cooperative pool
+/// (one thread per core) two slow queries would stop every other task of
+/// the process, the HTTP server's `/healthz` included. A caller takes an
+/// idle connection, or waits in a bounded line for one; past that line it
+/// is told to come back later (``P2PDBError/Kind/busy``), so a flood of slow
+/// queries costs at most `count` threads and a known number of waiters.
 final class ReaderConnections: Sendable {
-    private let queues: [DatabaseQueue]
-    private let deadlines: [StatementDeadline]
-    private let authorizers: [ClientAuthorizer]
+    private struct Connection: Sendable {
+        let database: DatabaseQueue
+        let deadline: StatementDeadline
+        let authorizer: ClientAuthorizer
+        let thread: DispatchQueue
+    }
+
+    private struct Lending {
+        var idle: [Int]
+        var waiting: [CheckedContinuation<Int, any Error>] = []
+    }
+
+    private let connections: [Connection]
+    private let lending: Mutex<Lending>
+    private let maximumWaiting: Int
     private let next = Atomic<Int>(0)
 
-    init(path: String, count: Int, configuration: Configuration, timeout: Duration?) throws {
+    init(path: String, count: Int, maximumWaiting: Int, configuration: Configuration, watchdog: StatementWatchdog) throws {
         var configuration = configuration
         configuration.readonly = true
-        queues = try (0..<count).map { _ in try DatabaseQueue(path: path, configuration: configuration) }
-        deadlines = (0..<count).map { _ in StatementDeadline(timeout: timeout) }
-        authorizers = (0..<count).map { _ in ClientAuthorizer() }
-        for index in queues.indices {
-            queues[index].inDatabase { db in
-                guard let connection = db.sqliteConnection else { return }
-                deadlines[index].install(on: connection)
-                authorizers[index].install(on: connection)
+        connections = try (0..<count).map { index in
+            let database = try DatabaseQueue(path: path, configuration: configuration)
+            let connection = Connection(
+                database: database, deadline: StatementDeadline(watchdog: watchdog), authorizer: ClientAuthorizer(),
+                thread: DispatchQueue(label: "p2pdb.reader.\(index)"))
+            database.inDatabase { db in
+                guard let handle = db.sqliteConnection else { return }
+                connection.deadline.install(on: handle)
+                connection.authorizer.install(on: handle)
+            }
+            return connection
+        }
+        lending = Mutex(Lending(idle: Array(connections.indices)))
+        self.maximumWaiting = maximumWaiting
+    }
+
+    /// Runs `body` on an idle connection's thread, outside any explicit
+    /// transaction; `body` runs client requests through the connection's
+    /// deadline.
+    func read<T: Sendable>(_ body: @escaping @Sendable (Database, StatementDeadline) throws -> T) async throws -> T {
+        let index = try await borrow()
+        defer { giveBack(index) }
+        let connection = connections[index]
+        return try await withCheckedThrowingContinuation { continuation in
+            connection.thread.async {
+                continuation.resume(with: Result(catching: { try connection.database.unsafeRead { db in try body(db, connection.deadline) } }))
             }
         }
     }
 
-    /// Runs `body` on the next connection, outside any explicit transaction;
-    /// `body` runs client requests through the connection's deadline.
-    func read<T>(_ body: (Database, StatementDeadline) throws -> T) throws -> T {
-        let index = Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(queues.count))
-        let deadline = deadlines[index]
-        return try queues[index].unsafeRead { db in try body(db, deadline) }
+    /// Runs `body` on the calling thread, blocking it, on the next
+    /// connection in turn: for callers that are not async (benchmarks,
+    /// tools), never for the server.
+    func readBlocking<T>(_ body: (Database, StatementDeadline) throws -> T) throws -> T {
+        let index = Int(UInt(bitPattern: next.wrappingAdd(1, ordering: .relaxed).oldValue) % UInt(connections.count))
+        let connection = connections[index]
+        return try connection.database.unsafeRead { db in try body(db, connection.deadline) }
+    }
+
+    private func borrow() async throws -> Int {
+        try await withCheckedThrowingContinuation { continuation in
+            enum Decision { case lend(Int), wait, refuse }
+            let decision: Decision = lending.withLock { lending in
+                if let index = lending.idle.popLast() { return .lend(index) }
+                guard lending.waiting.count < maximumWaiting else { return .refuse }
+                lending.waiting.append(continuation)
+                return .wait
+            }
+            switch decision {
+            case .lend(let index): continuation.resume(returning: index)
+            case .wait: break
+            case .refuse: continuation.resume(throwing: Self.busy(connections.count, maximumWaiting))
+            }
+        }
+    }
+
+    private func giveBack(_ index: Int) {
+        let waiter: CheckedContinuation<Int, any Error>? = lending.withLock { lending in
+            guard !lending.waiting.isEmpty else {
+                lending.idle.append(index)
+                return nil
+            }
+            return lending.waiting.removeFirst()
+        }
+        waiter?.resume(returning: index)
+    }
+
+    static func busy(_ count: Int, _ waiting: Int) -> P2PDBError {
+        P2PDBError(
+            .busy,
+            "all \(count) read connections are busy and \(waiting) reads are already waiting; retry shortly, or make slow queries faster (WHERE, LIMIT, an index)")
     }
 
     func close() throws {
-        for queue in queues { try queue.close() }
+        for connection in connections {
+            connection.database.inDatabase { _ in connection.authorizer.statements.clear() }
+            try connection.database.close()
+        }
     }
 }

@@ -49,6 +49,10 @@ public final class ReplicaStore: Sendable {
             try SQLFunctions.install(on: connection)
         }
         let creating = !FileManager.default.fileExists(atPath: path)
+        // Before the first connection: connections use the default VFS as
+        // it is when they open.
+        let installed = p2pdb_temp_budget_install()
+        guard installed == 0 else { throw P2PDBError(.storage, "could not install the temporary disk budget (SQLite code \(installed))") }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
             // GRDB switches WAL databases to synchronous=NORMAL after the
@@ -61,8 +65,11 @@ public final class ReplicaStore: Sendable {
                     return .commit
                 }
             }
-            writer = try GroupCommitWriter(pool: pool, key: key, options: options, feed: feed)
-            readers = try ReaderConnections(path: path, count: 4, configuration: configuration, timeout: options.limits.timeout)
+            let watchdog = StatementWatchdog(limits: options.limits)
+            writer = try GroupCommitWriter(pool: pool, key: key, options: options, feed: feed, watchdog: watchdog)
+            readers = try ReaderConnections(
+                path: path, count: options.limits.readConnections, maximumWaiting: options.limits.maximumWaitingReads,
+                configuration: configuration, watchdog: watchdog)
         } catch {
             throw StoreErrors.map(error)
         }
@@ -105,7 +112,7 @@ public final class ReplicaStore: Sendable {
         try ensureOpen()
         do {
             let limits = options.limits
-            guard let results = try readers.read({ db, deadline in try deadline.run { try Self.readOnlySnapshot([request], db, limits) } }) else {
+            guard let results = try readers.readBlocking({ db, deadline in try deadline.run { try Self.readOnlySnapshot([request], db, limits) } }) else {
                 throw P2PDBError(.refused, "this statement writes; run it as a write")
             }
             return results
@@ -115,14 +122,10 @@ public final class ReplicaStore: Sendable {
     }
 
     /// The results if every statement is read-only, nil if any writes.
-    ///
-    /// Runs on the calling thread: a reader never waits for the writer in
-    /// WAL mode, and a point query is shorter than the two thread switches
-    /// an asynchronous hop to a reader queue would cost.
     private func readOnly(_ requests: [SQLRequest]) async throws -> [StatementResult]? {
         do {
             let limits = options.limits
-            return try readers.read { db, deadline in try deadline.run { try Self.readOnlySnapshot(requests, db, limits) } }
+            return try await readers.read { db, deadline in try deadline.run { try Self.readOnlySnapshot(requests, db, limits) } }
         } catch {
             throw StoreErrors.map(error)
         }
@@ -140,7 +143,7 @@ public final class ReplicaStore: Sendable {
         try ensureOpen()
         do {
             let limits = options.limits
-            return try readers.read { db, deadline in try body(ReadSession(db: db, deadline: deadline, limits: limits)) }
+            return try readers.readBlocking { db, deadline in try body(ReadSession(db: db, deadline: deadline, limits: limits)) }
         } catch {
             throw StoreErrors.map(error)
         }

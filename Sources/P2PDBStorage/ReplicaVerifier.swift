@@ -83,7 +83,8 @@ struct ReplicaVerifier {
         guard let replayed, report.problems.isEmpty else { return report }
         report.stateHash = replayed.stateHash
         try scratch.read { scratchDB in
-            try compareTables(db, scratchDB, replayed: replayed, report: &report)
+            try compareInternalSchema(db, scratchDB, report: &report)
+            if report.problems.isEmpty { try compareTables(db, scratchDB, replayed: replayed, report: &report) }
             if report.problems.isEmpty { try compareMetadata(db, scratchDB, replayed: replayed, report: &report) }
             if report.problems.isEmpty { try compareLogState(db, scratchDB, replayed: replayed, report: &report) }
         }
@@ -95,6 +96,33 @@ struct ReplicaVerifier {
             }
         }
         return report
+    }
+
+    /// P2PDB's own tables and indexes, as a new replica has them: one
+    /// replaced or dropped (by an entry that named it, or by hand) would
+    /// leave lookups scanning the whole log, or merges writing elsewhere.
+    /// Compared by name, table and columns, not by text, which upgrades of
+    /// older replicas may spell differently.
+    private func compareInternalSchema(_ db: Database, _ scratch: Database, report: inout VerificationReport) throws {
+        let objectsSQL = """
+            SELECT s.type, s.name, s.tbl_name, group_concat(c.name, ',')
+            FROM sqlite_schema AS s, pragma_index_xinfo(s.name) AS c
+            WHERE s.type = 'index' AND s.name LIKE '\\_p2pdb\\_%' ESCAPE '\\' GROUP BY s.name
+            UNION ALL
+            SELECT type, name, tbl_name, '' FROM sqlite_schema WHERE type = 'table' AND name LIKE '\\_p2pdb\\_%' ESCAPE '\\'
+            ORDER BY 1, 2
+            """
+        func objects(_ db: Database) throws -> [[String]] {
+            try Row.fetchAll(db, sql: objectsSQL).map { row in (0..<4).map { (row[$0] as String?) ?? "" } }
+        }
+        let file = try objects(db)
+        let expected = try objects(scratch)
+        for object in expected where !file.contains(object) {
+            report.problems.append("P2PDB's \(object[0]) \(object[1]) is missing or altered in the file")
+        }
+        for object in file where !expected.contains(object) && !expected.contains(where: { $0[1] == object[1] }) {
+            report.problems.append("\(object[0]) \(object[1]) in the file is not one of P2PDB's own: it was created outside P2PDB")
+        }
     }
 
     private func compareTables(_ db: Database, _ scratch: Database, replayed: ReplicaState, report: inout VerificationReport) throws {

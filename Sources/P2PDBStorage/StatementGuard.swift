@@ -53,6 +53,7 @@ enum StatementGuard {
             throw P2PDBError(.invalidSQL, "unterminated string, identifier or comment in SQL")
         }
         let kind = try classify(tokens)
+        guard sql.utf8.count <= ClientStatementCache.maximumTextBytes else { return kind }
         cache.withLock { cache in
             if cache.count >= 4096 { cache.removeAll(keepingCapacity: true) }
             cache[sql] = kind
@@ -86,6 +87,7 @@ enum StatementGuard {
         ["INSERT", "REPLACE", "UPDATE", "DELETE", "CREATE", "ALTER", "DROP"].map { Array($0.utf8) })
 
     /// Statements are sent again and again; tokenizing each once is enough.
+    /// Long texts are not kept: 4096 of them would hold gigabytes.
     /// Keyed by Swift strings (NFC and NFD spellings meet): a kind never
     /// depends on how a name is spelled.
     private static let cache = Mutex<[String: Kind]>([:])

@@ -1,77 +1,169 @@
+import CSQLiteExtras
 import Dispatch
 import GRDB
 import GRDBSQLite
 import P2PDBCore
 import Synchronization
 
-/// How much one client statement may cost: how long it may run and how many
-/// bytes of rows it may return. A runaway query (a recursive CTE without
-/// end, a cross join of large tables) would otherwise hold a reader, or the
-/// only writer, forever, or exhaust memory.
+/// How much client requests may cost: how long one may run, how much it
+/// may return, and how many run or wait at once. A runaway query (a
+/// recursive CTE without end, a cross join of large tables) would otherwise
+/// hold a reader, or the only writer, forever, or exhaust memory; a flood
+/// of them would take every thread.
 public struct StatementLimits: Sendable, Equatable {
     /// How long one client request may run on a connection; nil for no limit.
     public var timeout: Duration?
-    /// The most bytes of values one request may return.
+    /// The most one request may return, in bytes as ``resultCost(ofRow:)``
+    /// counts them: the values' own bytes and the memory each row and value
+    /// takes besides, so that a stream of empty strings is bounded too.
     public var maximumResultBytes: Int
+    /// Read connections, each on a thread of its own: how many reads run at
+    /// once.
+    public var readConnections: Int
+    /// Reads that may wait for a connection; more are refused with
+    /// ``P2PDBError/Kind/busy``.
+    public var maximumWaitingReads: Int
+    /// Client transactions that may wait for the writer; more are refused
+    /// with ``P2PDBError/Kind/busy``.
+    public var maximumWaitingWrites: Int
+    /// The temporary disk one request may fill: sorts, transient indexes and
+    /// subquery results that outgrow SQLite's page cache spill to temporary
+    /// files, and a write past this fails the request with
+    /// ``P2PDBError/Kind/limitExceeded``.
+    public var maximumTemporaryBytes: Int
 
-    public init(timeout: Duration? = .seconds(30), maximumResultBytes: Int = 64 << 20) {
+    public init(
+        timeout: Duration? = .seconds(30), maximumResultBytes: Int = 64 << 20, readConnections: Int = 4,
+        maximumWaitingReads: Int = 64, maximumWaitingWrites: Int = 1024, maximumTemporaryBytes: Int = 256 << 20
+    ) {
         self.timeout = timeout
         self.maximumResultBytes = maximumResultBytes
+        self.maximumTemporaryBytes = max(0, maximumTemporaryBytes)
+        self.readConnections = max(1, readConnections)
+        self.maximumWaitingReads = max(0, maximumWaitingReads)
+        self.maximumWaitingWrites = max(0, maximumWaitingWrites)
+    }
+
+    /// What a row costs a result: its values' bytes, and what a row and each
+    /// value take in memory besides.
+    static func resultCost(ofRow row: [Value]) -> Int {
+        row.reduce(64) { $0 + 24 + $1.storedSize }
     }
 
     func resultTooLarge() -> P2PDBError {
         P2PDBError(
             .limitExceeded,
-            "the result is larger than \(maximumResultBytes >> 20) MiB; add a LIMIT or fetch it in pages (WHERE key > ? ORDER BY key LIMIT n)")
+            "the result is larger than \(maximumResultBytes >> 20) MiB (each row counts 64 bytes and each value 24 besides its own); add a LIMIT or fetch it in pages (WHERE key > ? ORDER BY key LIMIT n)")
     }
 }
 
-/// The deadline of the client request running on one connection, enforced
-/// through SQLite's progress handler: SQLite calls it every few thousand
-/// virtual-machine steps, and a request past its deadline is interrupted.
+/// The deadline of the client request running on one connection. When the
+/// request runs past it, a timer on the watchdog's thread marks it expired
+/// and calls `sqlite3_interrupt`, which stops whatever the connection is
+/// doing at its next check, and the connection's progress handler stops
+/// every statement the request starts after that.
 ///
-/// One per connection; the connection's serial use makes arming and
-/// disarming race-free, the atomic keeps the handler's read well-defined.
+/// One per connection; the lock makes arming, disarming and interrupting
+/// exclusive, so an interrupt meant for one request never reaches the next.
 final class StatementDeadline: Sendable {
-    private let deadline = Atomic<UInt64>(0)
-    private let timeout: Duration?
-
-    init(timeout: Duration?) {
-        self.timeout = timeout
+    private struct Armed {
+        var connection: UInt?
+        var request: UInt64 = 0
+        var running = false
     }
 
-    /// Installs the progress handler on `connection`; the deadline must
-    /// outlive it.
+    private let watchdog: StatementWatchdog
+    private let armed = Mutex(Armed())
+    private let expired = Atomic<Bool>(false)
+
+    init(watchdog: StatementWatchdog) {
+        self.watchdog = watchdog
+    }
+
+    /// Installs the progress handler on `connection` and names it as the
+    /// one to interrupt; the deadline must outlive the connection.
     func install(on connection: OpaquePointer) {
+        armed.withLock { $0.connection = UInt(bitPattern: connection) }
         let context = Unmanaged.passUnretained(self).toOpaque()
         sqlite3_progress_handler(
             connection, 4096,
             { context in
                 guard let context else { return 0 }
-                return Unmanaged<StatementDeadline>.fromOpaque(context).takeUnretainedValue().isPast ? 1 : 0
+                return Unmanaged<StatementDeadline>.fromOpaque(context).takeUnretainedValue().expired.load(ordering: .relaxed) ? 1 : 0
             },
             context)
     }
 
-    private var isPast: Bool {
-        let deadline = deadline.load(ordering: .relaxed)
-        return deadline != 0 && DispatchTime.now().uptimeNanoseconds > deadline
+    /// Runs one client request under the deadline and the temporary disk
+    /// budget. A statement stopped by either fails with
+    /// ``P2PDBError/Kind/limitExceeded``.
+    func run<T>(_ body: () throws -> T) throws -> T {
+        let budget = p2pdb_temp_budget_begin(Int64(watchdog.temporaryBytes))
+        let result = Result { try runWithinDeadline(body) }
+        let budgetExhausted = p2pdb_temp_budget_end(budget) != 0
+        if case .failure = result, budgetExhausted {
+            throw P2PDBError(
+                .limitExceeded,
+                "the request needed more than \(watchdog.temporaryBytes >> 20) MiB of temporary disk (for sorting, DISTINCT, GROUP BY or subquery results) and was stopped; narrow it (WHERE, LIMIT) or add an index that gives the order")
+        }
+        return try result.get()
     }
 
-    /// Runs one client request under the deadline. A statement stopped by
-    /// it fails with ``P2PDBError/Kind/limitExceeded``.
-    func run<T>(_ body: () throws -> T) throws -> T {
-        guard let timeout else { return try body() }
-        let (seconds, attoseconds) = timeout.components
-        let nanoseconds = UInt64(max(0, seconds)) * 1_000_000_000 + UInt64(max(0, attoseconds) / 1_000_000_000)
-        deadline.store(DispatchTime.now().uptimeNanoseconds + nanoseconds, ordering: .relaxed)
-        defer { deadline.store(0, ordering: .relaxed) }
+    private func runWithinDeadline<T>(_ body: () throws -> T) throws -> T {
+        guard let timeout = watchdog.timeout else { return try body() }
+        let request: UInt64 = armed.withLock { armed in
+            armed.request &+= 1
+            armed.running = true
+            return armed.request
+        }
+        let alarm = DispatchWorkItem { [self] in interrupt(request) }
+        watchdog.queue.asyncAfter(deadline: .now() + timeout.timeInterval, execute: alarm)
+        defer {
+            alarm.cancel()
+            armed.withLock { armed in
+                armed.running = false
+                expired.store(false, ordering: .relaxed)
+            }
+        }
         do {
             return try body()
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && isPast {
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && expired.load(ordering: .relaxed) {
             throw P2PDBError(
                 .limitExceeded,
                 "the request ran for longer than \(timeout) and was stopped; narrow it (WHERE, LIMIT, an index) or raise the statement timeout")
         }
+    }
+
+    private func interrupt(_ request: UInt64) {
+        armed.withLock { armed in
+            guard armed.running, armed.request == request, let connection = armed.connection,
+                let handle = OpaquePointer(bitPattern: connection)
+            else { return }
+            expired.store(true, ordering: .relaxed)
+            sqlite3_interrupt(handle)
+        }
+    }
+}
+
+/// The thread that stops client statements past their deadline (see
+/// ``StatementDeadline``), and the bounds it keeps; one per replica, shared
+/// by its connections.
+final class StatementWatchdog: Sendable {
+    let timeout: Duration?
+    let temporaryBytes: Int
+    let queue = DispatchQueue(label: "p2pdb.statement-watchdog")
+
+    init(limits: StatementLimits) {
+        timeout = limits.timeout
+        temporaryBytes = limits.maximumTemporaryBytes
+    }
+}
+
+extension Duration {
+    var timeInterval: DispatchTimeInterval {
+        let (seconds, attoseconds) = components
+        // Past a century the deadline is as good as none, and cannot overflow.
+        let whole = min(max(0, seconds), 100 * 365 * 86_400)
+        return .nanoseconds(Int(whole * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000))
     }
 }

@@ -9,14 +9,13 @@ import P2PDBCore
 /// once. Text holding several statements is prepared one statement at a
 /// time, so that each can use what the previous one created.
 enum StatementSource {
-    /// A prepared statement from the connection's cache, for SQL in ASCII;
-    /// other SQL is prepared each time. GRDB keys its cache by Swift
-    /// strings, which take the NFC and NFD spellings of a name for one
-    /// text, so `SELECT * FROM "café"` could run on the other table.
+    /// A prepared statement from the connection's client statement cache
+    /// (P2PDB's scratch connections have none, and prepare each time).
     /// Prepared under the client rules, like every client statement.
     static func cachedStatement(_ sql: String, _ db: Database) throws -> Statement {
         try preparing(db) {
-            sql.utf8.allSatisfy({ $0 < 0x80 }) ? try db.cachedStatement(sql: sql) : try db.makeStatement(sql: sql)
+            guard let cache = ClientAuthorizer.of(db)?.statements else { return try db.makeStatement(sql: sql) }
+            return try cache.statement(sql, db)
         }
     }
 

@@ -281,7 +281,7 @@ enum SchemaGenerator {
         sql += " ON " + SurfaceNames.sql(table.name, &random)
         if random.chance(0.2) { sql += " FOR EACH ROW" }
         if random.chance(0.3) { sql += " WHEN " + row + "." + SurfaceNames.sql(random.pick(table.columns).name, &random) + " IS NOT NULL" }
-        var body = TriggerBody(table: table, row: row, deterministic: deterministic)
+        let body = TriggerBody(table: table, row: row, deterministic: deterministic)
         let statements = (0..<random.int(in: 1...2)).map { _ in
             body.statement(into: random.pick(tables + [table]), raising: before && random.chance(0.3), &random)
         }

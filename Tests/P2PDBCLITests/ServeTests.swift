@@ -14,12 +14,18 @@ final class ServeProcess {
     let url: String
 
     /// - Parameter namespace: a network namespace to run in (`ip netns exec`).
-    init(data directory: String, arguments: [String] = [], namespace: String? = nil, http: String = "127.0.0.1:0") throws {
+    /// - Parameter environment: variables set for the process besides this one's.
+    init(
+        data directory: String, arguments: [String] = [], namespace: String? = nil, http: String = "127.0.0.1:0",
+        environment: [String: String] = [:]
+    ) throws {
         self.directory = directory
         try? FileManager.default.removeItem(atPath: directory + "/serve.json")
         let serve = ["serve", "--data", directory, "--http", http, "--log-level", "warning"] + arguments
         if let namespace {
             process = try ChildProcess("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + serve)
+        } else if !environment.isEmpty {
+            process = try ChildProcess("/usr/bin/env", environment.sorted(by: <).map { "\($0)=\($1)" } + [p2pdbBinary.path] + serve)
         } else {
             process = try ChildProcess(p2pdbBinary.path, serve)
         }
@@ -63,6 +69,29 @@ func httpRequest(_ method: String, _ url: String, token: String, body: String? =
 
 @Suite("p2pdb serve", .serialized)
 struct ServeTests {
+    /// A token on the command line shows in `ps`; a file or the environment
+    /// keeps it from other users.
+    @Test func theAPITokenCanComeFromAFileOrTheEnvironment() async throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let fileToken = "from-a-file-0123456789"
+        try (fileToken + "\n").write(toFile: temp.path("token"), atomically: true, encoding: .utf8)
+        let fromFile = try ServeProcess(data: dir, arguments: ["--api-token-file", temp.path("token")])
+        #expect(try await httpRequest("GET", fromFile.url + "/v1/status", token: fileToken).0 == 200)
+        #expect(try await httpRequest("GET", fromFile.url + "/v1/status", token: try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)).0 == 401)
+        fromFile.stop()
+
+        let environmentToken = "from-the-environment-0123456789"
+        let fromEnvironment = try ServeProcess(data: dir, environment: ["P2PDB_API_TOKEN": environmentToken])
+        #expect(try await httpRequest("GET", fromEnvironment.url + "/v1/status", token: environmentToken).0 == 200)
+        #expect(try await httpRequest("GET", fromEnvironment.url + "/v1/status", token: fileToken).0 == 401)
+        fromEnvironment.stop()
+
+        let missing = try p2pdb("serve", "--data", dir, "--http", "127.0.0.1:0", "--api-token-file", temp.path("missing"))
+        #expect(missing.status != 0)
+        #expect(missing.stderr.contains("cannot read the API token file"))
+    }
+
     @Test func commandsReachARunningNodeAndItStopsGracefully() async throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")

@@ -21,16 +21,20 @@ final class TestServer: Sendable {
     var baseURL: URL { URL(string: "http://127.0.0.1:\(port)")! }
     var node: Node { server.node }
 
-    init(maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, heartbeat: Duration = .seconds(15)) async throws {
+    init(
+        maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, heartbeat: Duration = .seconds(15),
+        configure: (inout ServerConfiguration) -> Void = { _ in }
+    ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-server-\(UUID().uuidString)")
         let node = try Node.open(DataDirectory(path: directory.path), createIfNeeded: true, options: StoreOptions(durability: .off))
         let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
         var logger = Logger(label: "test-server")
         logger.logLevel = ProcessInfo.processInfo.environment["P2PDB_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .warning
+        var configuration = ServerConfiguration(port: 0, apiToken: token, maximumBodySize: maximumBodySize, changeFeedHeartbeat: heartbeat)
+        configure(&configuration)
         server = NodeServer(
             node: node,
-            configuration: ServerConfiguration(
-                port: 0, apiToken: token, maximumBodySize: maximumBodySize, changeFeedHeartbeat: heartbeat),
+            configuration: configuration,
             logger: logger, onListening: { portContinuation.yield($0) })
         let server = self.server
         running = Task { try await server.run() }

@@ -51,7 +51,7 @@ import Testing
             #expect(replica.stateHash == before)
         }
         // A deferred reference may be satisfied later in the transaction.
-        try await replica.store.execute([
+        _ = try await replica.store.execute([
             SQLRequest("INSERT INTO sales (id) VALUES ('s1')"), SQLRequest("INSERT INTO sale_lines VALUES ('l1', 's1', 'kiwi', 1)"),
             SQLRequest("INSERT INTO products (id, name, price) VALUES ('kiwi', 'Kiwi', 1)"),
         ])

@@ -32,4 +32,22 @@ int p2pdb_harden_connection(struct sqlite3 *db);
 /// setting (C variadic functions cannot be called from Swift).
 int p2pdb_db_config_int(struct sqlite3 *db, int option, int value, int *result);
 
+/// Registers, once per process and as the default VFS, a shim over the
+/// default VFS that charges temporary files to the budget of the request
+/// running on the opening thread. Returns an SQLite result code.
+int p2pdb_temp_budget_install(void);
+
+/// The temporary disk of one request: `limit` bytes.
+struct p2pdb_temp_budget;
+
+/// Starts a budget of `limit` bytes for the temporary files SQLite opens on
+/// this thread until p2pdb_temp_budget_end; NULL if memory ran out.
+struct p2pdb_temp_budget *p2pdb_temp_budget_begin(long long limit);
+
+/// Ends the budget on this thread; 1 if a write was refused for it.
+int p2pdb_temp_budget_end(struct p2pdb_temp_budget *budget);
+
+/// Bytes of temporary files charged to the budget and not yet freed.
+long long p2pdb_temp_budget_used(struct p2pdb_temp_budget *budget);
+
 #endif
