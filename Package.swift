@@ -117,10 +117,15 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
-        // Seeded mutation fuzzing of every decoder of outside input.
+        // Seeded mutation fuzzing of every decoder of outside input, and a
+        // hostile client that sends random SQL to a node's HTTP API.
         .target(
             name: "P2PDBFuzz",
-            dependencies: ["P2PDB", "P2PDBSync", "P2PDBServer", "P2PDBPeerGRPC", "P2PDBDiscovery"],
+            dependencies: [
+                "P2PDB", "P2PDBSync", "P2PDBServer", "P2PDBPeerGRPC", "P2PDBDiscovery",
+                // The reference lists of PRAGMAs and functions.
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ],
             swiftSettings: strictSwift
         ),
         // Random SQL over the whole accepted surface on several replicas,

@@ -52,6 +52,10 @@ struct ServeCommand: AsyncParsableCommand {
         "Temporary disk one SQL request may fill (sorts, DISTINCT, GROUP BY that outgrow memory), in MiB.", valueName: "MiB"))
     var maxTempDisk = 256
 
+    @Option(name: .customLong("max-sqlite-memory"), help: ArgumentHelp(
+        "Memory SQLite may take in all, over every connection; a request past it fails with 503, in MiB.", valueName: "MiB"))
+    var maxSQLiteMemory = 1024
+
     @Option(help: ArgumentHelp("The largest request body accepted, in bytes.", valueName: "bytes"))
     var maxBody = ServerConfiguration.defaultMaximumBodySize
 
@@ -101,6 +105,9 @@ struct ServeCommand: AsyncParsableCommand {
             guard (1...(1 << 30)).contains(maxTempDisk) else {
                 throw P2PDBError(.invalidInput, "--max-temp-disk must be a positive number of MiB")
             }
+            guard (64...(1 << 30)).contains(maxSQLiteMemory) else {
+                throw P2PDBError(.invalidInput, "--max-sqlite-memory must be at least 64 (MiB)")
+            }
             guard idleTimeout > 0, idleTimeout.isFinite else {
                 throw P2PDBError(.invalidInput, "--idle-timeout must be a positive number of seconds")
             }
@@ -114,6 +121,7 @@ struct ServeCommand: AsyncParsableCommand {
             guard statementTimeout >= 0, statementTimeout.isFinite else {
                 throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
             }
+            SQLiteMemoryLimit.set(bytes: maxSQLiteMemory << 20)
             var limits = StatementLimits(readConnections: readConnections, maximumTemporaryBytes: maxTempDisk << 20)
             limits.timeout = statementTimeout == 0 ? nil : .milliseconds(Int64(statementTimeout * 1000))
             let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(limits: limits))

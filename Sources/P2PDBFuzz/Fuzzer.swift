@@ -77,7 +77,7 @@ public struct Fuzzer {
     public mutating func run(iterations: Int) async throws -> Report {
         var report = Report(target: target, seed: seed)
         let started = ContinuousClock.now
-        let memoryBefore = Self.residentKilobytes()
+        let memoryBefore = ProcessResources.residentKilobytes()
         let replica = target == .signed ? try ScratchReplica() : nil
         for iteration in 0..<iterations {
             // Decoding never suspends: let the rest of the process run.
@@ -109,7 +109,7 @@ public struct Fuzzer {
             report.slowest = max(report.slowest, elapsed)
             if elapsed > hangMilliseconds { report.hangs.append(input) }
         }
-        report.memoryGrowth = max(0, Self.residentKilobytes() - memoryBefore)
+        report.memoryGrowth = max(0, ProcessResources.residentKilobytes() - memoryBefore)
         report.seconds = milliseconds(ContinuousClock.now - started) / 1000
         if let replica {
             let problems = try await replica.finish()
@@ -201,13 +201,5 @@ public struct Fuzzer {
 
     private func milliseconds(_ duration: Duration) -> Double {
         Double(duration.components.seconds) * 1000 + Double(duration.components.attoseconds) / 1e15
-    }
-
-    static func residentKilobytes() -> Int {
-        guard let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) else { return 0 }
-        for line in status.split(separator: "\n") where line.hasPrefix("VmRSS:") {
-            return Int(line.split(separator: " ").dropFirst().first ?? "") ?? 0
-        }
-        return 0
     }
 }

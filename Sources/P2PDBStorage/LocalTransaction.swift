@@ -197,6 +197,7 @@ struct LocalTransaction {
         // Reset whatever happens: a statement left unreset counts as
         // running, and `EXPLAIN UPDATE` would then stop every later commit.
         defer { sqlite3_reset(statement.sqliteStatement) }
+        let totalChangesBefore = db.totalChangesCount
         // SQLite prepares the statement again while stepping after a schema
         // change: under the client rules too.
         try StatementSource.underClientRules(db) {
@@ -207,7 +208,9 @@ struct LocalTransaction {
                 rows.append(row)
             }
         }
-        let changes = statement.isReadonly ? 0 : db.changesCount
+        // SQLite's count is that of the last INSERT, UPDATE or DELETE the
+        // connection ran: stale after EXPLAIN or DDL, which changed nothing.
+        let changes = db.totalChangesCount == totalChangesBefore ? 0 : db.changesCount
         // Read after stepping: SQLite prepares a statement again when the
         // schema changed since (another replica's ADD COLUMN, say), and
         // only then reports the columns as they now are.

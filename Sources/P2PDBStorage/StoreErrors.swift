@@ -20,6 +20,9 @@ enum StoreErrors {
                 return P2PDBError(message.contains("argument") ? .invalidParameters : .invalidSQL, message)
             case .SQLITE_AUTH, .SQLITE_READONLY:
                 return P2PDBError(.refused, message)
+            case .SQLITE_NOMEM:
+                return P2PDBError(
+                    .busy, "SQLite reached the node's memory limit (--max-sqlite-memory) while running this; retry shortly, or ask for less at once")
             case .SQLITE_TOOBIG:
                 return P2PDBError(.invalidInput, message)
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_INTERRUPT:

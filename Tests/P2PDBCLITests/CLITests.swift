@@ -44,7 +44,7 @@ struct CLITests {
         chmod(dir + "/node.key", 0o600)
 
         let target = temp.path("target")
-        FileManager.default.createFile(atPath: target, contents: Data("untouched".utf8))
+        _ = FileManager.default.createFile(atPath: target, contents: Data("untouched".utf8))
         try FileManager.default.removeItem(atPath: dir + "/lock")
         try FileManager.default.createSymbolicLink(atPath: dir + "/lock", withDestinationPath: target)
         #expect(try p2pdb("sql", "--data", dir, "SELECT 1").status != 0)
@@ -71,7 +71,7 @@ struct CLITests {
         #expect(output.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test(arguments: ["init", "sql", "status", "log", "verify", "export", "import", "serve", "token", "bench", "simulate", "fuzz"])
+    @Test(arguments: ["init", "sql", "status", "log", "verify", "export", "import", "serve", "token", "bench", "simulate", "fuzz", "surface", "hostile"])
     func everyCommandHasHelp(_ command: String) throws {
         let output = try p2pdb(command, "--help")
         #expect(output.status == 0)

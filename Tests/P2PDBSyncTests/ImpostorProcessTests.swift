@@ -50,7 +50,7 @@ struct ImpostorProcessTests {
         let victim = try directory.loadKey().nodeID
         let port = try Self.freePort()
         let log = root.appendingPathComponent("serve.log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = try ChildProcess(
             Self.binary.path,
             ["serve", "--data", directory.path, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)", "--log-level", "info"],
