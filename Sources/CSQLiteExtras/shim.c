@@ -16,7 +16,7 @@ int p2pdb_harden_connection(struct sqlite3 *db) {
     // No value larger than an entry may be: zeroblob(1e9) fails at once
     // instead of taking a gigabyte.
     sqlite3_limit(db, SQLITE_LIMIT_LENGTH, 128 << 20);
-    return SQLITE_OK;
+    return p2pdb_guard_printf(db);
 }
 
 int p2pdb_db_config_int(struct sqlite3 *db, int option, int value, int *result) {

@@ -35,6 +35,9 @@ struct HostileCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("What /healthz may take, in milliseconds.", valueName: "ms"))
     var healthBudget = 100
 
+    @Option(help: ArgumentHelp("Run only the attacks whose names start with this; repeat for several.", valueName: "name"))
+    var attack: [String] = []
+
     @Flag(help: "Print every generated request and its answer to standard error.")
     var showRequests = false
 
@@ -47,6 +50,7 @@ struct HostileCommand: AsyncParsableCommand {
                 seed: seed, statements: statements, attackSeconds: attackSeconds, verifyEvery: verifyEvery,
                 healthBudget: .milliseconds(healthBudget))
             options.showRequests = showRequests
+            options.attacks = attack
             let report = try await HostileRun(options: options).run { line in
                 FileHandle.standardError.write(Data((line + "\n").utf8))
             }

@@ -29,10 +29,12 @@ public struct HostileRun: Sendable {
         public var healthBudget: Duration
         /// Report every generated request and its answer through `progress`.
         public var showRequests = false
+        /// Only the attacks whose names start with one of these; all if empty.
+        public var attacks: [String] = []
 
         public init(
             seed: UInt64, statements: Int, attackSeconds: Double = 5, verifyEvery: Int = 2_000, ordinaryClients: Int = 2,
-            limits: StatementLimits = StatementLimits(timeout: .seconds(2), maximumResultBytes: 16 << 20, maximumTemporaryBytes: 32 << 20),
+            limits: StatementLimits = StatementLimits(timeout: .seconds(1), maximumResultBytes: 16 << 20, maximumTemporaryBytes: 32 << 20),
             sqliteMemoryBytes: Int = 512 << 20, healthBudget: Duration = .milliseconds(100)
         ) {
             self.seed = seed
@@ -151,8 +153,8 @@ public struct HostileRun: Sendable {
                 guard reply.status == 200 else { throw P2PDBError(.storage, "could not create the run's tables: \(reply.status)") }
             }
             if options.attackSeconds > 0 {
-                for attack in ReviewAttack.all {
-                    progress("attack: \(attack.name)")
+                for attack in ReviewAttack.all where options.attacks.isEmpty || options.attacks.contains(where: attack.name.hasPrefix) {
+                    progress("attack: \(attack.name); SQLite holds \(SQLiteMemoryLimit.used >> 20) MiB")
                     report.attacks.append(await attack.run(port: port, token: token, seconds: options.attackSeconds, watch: watch))
                 }
             }
@@ -187,6 +189,7 @@ public struct HostileRun: Sendable {
             await gate.acquire()
             let before = node.store.summary
             let reply: APIClient.Reply
+            let sent = ContinuousClock.now
             do {
                 reply = try await client.send("POST", request.path, body: request.body)
             } catch {
@@ -199,7 +202,7 @@ public struct HostileRun: Sendable {
             report.statements += 1
             report.statuses[reply.status, default: 0] += 1
             if options.showRequests {
-                progress("\(reply.status) \(request.statements.map(\.debugDescription).joined(separator: " ; ")) -> \(reply.json?.text.prefix(200) ?? "")")
+                progress("\(reply.status) \(ContinuousClock.now - sent) \(request.statements.map(\.debugDescription).joined(separator: " ; ")) -> \(reply.json?.text.prefix(200) ?? "")")
             }
             if let problem = Self.problem(with: reply, before: before, after: after) {
                 report.failures.append("\(problem): \(request.statements.map { $0.debugDescription })")
@@ -212,7 +215,9 @@ public struct HostileRun: Sendable {
                     report.failures.append("verify after statement \(index + 1): \(verification.problems.prefix(3))")
                     break
                 }
-                progress("\(index + 1) statements, \(report.failures.count) failures, memory \(ProcessResources.residentKilobytes() >> 10) MiB")
+                progress(
+                    "\(index + 1) statements, \(report.failures.count) failures, memory \(ProcessResources.residentKilobytes() >> 10) MiB, "
+                        + "SQLite's \(SQLiteMemoryLimit.used >> 20) MiB")
             }
         }
         for task in ordinaryTasks { task.cancel() }

@@ -66,7 +66,8 @@ public struct HostileStatementGenerator: Sendable {
         case 57..<67: body = definition()
         case 67..<72: body = pick(["BEGIN", "BEGIN EXCLUSIVE", "BEGIN IMMEDIATE", "COMMIT", "END", "ROLLBACK", "SAVEPOINT s", "RELEASE s", "ROLLBACK TO s"])
         case 72..<78: body = outsideTheReplica()
-        case 78..<80: body = runaway()
+        // Rarely: each runs until the deadline.
+        case 78..<80: body = chance(25) ? runaway() : ordinaryWrite()
         default: body = ordinaryWrite()
         }
         return explain + body

@@ -220,6 +220,14 @@ struct LogTests {
             ("DELETE FROM _p2pdb_schema_changes", "schema changes"),
             ("DROP INDEX t_by_v", "indexes"),
             ("CREATE INDEX sneaky ON t(id, v)", "indexes"),
+            // P2PDB's own schema: an internal index dropped, replaced by
+            // another on other columns, or an internal-looking table added.
+            ("DROP INDEX _p2pdb_entries_by_author", "_p2pdb_entries_by_author is missing or altered"),
+            (
+                "DROP INDEX _p2pdb_entries_by_author; CREATE INDEX _p2pdb_entries_by_author ON _p2pdb_entries(position)",
+                "_p2pdb_entries_by_author is missing or altered"
+            ),
+            ("CREATE TABLE _p2pdb_rogue (x)", "_p2pdb_rogue in the file is not one of P2PDB's own"),
         ]
         for (tampering, expected) in tamperings {
             let replica = try TestReplica()

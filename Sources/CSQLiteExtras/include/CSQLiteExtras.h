@@ -28,6 +28,12 @@ int sqlite3_preupdate_depth(struct sqlite3 *db);
 /// functions. Returns an SQLite result code.
 int p2pdb_harden_connection(struct sqlite3 *db);
 
+/// Replaces printf() and format() on `db` with versions that answer a
+/// character repeated past SQLITE_LIMIT_LENGTH at once (SQLite's would run
+/// uninterruptibly for seconds) and are SQLite's own otherwise. Called by
+/// p2pdb_harden_connection. Returns an SQLite result code.
+int p2pdb_guard_printf(struct sqlite3 *db);
+
 /// sqlite3_db_config for the options that take an int and report the
 /// setting (C variadic functions cannot be called from Swift).
 int p2pdb_db_config_int(struct sqlite3 *db, int option, int value, int *result);
