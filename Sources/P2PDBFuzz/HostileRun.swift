@@ -182,7 +182,9 @@ public struct HostileRun: Sendable {
             OrdinaryClient(index: index, client: APIClient(port: port, token: token), gate: gate)
         }
         let ordinaryTasks = ordinary.map { client in Task { await client.run() } }
-        defer { for task in ordinaryTasks { task.cancel() } }
+        // Stopped by a flag, not by cancelling: cancelling a URLSession
+        // request in flight can deadlock FoundationNetworking on Linux.
+        defer { for client in ordinary { client.stop() } }
         watch.resetPeaks()
         for index in 0..<options.statements {
             let request = generator.next()
@@ -220,7 +222,7 @@ public struct HostileRun: Sendable {
                         + "SQLite's \(SQLiteMemoryLimit.used >> 20) MiB")
             }
         }
-        for task in ordinaryTasks { task.cancel() }
+        for client in ordinary { client.stop() }
         for (task, client) in zip(ordinaryTasks, ordinary) {
             await task.value
             report.ordinaryWrites += client.writes
@@ -256,6 +258,7 @@ final class OrdinaryClient: Sendable {
     let client: APIClient
     let gate: AsyncGate
     private let state = Mutex<(writes: Int, failures: [String])>((0, []))
+    private let stopped = Atomic<Bool>(false)
 
     var writes: Int { state.withLock { $0.writes } }
     var failures: [String] { state.withLock { $0.failures } }
@@ -266,9 +269,12 @@ final class OrdinaryClient: Sendable {
         self.gate = gate
     }
 
+    /// Ends the run after the request in flight.
+    func stop() { stopped.store(true, ordering: .relaxed) }
+
     func run() async {
         var sold = 0
-        while !Task.isCancelled {
+        while !stopped.load(ordering: .relaxed) {
             await gate.acquire()
             let id = index * 1_000_000 + sold
             let reply = try? await client.sql("INSERT INTO register_sales VALUES (\(id), \(index), 0.5, 'caf\u{E9}')")
