@@ -185,7 +185,6 @@ public struct HostileRun: Sendable {
         // Stopped by a flag, not by cancelling: cancelling a URLSession
         // request in flight can deadlock FoundationNetworking on Linux.
         defer { for client in ordinary { client.stop() } }
-        watch.resetPeaks()
         for index in 0..<options.statements {
             let request = generator.next()
             await gate.acquire()
@@ -313,23 +312,29 @@ final class OrdinaryClient: Sendable {
 /// Polls `/healthz` every 20 ms and samples the process's memory and
 /// temporary disk, keeping the peaks.
 final class Watch: Sendable {
+    /// The peaks over some span: the run, or one attack.
+    private struct Peaks {
+        var baselineKilobytes: Int
+        var memoryGrowth = 0
+        var temporary = 0
+        var slowest = 0.0
+    }
+
     private struct State {
         var stopped = false
         var checks = 0
         var slow = 0
-        var slowest = 0.0
-        var baselineKilobytes = 0
-        var peakGrowth = 0
-        var peakTemporary = 0
-        var windowSlowest = 0.0
+        var run: Peaks
+        var window: Peaks
     }
 
     private let budget: Duration
-    private let state = Mutex(State())
+    private let state: Mutex<State>
 
     init(budget: Duration) {
         self.budget = budget
-        state.withLock { $0.baselineKilobytes = ProcessResources.residentKilobytes() }
+        let baseline = ProcessResources.residentKilobytes()
+        state = Mutex(State(run: Peaks(baselineKilobytes: baseline), window: Peaks(baselineKilobytes: baseline)))
     }
 
     func poll(_ client: APIClient) async {
@@ -343,10 +348,11 @@ final class Watch: Sendable {
             state.withLock { state in
                 state.checks += 1
                 if !healthy || elapsed > budget { state.slow += 1 }
-                state.slowest = max(state.slowest, milliseconds)
-                state.windowSlowest = max(state.windowSlowest, milliseconds)
-                state.peakGrowth = max(state.peakGrowth, memory - state.baselineKilobytes)
-                state.peakTemporary = max(state.peakTemporary, temporary)
+                for keyPath in [\State.run, \State.window] {
+                    state[keyPath: keyPath].slowest = max(state[keyPath: keyPath].slowest, milliseconds)
+                    state[keyPath: keyPath].memoryGrowth = max(state[keyPath: keyPath].memoryGrowth, memory - state[keyPath: keyPath].baselineKilobytes)
+                    state[keyPath: keyPath].temporary = max(state[keyPath: keyPath].temporary, temporary)
+                }
             }
             try? await Task.sleep(for: .milliseconds(20))
         }
@@ -354,17 +360,19 @@ final class Watch: Sendable {
 
     func stop() { state.withLock { $0.stopped = true } }
 
-    /// Starts a new window for the peaks of one attack.
-    func resetPeaks() {
-        state.withLock { state in
-            state.windowSlowest = 0
-        }
+    /// Starts a new window for the peaks of one attack, its memory growth
+    /// counted from now.
+    func startWindow() {
+        let baseline = ProcessResources.residentKilobytes()
+        state.withLock { $0.window = Peaks(baselineKilobytes: baseline) }
     }
 
-    /// The peaks since ``resetPeaks()``, into one attack's outcome.
+    /// The peaks since ``startWindow()``, into one attack's outcome.
     func window(into outcome: inout HostileRun.AttackOutcome) {
         state.withLock { state in
-            outcome.slowestHealthMilliseconds = state.windowSlowest
+            outcome.slowestHealthMilliseconds = state.window.slowest
+            outcome.peakMemoryGrowthKilobytes = state.window.memoryGrowth
+            outcome.peakTemporaryBytes = state.window.temporary
         }
     }
 
@@ -372,9 +380,9 @@ final class Watch: Sendable {
         state.withLock { state in
             report.healthChecks = state.checks
             report.slowHealthChecks = state.slow
-            report.slowestHealthMilliseconds = state.slowest
-            report.peakMemoryGrowthKilobytes = state.peakGrowth
-            report.peakTemporaryBytes = state.peakTemporary
+            report.slowestHealthMilliseconds = state.run.slowest
+            report.peakMemoryGrowthKilobytes = state.run.memoryGrowth
+            report.peakTemporaryBytes = state.run.temporary
         }
     }
 }

@@ -157,7 +157,7 @@ public struct HostileStatementGenerator: Sendable {
     }
 
     private func ordinaryWrite() -> String {
-        let sku = JSON.string("s\(below(50))").text.replacingOccurrences(of: "\"", with: "'")
+        let sku = "'s\(below(50))'"
         if chance(30) { return "UPDATE items SET stock = stock + \(below(10)), price = \(value()) WHERE sku = \(sku)" }
         return "INSERT OR REPLACE INTO items VALUES (\(sku), \(value()), \(value()), \(below(100)), \(value()))"
     }

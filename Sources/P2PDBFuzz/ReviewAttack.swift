@@ -41,14 +41,9 @@ struct ReviewAttack: Sendable {
 
     func run(port: Int, token: String, seconds: Double, watch: Watch) async -> HostileRun.AttackOutcome {
         var outcome = HostileRun.AttackOutcome(name: name)
-        let baseline = ProcessResources.residentKilobytes()
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
-        watch.resetPeaks()
-        enum Part: Sendable {
-            case statuses([Int: Int])
-            case peaks(memoryKilobytes: Int, temporaryBytes: Int)
-        }
-        let parts = await withTaskGroup(of: Part.self) { group in
+        watch.startWindow()
+        outcome.statuses = await withTaskGroup(of: [Int: Int].self) { group in
             for client in 0..<clients {
                 group.addTask {
                     let api = APIClient(port: port, token: token)
@@ -59,27 +54,10 @@ struct ReviewAttack: Sendable {
                         statuses[status, default: 0] += 1
                         request += 1
                     }
-                    return .statuses(statuses)
+                    return statuses
                 }
             }
-            group.addTask {
-                var (memory, temporary) = (0, 0)
-                while ContinuousClock.now < deadline {
-                    memory = max(memory, ProcessResources.residentKilobytes() - baseline)
-                    temporary = max(temporary, ProcessResources.deletedOpenFileBytes())
-                    try? await Task.sleep(for: .milliseconds(50))
-                }
-                return .peaks(memoryKilobytes: memory, temporaryBytes: temporary)
-            }
-            return await group.reduce(into: [Part]()) { $0.append($1) }
-        }
-        for part in parts {
-            switch part {
-            case .statuses(let statuses): outcome.statuses.merge(statuses, uniquingKeysWith: +)
-            case .peaks(let memory, let temporary):
-                outcome.peakMemoryGrowthKilobytes = memory
-                outcome.peakTemporaryBytes = temporary
-            }
+            return await group.reduce(into: [Int: Int]()) { $0.merge($1, uniquingKeysWith: +) }
         }
         outcome.requests = outcome.statuses.values.reduce(0, +)
         watch.window(into: &outcome)

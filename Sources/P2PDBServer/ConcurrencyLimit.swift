@@ -7,7 +7,7 @@ import Synchronization
 ///
 /// ```swift
 /// guard let slot = uploads.take() else { throw P2PDBError(.busy, "...") }
-/// defer { _ = slot }   // given back when the slot is released
+/// defer { withExtendedLifetime(slot) {} }   // given back when the work ends
 /// ```
 final class ConcurrencyLimit: Sendable {
     let maximum: Int
@@ -16,8 +16,6 @@ final class ConcurrencyLimit: Sendable {
     init(maximum: Int) {
         self.maximum = maximum
     }
-
-    var count: Int { inUse.load(ordering: .relaxed) }
 
     /// A slot, or nil when all `maximum` are taken. The slot is given back
     /// when the last reference to it goes, however the work ends.
