@@ -6,6 +6,21 @@ public enum EntryVerifier {
     /// The entries in input order; throws for the first one that is
     /// malformed or forged, naming its position.
     public static func verify(_ bodies: [[UInt8]]) throws(P2PDBError) -> [Entry] {
+        let results = check(bodies)
+        var entries: [Entry] = []
+        entries.reserveCapacity(bodies.count)
+        for (index, result) in results.enumerated() {
+            switch result {
+            case .success(let entry): entries.append(entry)
+            case .failure(let error): throw P2PDBError(.corrupt, "entry #\(index + 1): \(error)")
+            }
+        }
+        return entries
+    }
+
+    /// Each body decoded and verified, or why it is not an entry, in input
+    /// order.
+    public static func check(_ bodies: [[UInt8]]) -> [Result<Entry, EntryError>] {
         var results = [Result<Entry, EntryError>?](repeating: nil, count: bodies.count)
         let workers = min(max(1, bodies.count / 64), 8)
         results.withUnsafeMutableBufferPointer { buffer in
@@ -13,25 +28,12 @@ public enum EntryVerifier {
             DispatchQueue.concurrentPerform(iterations: workers) { worker in
                 var index = worker
                 while index < bodies.count {
-                    do throws(EntryError) {
-                        output.buffer[index] = .success(try Entry(bytes: bodies[index]))
-                    } catch {
-                        output.buffer[index] = .failure(error)
-                    }
+                    output.buffer[index] = Result { () throws(EntryError) -> Entry in try Entry(bytes: bodies[index]) }
                     index += workers
                 }
             }
         }
-        var entries: [Entry] = []
-        entries.reserveCapacity(bodies.count)
-        for (index, result) in results.enumerated() {
-            switch result {
-            case .success(let entry)?: entries.append(entry)
-            case .failure(let error)?: throw P2PDBError(.corrupt, "entry #\(index + 1): \(error)")
-            case nil: throw P2PDBError(.corrupt, "entry #\(index + 1) was not verified")
-            }
-        }
-        return entries
+        return results.map { $0 ?? .failure(.invalid("not verified")) }
     }
 }
 

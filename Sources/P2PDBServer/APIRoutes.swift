@@ -57,24 +57,37 @@ struct APIRoutes: Sendable {
         return router
     }
 
-    private func body(_ request: Request) async throws -> JSON {
+    /// Bodies and results up to this size are parsed and rendered where the
+    /// request runs; larger ones on ``ComputeQueue/requests``, off Swift's
+    /// shared pool, which two 4 MiB bodies would otherwise hold.
+    private static let inlineWorkBytes = 64 << 10
+
+    private func body<T: Sendable>(_ request: Request, _ decode: @escaping @Sendable (JSON) throws(P2PDBError) -> T) async throws -> T {
         let buffer = try await request.body.collect(upTo: configuration.maximumBodySize)
-        return try RequestDecoding.document(Array(buffer.readableBytesView))
+        let bytes = Array(buffer.readableBytesView)
+        let work = { @Sendable () throws(P2PDBError) -> T in try decode(try RequestDecoding.document(bytes)) }
+        return bytes.count <= Self.inlineWorkBytes ? try work() : try await ComputeQueue.requests.run(work)
+    }
+
+    private func respond(cost: Int, _ render: @escaping @Sendable () -> JSON) async -> Response {
+        cost <= Self.inlineWorkBytes ? JSONResponse.make(render()) : await ComputeQueue.requests.run { JSONResponse.make(render()) }
     }
 
     private func sql(_ request: Request) async throws -> Response {
-        let statement = try RequestDecoding.statement(try await body(request))
-        return JSONResponse.make(JSONRendering.transaction(try await node.transaction([statement])))
+        let statement = try await body(request) { json throws(P2PDBError) in try RequestDecoding.statement(json) }
+        let result = try await node.transaction([statement])
+        return await respond(cost: result.resultCost) { JSONRendering.transaction(result) }
     }
 
     private func transaction(_ request: Request) async throws -> Response {
-        let statements = try RequestDecoding.transaction(try await body(request))
+        let statements = try await body(request, RequestDecoding.transaction)
         let result = try await node.transaction(statements)
-        return JSONResponse.make(
+        return await respond(cost: result.resultCost) {
             .object([
                 ("results", .array(result.results.map(JSONRendering.statement))),
                 ("entry", result.entry.map { .string($0.hex) } ?? .null),
-            ]))
+            ])
+        }
     }
 
     private func status() async throws -> JSON {
@@ -93,11 +106,14 @@ struct APIRoutes: Sendable {
         var after: Int64 = 0
         if let text = query.get("after") { after = try await position(ofEntry: text) }
         let page = try await node.store.entries(after: after, limit: limit)
-        return JSONResponse.make(
+        let full = page.count == limit
+        // Up to a thousand entries with their changes: always worth the hop.
+        return await respond(cost: .max) {
             .object([
                 ("entries", .array(page.map(JSONRendering.entry))),
-                ("next", page.count == limit ? page.last.map { .string($0.entry.id.hex) } ?? .null : .null),
-            ]))
+                ("next", full ? page.last.map { .string($0.entry.id.hex) } ?? .null : .null),
+            ])
+        }
     }
 
     private func entry(_ text: String) async throws -> Response {

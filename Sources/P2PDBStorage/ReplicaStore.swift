@@ -212,8 +212,9 @@ public final class ReplicaStore: Sendable {
     /// or none. A bundle also tells this node how far it had written: as
     /// far as the bundle's entries by this node go.
     public func importBundle(_ bytes: [UInt8]) async throws -> ApplyReport {
-        let bodies = try BundleCodec.decode(bytes)
-        let entries = try EntryVerifier.verify(bodies)
+        let entries = try await ComputeQueue.signatures.run { () throws(P2PDBError) in
+            try EntryVerifier.verify(try BundleCodec.decode(bytes))
+        }
         let report = try await apply(entries, atomic: true)
         if summary.awaitingOwnHistory {
             try await learnedOwnHistory(through: entries.filter { $0.author == nodeID }.map(\.seq).max() ?? 0)

@@ -40,6 +40,12 @@ public struct TransactionResult: Sendable, Equatable {
     }
 
     public var changes: Int { results.reduce(0) { $0 + $1.changes } }
+
+    /// The bytes the rows cost, as ``StatementLimits/maximumResultBytes``
+    /// counts them.
+    public var resultCost: Int {
+        results.reduce(0) { total, result in result.rows.reduce(total) { $0 + StatementLimits.resultCost(ofRow: $1) } }
+    }
     /// The last statement that returned rows, if any.
     public var lastQuery: StatementResult? { results.last { $0.isQuery } }
 }
