@@ -8,6 +8,8 @@ import P2PDBCore
 /// DIR/api.token       bearer token of the HTTP API (mode 0600)
 /// DIR/replica.sqlite  replicated tables and the log (plus -wal, -shm)
 /// DIR/lock            held by the process that has the node open
+/// DIR/network.json    the private network it belongs to, if any
+/// DIR/credential.json its credential in that network
 /// ```
 public struct DataDirectory: Sendable {
     public let url: URL
@@ -86,7 +88,7 @@ public struct DataDirectory: Sendable {
                     .refused, "\(keyURL.path) can be read by other users, who could write as this node; run `chmod 600 \(keyURL.path)`")
             }
         }
-        for file in [tokenURL, replicaURL, lockURL, serveInfoURL, freshIdentityURL] + ["-wal", "-shm"].map({ URL(fileURLWithPath: replicaURL.path + $0) }) {
+        for file in [tokenURL, replicaURL, lockURL, serveInfoURL, freshIdentityURL, networkURL, credentialURL] + ["-wal", "-shm"].map({ URL(fileURLWithPath: replicaURL.path + $0) }) {
             if lstat(file.path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 != 0 {
                 chmod(file.path, 0o600)
             }
@@ -136,29 +138,7 @@ public struct DataDirectory: Sendable {
         return Hex.encode((0..<32).map { _ in UInt8.random(in: 0...255, using: &generator) })
     }
 
-    /// Writes a file readable by its owner only, through a temporary file
-    /// and a rename, so that a crash leaves either no file or the whole file.
-    /// The temporary file is made new (`O_EXCL`, `O_NOFOLLOW`): a symlink
-    /// planted under its name cannot redirect the key elsewhere.
     private func writePrivate(_ file: URL, _ contents: String) throws {
-        let temporary = file.path + ".tmp"
-        unlink(temporary)
-        let descriptor = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600)
-        guard descriptor >= 0 else {
-            throw P2PDBError(.storage, "cannot create \(file.path): \(String(cString: strerror(errno)))")
-        }
-        fchmod(descriptor, 0o600)
-        let bytes = Array(contents.utf8)
-        let written = write(descriptor, bytes, bytes.count) == bytes.count && fsync(descriptor) == 0
-        close(descriptor)
-        guard written, rename(temporary, file.path) == 0 else {
-            unlink(temporary)
-            throw P2PDBError(.storage, "cannot write \(file.path): \(String(cString: strerror(errno)))")
-        }
-        let directoryDescriptor = open(url.path, O_RDONLY)
-        if directoryDescriptor >= 0 {
-            fsync(directoryDescriptor)
-            close(directoryDescriptor)
-        }
+        try PrivateFile.write(contents, to: file.path)
     }
 }

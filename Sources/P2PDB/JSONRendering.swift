@@ -62,7 +62,21 @@ public enum JSONRendering {
             ),
             ("pending_entries", .integer(status.pendingEntries)),
             ("awaiting_own_history", .bool(summary.awaitingOwnHistory)),
+            ("network", network(status)),
             ("peers", peers),
+        ])
+    }
+
+    /// Open mode, or the private network with this node's role in it: the
+    /// one its credential gives, and the one its history carries (null until
+    /// its first entry).
+    static func network(_ status: NodeStatus) -> JSON {
+        guard let network = status.network else { return .object([("mode", .string("open"))]) }
+        return .object([
+            ("mode", .string("private")), ("name", .string(network.name)), ("id", .string(network.id.hex)),
+            ("role", status.credential.map { .string($0.role.description) } ?? .null),
+            ("role_in_log", status.summary.role.map { .string($0.description) } ?? .null),
+            ("credential_expires", status.credential?.expiresAt.map { .string(Timestamps.iso8601(milliseconds: $0)) } ?? .null),
         ])
     }
 

@@ -41,7 +41,8 @@ public final class Node: Sendable {
         let key = try directory.loadKey()
         let lock = try DirectoryLock(directory)
         let fresh = FileManager.default.fileExists(atPath: directory.freshIdentityURL.path)
-        let store = try ReplicaStore(path: directory.replicaURL.path, key: key, options: options, newIdentity: fresh)
+        let store = try ReplicaStore(
+            path: directory.replicaURL.path, key: key, options: try directory.networkOptions(options), newIdentity: fresh)
         if fresh { try? FileManager.default.removeItem(at: directory.freshIdentityURL) }
         return Node(directory: directory, store: store, lock: lock)
     }
@@ -71,7 +72,7 @@ public final class Node: Sendable {
     public func status() async throws -> NodeStatus {
         NodeStatus(
             summary: store.summary, equivocations: try await store.equivocations(),
-            pendingEntries: try await store.pendingCount())
+            pendingEntries: try await store.pendingCount(), network: try directory.networkDescriptor(), credential: try directory.credential())
     }
 
     /// Finishes queued writes, closes the replica and releases the data
@@ -87,4 +88,8 @@ public struct NodeStatus: Sendable {
     public var summary: ReplicaSummary
     public var equivocations: [Equivocation]
     public var pendingEntries: Int
+    /// The private network the node keeps to; nil in open mode.
+    public var network: NetworkDescriptor?
+    /// Its credential there.
+    public var credential: Credential?
 }

@@ -8,7 +8,7 @@ public struct RootCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             InitCommand.self, SQLCommand.self, StatusCommand.self, LogCommand.self, VerifyCommand.self, CheckCommand.self,
-            ExportCommand.self, ImportCommand.self, ServeCommand.self, TokenCommand.self, BenchCommand.self, SimulateCommand.self, FuzzCommand.self,
+            ExportCommand.self, ImportCommand.self, ServeCommand.self, TokenCommand.self, NetworkCommand.self, BenchCommand.self, SimulateCommand.self, FuzzCommand.self,
             SurfaceCommand.self, HostileCommand.self, ResumeWritesCommand.self,
         ])
 

@@ -81,6 +81,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Find and announce peers on the LAN with mDNS/DNS-SD (_p2pdb._tcp); off by default.")
     var mdns = false
 
+    @Option(help: ArgumentHelp(
+        "Keep to this private network: the descriptor `p2pdb network create` printed. Kept in the data directory, so later starts need not repeat it.",
+        valueName: "network-file"))
+    var network: String?
+
+    @Option(help: ArgumentHelp(
+        "This node's credential in the network (from `p2pdb network admit`); kept in the data directory. Give a new one to renew it.",
+        valueName: "credential-file"))
+    var credential: String?
+
     @Option(help: "How many peers each new entry is pushed to.")
     var fanout = 4
 
@@ -124,12 +134,21 @@ struct ServeCommand: AsyncParsableCommand {
             SQLiteMemoryLimit.set(bytes: maxSQLiteMemory << 20)
             var limits = StatementLimits(readConnections: readConnections, maximumTemporaryBytes: maxTempDisk << 20)
             limits.timeout = statementTimeout == 0 ? nil : .milliseconds(Int64(statementTimeout * 1000))
-            let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(limits: limits))
+            if !directory.isInitialized { try directory.initialize() }
+            let nodeID = try directory.loadKey().nodeID
+            let membership = try networkGiven(directory, node: nodeID)
+            var options = StoreOptions(limits: limits)
+            options.network = membership?.network.id
+            options.credential = membership?.credential
+            let node = try Node.open(directory, options: options)
+            if let membership { try directory.join(membership.network, credential: membership.credential, node: nodeID, now: SystemClock().now()) }
+            try requireConsistentNetwork(node)
             let configuration = ServerConfiguration(
                 host: host, port: port, apiToken: try givenToken ?? directory.apiToken(), maximumBodySize: maxBody,
                 maximumBundleSize: maxBundle, idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 maximumConnections: maxConnections, maximumChangeSubscribers: maxChangeSubscribers)
-            logger.info("node \(node.nodeID.hex) serving \(directory.path)")
+            let mode = try modeDescription(directory)
+            logger.info("node \(node.nodeID.hex) serving \(directory.path) in \(mode)")
             let metrics = NodeMetrics()
             var services: [any Service] = []
             var peers: (any PeerStatusProvider)?
@@ -192,6 +211,49 @@ extension ServeCommand {
         return token.value
     }
 
+    /// The network and credential given on the command line, checked
+    /// against this node before anything is written; nil if none is given.
+    private func networkGiven(_ directory: DataDirectory, node: NodeID) throws -> (network: NetworkDescriptor, credential: Credential)? {
+        guard network != nil || credential != nil else { return nil }
+        let descriptor: NetworkDescriptor
+        if let network {
+            descriptor = try NetworkDescriptor(json: PrivateFile.readJSON(network, what: "network descriptor"))
+        } else if let kept = try directory.networkDescriptor() {
+            descriptor = kept
+        } else {
+            throw P2PDBError(.invalidInput, "--credential needs --network: the descriptor of the network the credential is for")
+        }
+        let given: Credential
+        if let credential {
+            given = try Credential(json: PrivateFile.readJSON(credential, what: "credential"))
+        } else if let kept = try directory.credential(), kept.network == descriptor.id {
+            given = kept
+        } else {
+            throw P2PDBError(
+                .invalidInput,
+                "--network needs --credential: this node's credential, issued with `p2pdb network admit --node \(node.hex)` where the network key is")
+        }
+        if let problem = given.problem(network: descriptor.id, node: node, now: SystemClock().now()) {
+            throw P2PDBError(.invalidInput, "this node (\(node.short)) cannot join network \(descriptor.label): \(problem)")
+        }
+        return (descriptor, given)
+    }
+
+    /// A replica that keeps to a network is served only with that network's
+    /// descriptor: in open mode its peers would be anyone.
+    private func requireConsistentNetwork(_ node: Node) throws {
+        let kept = try node.directory.networkDescriptor()?.id
+        guard let network = node.store.summary.network, kept != network else { return }
+        throw P2PDBError(
+            .invalidInput,
+            "this replica belongs to private network \(network.short), but the data directory has no descriptor for it: start with --network FILE --credential FILE")
+    }
+
+    private func modeDescription(_ directory: DataDirectory) throws -> String {
+        guard let network = try directory.networkDescriptor() else { return "open mode (any peer may join; see `p2pdb network`)" }
+        return "private network \(network.label)"
+    }
+
     private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) throws -> SyncEngine {
         guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
             throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
@@ -201,7 +263,8 @@ extension ServeCommand {
         for address in join { _ = try ServerConfiguration.parseAddress(address) }
         let transport = try GRPCPeerTransport(key: key, listen: bind, advertise: advertise, logger: logger)
         let configuration = SyncConfiguration(
-            seeds: join, fanout: fanout, maximumPeers: maxPeers, antiEntropyInterval: antiEntropyInterval)
+            seeds: join, fanout: fanout, maximumPeers: maxPeers, antiEntropyInterval: antiEntropyInterval,
+            network: try node.directory.networkDescriptor(), credential: try node.directory.credential())
         return SyncEngine(node: node, transport: transport, configuration: configuration, metricsFactory: metrics.factory, logger: logger)
     }
 }

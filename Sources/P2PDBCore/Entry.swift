@@ -18,7 +18,7 @@ public struct Entry: Sendable, Hashable, Identifiable {
     /// written in the oldest version that can carry it (see
     /// ``EntryCodec/version(of:)``), so builds that know only version 1
     /// still read every entry that needs nothing newer.
-    public static let formatVersion: UInt8 = 2
+    public static let formatVersion: UInt8 = 3
 
     public let id: EntryID
     public let author: NodeID
@@ -102,17 +102,28 @@ public struct Entry: Sendable, Hashable, Identifiable {
 }
 
 /// What an entry changed: schema changes first, in the order they ran, then
-/// the net row changes of the transaction.
+/// the net row changes of the transaction, then what it says about the
+/// members of a private network.
 public struct EntryPayload: Hashable, Sendable {
     public var schemaChanges: [SchemaChange]
     public var tableChanges: [TableChanges]
+    public var membership: [MembershipChange]
 
-    public init(schemaChanges: [SchemaChange] = [], tableChanges: [TableChanges] = []) {
+    public init(schemaChanges: [SchemaChange] = [], tableChanges: [TableChanges] = [], membership: [MembershipChange] = []) {
         self.schemaChanges = schemaChanges
         self.tableChanges = tableChanges
+        self.membership = membership
     }
 
-    public var isEmpty: Bool { schemaChanges.isEmpty && tableChanges.allSatisfy { $0.rows.isEmpty } }
+    public var isEmpty: Bool { schemaChanges.isEmpty && tableChanges.allSatisfy { $0.rows.isEmpty } && membership.isEmpty }
+
+    /// The credential the entry carries for its author, if any.
+    public var credential: Credential? {
+        membership.lazy.compactMap { change -> Credential? in
+            if case .credential(let credential) = change { return credential }
+            return nil
+        }.last
+    }
 }
 
 /// Why an entry was refused.

@@ -1,6 +1,6 @@
-/// The canonical binary encoding of entries, format versions 1 and 2
+/// The canonical binary encoding of entries, format versions 1 to 3
 /// (version 2 adds CHECK and FOREIGN KEY constraints, views, triggers and
-/// drops to the schema changes).
+/// drops to the schema changes; version 3 adds membership changes).
 ///
 /// The layout is specified in docs/FORMATS.md. Decoding is strict: every
 /// structural rule that makes the encoding canonical (sorted parents, minimal
@@ -43,6 +43,10 @@ public enum EntryCodec {
         for change in payload.schemaChanges { encode(change, into: &writer) }
         writer.writeVarint(payload.tableChanges.count)
         for changes in payload.tableChanges { encode(changes, into: &writer) }
+        if !payload.membership.isEmpty {
+            writer.writeVarint(payload.membership.count)
+            for change in payload.membership { encode(change, into: &writer) }
+        }
         return writer
     }
 
@@ -74,7 +78,8 @@ public enum EntryCodec {
         var schemaChanges: [SchemaChange] = []
         for _ in 0..<schemaCount { schemaChanges.append(try decodeSchemaChange(&reader)) }
         // One entry, one encoding: the version is the oldest that carries it.
-        guard version == self.version(of: EntryPayload(schemaChanges: schemaChanges, tableChanges: [])) else {
+        // Version 3 marks membership changes (checked below), whatever the schema changes need.
+        guard version == 3 || version == schemaVersion(schemaChanges) else {
             throw .malformed("format version \(version) does not match the entry's schema changes")
         }
         let tableCount = try reader.readCount()
@@ -87,16 +92,26 @@ public enum EntryCodec {
             }
             tableChanges.append(changes)
         }
+        var membership: [MembershipChange] = []
+        if version >= 3 {
+            let count = try reader.readCount()
+            guard count > 0 else { throw .malformed("format version 3 without membership changes") }
+            for _ in 0..<count { membership.append(try decodeMembershipChange(&reader)) }
+        }
         try reader.requireEnd()
         return Decoded(
             author: author, seq: seq, lamport: lamport, parents: parents, wallTime: wallTime,
-            payload: EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges),
+            payload: EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges, membership: membership),
             signature: Array(bytes[(bytes.count - signatureSize)...]))
     }
 
     /// The oldest format version that can carry the payload.
     public static func version(of payload: EntryPayload) -> UInt8 {
-        let needsVersion2 = payload.schemaChanges.contains { change in
+        payload.membership.isEmpty ? schemaVersion(payload.schemaChanges) : 3
+    }
+
+    private static func schemaVersion(_ changes: [SchemaChange]) -> UInt8 {
+        let needsVersion2 = changes.contains { change in
             switch change {
             case .createTable(let table): return !table.checks.isEmpty || !table.foreignKeys.isEmpty
             case .createObject, .dropObject: return true
@@ -104,6 +119,28 @@ public enum EntryCodec {
             }
         }
         return needsVersion2 ? 2 : 1
+    }
+
+    // MARK: Membership changes
+
+    private enum MembershipTag: UInt8 {
+        case credential = 1
+    }
+
+    static func encode(_ change: MembershipChange, into writer: inout ByteWriter) {
+        switch change {
+        case .credential(let credential):
+            writer.writeByte(MembershipTag.credential.rawValue)
+            writer.writeLengthPrefixed(credential.bytes)
+        }
+    }
+
+    static func decodeMembershipChange(_ reader: inout ByteReader) throws(FormatError) -> MembershipChange {
+        let tag = try reader.readByte()
+        switch MembershipTag(rawValue: tag) {
+        case .credential: return .credential(try Credential(bytes: try reader.readLengthPrefixed()))
+        case nil: throw .malformed("unknown membership change \(tag) (written by a newer version?)")
+        }
     }
 
     // MARK: Schema changes

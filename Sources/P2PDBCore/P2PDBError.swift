@@ -36,6 +36,8 @@ public struct P2PDBError: Error, Sendable, Equatable, CustomStringConvertible {
         /// Every connection is busy and the line waiting for one is full:
         /// retry shortly (the HTTP API answers 503 with `Retry-After`).
         case busy
+        /// The credentials in use do not allow this.
+        case forbidden
         /// The disk or SQLite failed.
         case storage
     }

@@ -71,6 +71,7 @@ public enum FuzzCorpus {
             .pullDone,
             .want(entries.map(\.id)),
             .peers([PeerAddress(nodeID: key.nodeID, address: "10.0.0.2:7071")]),
+            .refusal("it belongs to another network"),
         ]
     }
 

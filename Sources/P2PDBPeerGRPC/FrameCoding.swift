@@ -25,6 +25,8 @@ package enum FrameCoding {
                 $0.features = hello.features
                 $0.nodeID = Data(hello.nodeID.raw.bytes)
                 $0.listenAddress = hello.listenAddress ?? ""
+                $0.network = hello.network.map { Data($0.raw.bytes) } ?? Data()
+                $0.credential = hello.credential.map { Data($0) } ?? Data()
             }
         case .summary(let vector, let heads):
             frame.summary = .with {
@@ -48,6 +50,8 @@ package enum FrameCoding {
                     }
                 }
             }
+        case .refusal(let reason):
+            frame.refusal = .with { $0.reason = reason }
         }
         return frame
     }
@@ -55,10 +59,18 @@ package enum FrameCoding {
     static func message(_ frame: P2pdb_Peer_V1_Frame) throws(P2PDBError) -> SyncMessage? {
         switch frame.kind {
         case .hello(let hello):
+            var network: NetworkID?
+            if !hello.network.isEmpty {
+                guard let raw = Bytes32(Array(hello.network)) else {
+                    throw P2PDBError(.corrupt, "a peer sent a network ID of \(hello.network.count) bytes, not 32")
+                }
+                network = NetworkID(raw)
+            }
             return .hello(
                 Hello(
                     protocolVersion: hello.protocolVersion, features: hello.features, nodeID: try nodeID(hello.nodeID),
-                    listenAddress: hello.listenAddress.isEmpty ? nil : hello.listenAddress))
+                    listenAddress: hello.listenAddress.isEmpty ? nil : hello.listenAddress, network: network,
+                    credential: hello.credential.isEmpty ? nil : Array(hello.credential)))
         case .summary(let summary):
             var heads: [EntryID] = []
             for head in summary.heads { heads.append(try entryID(head)) }
@@ -77,6 +89,8 @@ package enum FrameCoding {
             var addresses: [PeerAddress] = []
             for peer in peers.peers { addresses.append(PeerAddress(nodeID: try nodeID(peer.nodeID), address: peer.address)) }
             return .peers(addresses)
+        case .refusal(let refusal):
+            return .refusal(String(refusal.reason.prefix(SyncLimits.maximumRefusalCharacters)))
         case nil:
             // A newer build's message arrives as a field this build does not
             // know: skipped, as the protocol's rule for additions says.

@@ -17,8 +17,9 @@ public enum ApplyOutcome: Sendable, Equatable {
 ///
 /// Entries reach this point with their signature verified. Here they are
 /// checked against the log (parents present, Lamport clock above the
-/// parents', no gap in the author's sequence), equivocations are recorded,
-/// and their schema and row changes are merged.
+/// parents', no gap in the author's sequence) and, in a private network,
+/// against what their author may do (``NetworkMembership``); equivocations
+/// are recorded, and their schema and row changes are merged.
 enum EntryApplier {
     /// How far an entry's Lamport clock may run ahead of its parents'.
     static let maximumLamportStep: UInt64 = 1 << 32
@@ -63,6 +64,7 @@ enum EntryApplier {
         if let problem = schemaProblem(entry.payload.schemaChanges) {
             return (.rejected("its schema change cannot be created in SQLite: \(problem)"), nil)
         }
+        if let refusal = state.membership?.refusal(of: entry) { return (.rejected(refusal), nil) }
         let author = try state.authors.index(of: entry.author, db)
         let contiguous = state.authors.contiguousSeq(of: author)
         guard entry.seq <= contiguous + 1 else {
@@ -94,6 +96,7 @@ enum EntryApplier {
     /// Adds the entry to the log, the heads and the version vector.
     static func record(_ entry: Entry, author: Int64, _ db: Database, state: inout ReplicaState) throws -> Int64 {
         let position = try LogStore.insert(db, entry, author: author)
+        try NetworkMembers.record(entry, db, state: &state)
         try LogStore.advanceHeads(db, heads: &state.heads, with: entry)
         if entry.seq == state.authors.contiguousSeq(of: author) + 1 {
             try state.authors.setContiguousSeq(entry.seq, of: author, db)

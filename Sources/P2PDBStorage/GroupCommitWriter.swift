@@ -78,6 +78,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             var loaded: ReplicaState?
             try db.inTransaction(.immediate) {
                 var state = try ReplicaState.load(db, selfID: key.nodeID)
+                if let network = options.network { try NetworkMembers.adopt(network, db, state: &state) }
                 state.captureTriggers = triggers
                 state.localRules = rules
                 state.writeOrderTables = CaptureTriggers.writtenTwice(state.schema)
@@ -205,7 +206,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         switch work {
         case .transaction(let requests):
             let transaction = LocalTransaction(
-                key: key, capture: capture, autoKeys: autoKeys, now: now, maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
+                key: key, credential: options.credential, capture: capture, autoKeys: autoKeys, now: now,
+                maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
             let (result, applied) = try deadline.run { try transaction.run(requests, db, state: &state) }
             return (.transaction(result), applied)
         case .entries(let entries, let atomic):

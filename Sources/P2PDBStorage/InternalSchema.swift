@@ -82,6 +82,11 @@ enum InternalSchema {
             clocks BLOB,
             PRIMARY KEY (tid, pk)
         ) WITHOUT ROWID;
+        -- In a private network: the credential each author's history carries.
+        CREATE TABLE IF NOT EXISTS _p2pdb_members (
+            node_id BLOB PRIMARY KEY,
+            credential BLOB NOT NULL
+        ) WITHOUT ROWID;
         -- Tables and columns that changes named before this replica knew
         -- them; they are rebuilt from the log once their schema arrives.
         CREATE TABLE IF NOT EXISTS _p2pdb_orphans (

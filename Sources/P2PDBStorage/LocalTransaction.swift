@@ -12,6 +12,8 @@ import P2PDBCore
 /// rolls the savepoint back, so a failed transaction leaves no trace.
 struct LocalTransaction {
     let key: NodeKey
+    /// This node's credential in the replica's private network, if any.
+    let credential: Credential?
     let capture: ChangeCapture
     let autoKeys: AutoKeys
     let now: Int64
@@ -108,9 +110,10 @@ struct LocalTransaction {
             try working.localRules?.requireResolvedForeignKeys(db)
             try capture.refreshRowsChangedAgain(db)
             let tableChanges = try buildTableChanges(capture.end(), stamp: stamp, db, state: &working)
-            let payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
+            var payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
             var entryID: EntryID?
             if !payload.isEmpty {
+                try permit(&payload, state: working)
                 let entry = Entry.make(
                     author: key, seq: working.ownSeq + 1, lamport: stamp.lamport, parents: Array(working.heads),
                     wallTime: now, payload: payload)
@@ -161,6 +164,21 @@ struct LocalTransaction {
         return .dropObject(kind: kind, name: drop.name)
     }
 
+    /// In a private network, adds this node's credential to its first entry
+    /// and refuses, by the rule every replica applies to received entries,
+    /// what this node may not write: a reader's write never becomes an entry.
+    private func permit(_ payload: inout EntryPayload, state: ReplicaState) throws {
+        guard let membership = state.membership else { return }
+        payload.membership = membership.changesToCarry(author: key.nodeID, credential: credential)
+        if let refusal = membership.refusal(author: key.nodeID, payload: payload, wallTime: now) {
+            let advice =
+                credential == nil
+                ? "start the node with a credential (`p2pdb network admit` on the machine with the network key)"
+                : "ask the network's administrator for a credential with the writer role"
+            throw P2PDBError(.forbidden, "this node may not write (\(refusal)); \(advice)")
+        }
+    }
+
     /// A node never signs what its own decoder, and so every other
     /// replica's, would refuse: such a transaction is refused instead.
     private static func requireDecodable(_ entry: Entry) throws {
@@ -182,8 +200,10 @@ struct LocalTransaction {
             let parents = Array(state.heads.sorted().prefix(EntryCodec.maximumParents))
             var lamport: UInt64 = 0
             for parent in parents { lamport = max(lamport, try LogStore.lamport(db, of: parent) ?? 0) }
+            var payload = EntryPayload()
+            try permit(&payload, state: state)
             let entry = Entry.make(
-                author: key, seq: state.ownSeq + 1, lamport: lamport + 1, parents: parents, wallTime: now, payload: EntryPayload())
+                author: key, seq: state.ownSeq + 1, lamport: lamport + 1, parents: parents, wallTime: now, payload: payload)
             let position = try EntryApplier.record(entry, author: state.selfIndex, db, state: &state)
             merged.append(AppliedEntry(position: position, entry: entry))
         }

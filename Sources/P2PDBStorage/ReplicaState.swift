@@ -30,6 +30,9 @@ struct ReplicaState {
     /// Whether this node's own earlier entries are all here; local writes
     /// wait until they are.
     var ownHistory: OwnHistory
+    /// The private network the replica belongs to and what its members may
+    /// do; nil in open mode.
+    var membership: NetworkMembership?
 
     var ownSeq: UInt64 { authors.contiguousSeq(of: selfIndex) }
 
@@ -79,7 +82,7 @@ struct ReplicaState {
         return ReplicaState(
             selfID: selfID, selfIndex: selfIndex, authors: authors, lamport: lamport, heads: try LogStore.heads(db),
             schema: schema, layouts: layouts, rowsHash: rowsHash, entryCount: entryCount, lastPosition: lastPosition,
-            pendingCount: try LogStore.pendingCount(db), ownHistory: try OwnHistory.load(db))
+            pendingCount: try LogStore.pendingCount(db), ownHistory: try OwnHistory.load(db), membership: try NetworkMembers.load(db))
     }
 
     func saveRowsHash(_ db: Database) throws {

@@ -15,6 +15,11 @@ public struct ReplicaSummary: Sendable, Equatable {
     public var awaitingOwnHistory: Bool
     /// The merged schema.
     public var schema: ReplicatedSchema
+    /// The private network the replica belongs to; nil in open mode.
+    public var network: NetworkID?
+    /// This node's role there, as its own history gives it (nil until its
+    /// first entry carries its credential).
+    public var role: NetworkRole?
 
     init(_ state: ReplicaState) {
         nodeID = state.selfID
@@ -27,6 +32,8 @@ public struct ReplicaSummary: Sendable, Equatable {
         tableCount = state.schema.tables.count
         awaitingOwnHistory = state.ownHistory != .complete
         schema = state.schema
+        network = state.membership?.network
+        role = state.membership?.role(of: state.selfID)
     }
 }
 

@@ -40,6 +40,9 @@ struct ReplicaVerifier {
         try scratch.write { scratchDB in
             _ = try InternalSchema.create(scratchDB)
             var state = try ReplicaState.load(scratchDB, selfID: nodeID)
+            // A private network's rule is replayed too: an entry its author
+            // could not write fails verify like a forged one.
+            if let network = try NetworkMembers.network(db) { try NetworkMembers.adopt(network, scratchDB, state: &state) }
             var seen = Set<EntryID>()
             let rows = try Row.fetchCursor(db, sql: "SELECT position, id, seq, lamport, body FROM _p2pdb_entries ORDER BY position")
             while let row = try rows.next() {
@@ -246,6 +249,7 @@ struct ReplicaVerifier {
             FROM _p2pdb_equivocations e JOIN _p2pdb_authors a ON a.idx = e.author ORDER BY 1
             """
         ),
+        ("network members", "SELECT hex(node_id) || ':' || hex(credential) FROM _p2pdb_members ORDER BY 1"),
         (
             "indexes",
             """

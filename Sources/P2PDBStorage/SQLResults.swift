@@ -100,6 +100,13 @@ public struct StoreOptions: Sendable {
     public var maximumEntryBytes: Int
     /// How long a client request may run and how much it may return.
     public var limits: StatementLimits
+    /// The private network the replica belongs to; nil for the one it
+    /// already belongs to, or open mode for a new replica. A replica that
+    /// belongs to a network keeps to it for life.
+    public var network: NetworkID?
+    /// This node's credential in that network, carried by its first entry;
+    /// without one, local writes are refused.
+    public var credential: Credential?
 
     public init(
         durability: Durability = .full, clock: any WallClock = SystemClock(), maximumBatch: Int = 256,

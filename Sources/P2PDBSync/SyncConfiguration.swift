@@ -1,3 +1,5 @@
+import P2PDB
+
 /// How a node replicates with its peers.
 public struct SyncConfiguration: Sendable {
     /// Seed addresses (`--join`), dialed at start and whenever disconnected.
@@ -19,11 +21,20 @@ public struct SyncConfiguration: Sendable {
     public var maximumBackoff: UInt64
     /// How often the engine's timer runs, in ms.
     public var tickInterval: UInt64
+    /// The private network this node keeps to: only peers with a valid
+    /// credential for it are let in, and only such peers are talked to.
+    /// Nil for open mode.
+    public var network: NetworkDescriptor?
+    /// This node's credential in `network`, shown to every peer.
+    public var credential: Credential?
+    /// Whose time decides whether a peer's credential has expired.
+    public var wallClock: any WallClock
 
     public init(
         seeds: [String] = [], fanout: Int = 4, maximumPeers: Int = 32, antiEntropyInterval: UInt64 = 1000,
         peerExchangeInterval: UInt64 = 5000, deadPeerTimeout: UInt64 = 15_000, pullTimeout: UInt64 = 10_000, minimumBackoff: UInt64 = 250,
-        maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100
+        maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100, network: NetworkDescriptor? = nil, credential: Credential? = nil,
+        wallClock: any WallClock = SystemClock()
     ) {
         self.seeds = seeds
         self.fanout = fanout
@@ -35,5 +46,8 @@ public struct SyncConfiguration: Sendable {
         self.minimumBackoff = minimumBackoff
         self.maximumBackoff = maximumBackoff
         self.tickInterval = tickInterval
+        self.network = network
+        self.credential = credential
+        self.wallClock = wallClock
     }
 }

@@ -348,7 +348,12 @@ public actor SyncEngine: PeerStatusProvider {
         let session = Session(
             connection: connection, sequence: sessionCount, dialedAddress: dialedAddress, source: source, now: clock.nowMilliseconds)
         sessions[ObjectIdentifier(connection)] = session
-        send(.hello(Hello(nodeID: node.nodeID, listenAddress: listenAddress)), to: session)
+        send(
+            .hello(
+                Hello(
+                    nodeID: node.nodeID, listenAddress: listenAddress, network: configuration.network?.id,
+                    credential: configuration.credential?.bytes)),
+            to: session)
         return true
     }
 
@@ -370,10 +375,11 @@ public actor SyncEngine: PeerStatusProvider {
         session.lastHeard = clock.nowMilliseconds
         metrics.bytesReceived.increment(by: message.approximateSize)
         guard session.isEstablished else {
-            guard case .hello(let hello) = message else {
-                return refuse(session, "sent \(message.name) before hello")
+            switch message {
+            case .hello(let hello): return greet(session, hello)
+            case .refusal(let reason): return refused(session, reason)
+            default: return refuse(session, "sent \(message.name) before hello")
             }
-            return greet(session, hello)
         }
         switch message {
         case .hello:
@@ -409,6 +415,8 @@ public actor SyncEngine: PeerStatusProvider {
             for peer in peers where directory.records.count < 1024 {
                 directory.add(peer.address, nodeID: peer.nodeID, source: .exchange)
             }
+        case .refusal(let reason):
+            return refused(session, reason)
         }
         return true
     }
@@ -423,6 +431,15 @@ public actor SyncEngine: PeerStatusProvider {
     private func refuse(_ session: Session, _ why: String) -> Bool {
         logger.warning("refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
         metrics.refusedPeers.increment()
+        // Best effort: the connection closes right after.
+        send(.refusal("it \(why)"), to: session)
+        return false
+    }
+
+    /// The peer refused this node and closes the connection.
+    private func refused(_ session: Session, _ reason: String) -> Bool {
+        logger.warning(
+            "peer \(session.nodeID.short) at \(session.connection.remoteAddress) refused this node: \(reason.prefix(SyncLimits.maximumRefusalCharacters))")
         return false
     }
 
@@ -435,6 +452,7 @@ public actor SyncEngine: PeerStatusProvider {
         guard hello.nodeID == session.nodeID else {
             return refuse(session, "claims node \(hello.nodeID.short) but authenticated as \(session.nodeID.short)")
         }
+        if let refusal = admissionRefusal(hello) { return refuse(session, refusal) }
         if hello.nodeID == node.nodeID {
             if let address = session.dialedAddress { directory.markOwn(address) }
             logger.debug("\(session.connection.remoteAddress) is this node itself; not dialing it again")
@@ -464,6 +482,28 @@ public actor SyncEngine: PeerStatusProvider {
             "connected to peer \(hello.nodeID.short) at \(session.connection.remoteAddress) (\(session.connection.isInbound ? "inbound" : session.source.rawValue))")
         send(currentSummary(), to: session)
         return true
+    }
+
+    /// Why a peer is not let in by this node's network, or nil. Both sides
+    /// ask, so each logs why it refused the other.
+    private func admissionRefusal(_ hello: Hello) -> String? {
+        guard let network = configuration.network else {
+            guard let theirs = hello.network else { return nil }
+            return "keeps to private network \(theirs.short) and this node is in open mode"
+        }
+        guard let theirs = hello.network else { return "is in open mode, not in network \(network.label)" }
+        guard theirs == network.id else { return "belongs to another network (\(theirs.short)), not \(network.label)" }
+        guard let bytes = hello.credential else { return "has no credential for network \(network.label)" }
+        let credential: Credential
+        do {
+            credential = try Credential(bytes: bytes)
+        } catch {
+            return "sent a malformed credential (\(error))"
+        }
+        if let problem = credential.problem(network: network.id, node: hello.nodeID, now: configuration.wallClock.now()) {
+            return "is not admitted: \(problem)"
+        }
+        return nil
     }
 
     // MARK: Anti-entropy

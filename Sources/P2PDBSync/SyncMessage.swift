@@ -9,7 +9,8 @@ import P2PDB
 ///   pages of `entries` in causal order and a final `pullDone`;
 /// - `entries` also carries pushes of new entries (gossip);
 /// - `want` asks for particular entries (missing parents, unknown heads);
-/// - `peers` shares addresses of other nodes (peer exchange).
+/// - `peers` shares addresses of other nodes (peer exchange);
+/// - `refusal` says why the sender is about to close the connection.
 public enum SyncMessage: Sendable, Equatable {
     case hello(Hello)
     case summary(versionVector: VersionVector, heads: [EntryID])
@@ -18,17 +19,20 @@ public enum SyncMessage: Sendable, Equatable {
     case pullDone
     case want([EntryID])
     case peers([PeerAddress])
+    case refusal(String)
 
     /// An estimate of the encoded size, for metrics and page sizes.
     public var approximateSize: Int {
         switch self {
-        case .hello(let hello): return 48 + (hello.listenAddress?.utf8.count ?? 0) + hello.features.reduce(0) { $0 + $1.utf8.count + 2 }
+        case .hello(let hello):
+            return 84 + (hello.listenAddress?.utf8.count ?? 0) + (hello.credential?.count ?? 0) + hello.features.reduce(0) { $0 + $1.utf8.count + 2 }
         case .summary(let vector, let heads): return 8 + vector.counts.count * 42 + heads.count * 34
         case .pull(let vector): return 4 + vector.counts.count * 42
         case .entries(let bodies): return 4 + bodies.reduce(0) { $0 + $1.count + 4 }
         case .pullDone: return 2
         case .want(let ids): return 4 + ids.count * 34
         case .peers(let peers): return 4 + peers.reduce(0) { $0 + 40 + $1.address.utf8.count }
+        case .refusal(let reason): return 4 + reason.utf8.count
         }
     }
 
@@ -41,6 +45,7 @@ public enum SyncMessage: Sendable, Equatable {
         case .pullDone: return "pull_done"
         case .want: return "want"
         case .peers: return "peers"
+        case .refusal: return "refusal"
         }
     }
 }
@@ -71,12 +76,22 @@ public struct Hello: Sendable, Equatable {
     public var nodeID: NodeID
     /// Where the sender accepts peer connections, if it does.
     public var listenAddress: String?
+    /// The private network the sender keeps to; nil in open mode.
+    public var network: NetworkID?
+    /// The sender's credential in that network, as its bytes (decoded and
+    /// checked by the receiver).
+    public var credential: [UInt8]?
 
-    public init(protocolVersion: UInt32 = Hello.currentProtocolVersion, features: [String] = Hello.supportedFeatures, nodeID: NodeID, listenAddress: String?) {
+    public init(
+        protocolVersion: UInt32 = Hello.currentProtocolVersion, features: [String] = Hello.supportedFeatures, nodeID: NodeID, listenAddress: String?,
+        network: NetworkID? = nil, credential: [UInt8]? = nil
+    ) {
         self.protocolVersion = protocolVersion
         self.features = features
         self.nodeID = nodeID
         self.listenAddress = listenAddress
+        self.network = network
+        self.credential = credential
     }
 }
 
@@ -97,6 +112,8 @@ public enum SyncLimits {
     public static let maximumEntriesPerMessage = 4096
     public static let maximumIDsPerMessage = 4096
     public static let maximumPeersPerMessage = 256
+    /// A peer's reason for refusing this node is logged up to this length.
+    public static let maximumRefusalCharacters = 500
     public static let maximumVectorSize = 100_000
     /// The transport refuses frames above this size.
     public static let maximumMessageBytes = 16 << 20

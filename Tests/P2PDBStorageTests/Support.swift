@@ -11,16 +11,26 @@ final class TestReplica: Sendable {
 
     init(
         key: NodeKey = NodeKey(), durability: Durability = .off, clock: any WallClock = ManualClock(milliseconds: 1_700_000_000_000),
-        maximumPending: Int = 100_000, maximumEntryBytes: Int = 8 << 20, limits: StatementLimits = StatementLimits()
+        maximumPending: Int = 100_000, maximumEntryBytes: Int = 8 << 20, limits: StatementLimits = StatementLimits(),
+        network: NetworkID? = nil, credential: Credential? = nil
     ) throws {
         self.key = key
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-test-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         store = try ReplicaStore(
             path: directory.appendingPathComponent("replica.sqlite").path, key: key,
-            options: StoreOptions(
-                durability: durability, clock: clock, maximumPending: maximumPending, maximumEntryBytes: maximumEntryBytes,
-                limits: limits))
+            options: Self.options(durability, clock, maximumPending, maximumEntryBytes, limits, network, credential))
+    }
+
+    private static func options(
+        _ durability: Durability, _ clock: any WallClock, _ maximumPending: Int, _ maximumEntryBytes: Int, _ limits: StatementLimits,
+        _ network: NetworkID?, _ credential: Credential?
+    ) -> StoreOptions {
+        var options = StoreOptions(
+            durability: durability, clock: clock, maximumPending: maximumPending, maximumEntryBytes: maximumEntryBytes, limits: limits)
+        options.network = network
+        options.credential = credential
+        return options
     }
 
     var path: String { store.path }

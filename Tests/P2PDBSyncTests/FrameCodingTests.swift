@@ -12,12 +12,17 @@ struct FrameCodingTests {
         let wanted = try #require(Bytes32([UInt8](repeating: 9, count: 32)))
         let messages: [SyncMessage] = [
             .hello(Hello(nodeID: node, listenAddress: "127.0.0.1:7071")),
+            .hello(
+                Hello(
+                    nodeID: node, listenAddress: nil, network: NetworkID(key: NodeKey()),
+                    credential: Credential.issue(by: NodeKey(), for: node, role: .writer, issuedAt: 1, expiresAt: nil).bytes)),
             .summary(versionVector: VersionVector([node: 3]), heads: [EntryID(head)]),
             .pull(have: VersionVector([node: 1])),
             .entries([[1, 2, 3]]),
             .pullDone,
             .want([EntryID(wanted)]),
             .peers([PeerAddress(nodeID: node, address: "10.0.0.2:7071")]),
+            .refusal("it has no credential for network \"shop\""),
         ]
         for message in messages {
             #expect(try FrameCoding.decode(try FrameCoding.encode(message)) == message)

@@ -29,9 +29,11 @@ final class TestCluster: Sendable {
     /// - Parameter deadPeerTimeout: how long a silent peer is kept; a test
     ///   that plays a peer by hand and sends nothing more raises it, since a
     ///   loaded machine can leave its session unread for seconds.
+    /// - Parameter membership: for each node index and key, the private
+    ///   network it keeps to and its credential there (nil: open mode).
     init(
         count: Int, seeds: (Int) -> [Int], network: InProcessNetwork = InProcessNetwork(), logs: LogCapture? = nil,
-        deadPeerTimeout: UInt64 = 3000
+        deadPeerTimeout: UInt64 = 3000, membership: ((Int, NodeKey) -> PrivateMembership?)? = nil
     ) async throws {
         self.network = network
         root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-sync-\(UUID().uuidString)")
@@ -39,24 +41,33 @@ final class TestCluster: Sendable {
         for index in 0..<count {
             members.append(
                 try Self.start(
-                    index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network, logs: logs, deadPeerTimeout: deadPeerTimeout))
+                    index, seeds: seeds(index).map { "node-\($0)" }, root: root, network: network, logs: logs, deadPeerTimeout: deadPeerTimeout,
+                    membership: membership))
         }
         self.members = members
     }
 
     static func start(
-        _ index: Int, seeds: [String], root: URL, network: InProcessNetwork, logs: LogCapture? = nil, deadPeerTimeout: UInt64 = 3000
+        _ index: Int, seeds: [String], root: URL, network: InProcessNetwork, logs: LogCapture? = nil, deadPeerTimeout: UInt64 = 3000,
+        membership: ((Int, NodeKey) -> PrivateMembership?)? = nil
     ) throws -> Member {
         let directory = DataDirectory(path: root.appendingPathComponent("node-\(index)").path)
-        let node = try Node.open(directory, createIfNeeded: true, options: StoreOptions(durability: .off))
+        if !directory.isInitialized { try directory.initialize() }
+        let joined = membership?(index, try directory.loadKey())
+        var options = StoreOptions(durability: .off)
+        options.network = joined?.network.id
+        options.credential = joined?.credential
+        let node = try Node.open(directory, options: options)
         let address = "node-\(index)"
         var logger = logs?.logger("sync-\(index)") ?? Logger(label: "sync-\(index)")
         if logs == nil {
             logger.logLevel = ProcessInfo.processInfo.environment["P2PDB_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
         }
+        var configuration = fastConfiguration(seeds: seeds, deadPeerTimeout: deadPeerTimeout)
+        configuration.network = joined?.network
+        configuration.credential = joined?.credential
         let engine = SyncEngine(
-            node: node, transport: network.transport(for: node.nodeID, address: address),
-            configuration: fastConfiguration(seeds: seeds, deadPeerTimeout: deadPeerTimeout), logger: logger)
+            node: node, transport: network.transport(for: node.nodeID, address: address), configuration: configuration, logger: logger)
         let task = Task { try await engine.run() }
         return Member(node: node, engine: engine, address: address, task: task)
     }
@@ -82,6 +93,12 @@ final class TestCluster: Sendable {
             return Set(summaries.map(\.stateHash)).count == 1 && Set(summaries.map(\.entryCount)).count == 1
         }
     }
+}
+
+/// A node's place in a private network, as a test gives it.
+struct PrivateMembership {
+    var network: NetworkDescriptor
+    var credential: Credential?
 }
 
 /// Polls `condition` until it holds or `timeout` passes. Generous: the

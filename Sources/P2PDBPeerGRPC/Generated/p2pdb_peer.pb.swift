@@ -99,6 +99,14 @@ package nonisolated struct P2pdb_Peer_V1_Frame: Sendable {
     set {kind = .pullDone(newValue)}
   }
 
+  package var refusal: P2pdb_Peer_V1_Refusal {
+    get {
+      if case .refusal(let v)? = kind {return v}
+      return P2pdb_Peer_V1_Refusal()
+    }
+    set {kind = .refusal(newValue)}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -109,6 +117,7 @@ package nonisolated struct P2pdb_Peer_V1_Frame: Sendable {
     case want(P2pdb_Peer_V1_Want)
     case peers(P2pdb_Peer_V1_Peers)
     case pullDone(P2pdb_Peer_V1_PullDone)
+    case refusal(P2pdb_Peer_V1_Refusal)
 
   }
 
@@ -130,6 +139,13 @@ package nonisolated struct P2pdb_Peer_V1_Hello: Sendable {
 
   /// Where this node accepts peer connections, if anywhere ("host:port").
   package var listenAddress: String = String()
+
+  /// 32 bytes: the private network the node keeps to (its network key's
+  /// public key); empty in open mode.
+  package var network: Data = Data()
+
+  /// The node's credential in that network (docs/FORMATS.md); empty without.
+  package var credential: Data = Data()
 
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
@@ -242,13 +258,27 @@ package nonisolated struct P2pdb_Peer_V1_PullDone: Sendable {
   package init() {}
 }
 
+/// Sent before closing a connection the sender refuses, so that the refused
+/// node can log why (another network, no credential, expired, ...).
+package nonisolated struct P2pdb_Peer_V1_Refusal: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var reason: String = String()
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "p2pdb.peer.v1"
 
 nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".Frame"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}summary\0\u{1}pull\0\u{1}entries\0\u{1}want\0\u{1}peers\0\u{3}pull_done\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}summary\0\u{1}pull\0\u{1}entries\0\u{1}want\0\u{1}peers\0\u{3}pull_done\0\u{1}refusal\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -347,6 +377,19 @@ nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf.
           self.kind = .pullDone(v)
         }
       }()
+      case 8: try {
+        var v: P2pdb_Peer_V1_Refusal?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .refusal(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .refusal(v)
+        }
+      }()
       default: break
       }
     }
@@ -386,6 +429,10 @@ nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf.
       guard case .pullDone(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 7)
     }()
+    case .refusal?: try {
+      guard case .refusal(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
     case nil: break
     }
     try unknownFields.traverse(visitor: &visitor)
@@ -400,7 +447,7 @@ nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf.
 
 nonisolated extension P2pdb_Peer_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".Hello"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}features\0\u{3}node_id\0\u{3}listen_address\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{3}protocol_version\0\u{1}features\0\u{3}node_id\0\u{3}listen_address\0\u{1}network\0\u{1}credential\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -412,6 +459,8 @@ nonisolated extension P2pdb_Peer_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
       case 2: try { try decoder.decodeRepeatedStringField(value: &self.features) }()
       case 3: try { try decoder.decodeSingularBytesField(value: &self.nodeID) }()
       case 4: try { try decoder.decodeSingularStringField(value: &self.listenAddress) }()
+      case 5: try { try decoder.decodeSingularBytesField(value: &self.network) }()
+      case 6: try { try decoder.decodeSingularBytesField(value: &self.credential) }()
       default: break
       }
     }
@@ -430,6 +479,12 @@ nonisolated extension P2pdb_Peer_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
     if !self.listenAddress.isEmpty {
       try visitor.visitSingularStringField(value: self.listenAddress, fieldNumber: 4)
     }
+    if !self.network.isEmpty {
+      try visitor.visitSingularBytesField(value: self.network, fieldNumber: 5)
+    }
+    if !self.credential.isEmpty {
+      try visitor.visitSingularBytesField(value: self.credential, fieldNumber: 6)
+    }
     try unknownFields.traverse(visitor: &visitor)
   }
 
@@ -438,6 +493,8 @@ nonisolated extension P2pdb_Peer_V1_Hello: SwiftProtobuf.Message, SwiftProtobuf.
     if lhs.features != rhs.features {return false}
     if lhs.nodeID != rhs.nodeID {return false}
     if lhs.listenAddress != rhs.listenAddress {return false}
+    if lhs.network != rhs.network {return false}
+    if lhs.credential != rhs.credential {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
@@ -682,6 +739,36 @@ nonisolated extension P2pdb_Peer_V1_PullDone: SwiftProtobuf.Message, SwiftProtob
   }
 
   package static func ==(lhs: P2pdb_Peer_V1_PullDone, rhs: P2pdb_Peer_V1_PullDone) -> Bool {
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension P2pdb_Peer_V1_Refusal: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".Refusal"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}reason\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularStringField(value: &self.reason) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if !self.reason.isEmpty {
+      try visitor.visitSingularStringField(value: self.reason, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: P2pdb_Peer_V1_Refusal, rhs: P2pdb_Peer_V1_Refusal) -> Bool {
+    if lhs.reason != rhs.reason {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }

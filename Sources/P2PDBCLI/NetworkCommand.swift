@@ -1,0 +1,160 @@
+import ArgumentParser
+import Foundation
+import P2PDB
+
+/// `p2pdb network`: private networks, administered offline with a network
+/// key that stays on one machine (a shop's head office).
+struct NetworkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "network",
+        abstract: "Create a private network and admit nodes to it.",
+        discussion: """
+            A private network admits only nodes holding a credential signed by its network key. Create the network once, \
+            admit each node by its node ID (`p2pdb status --data DIR` shows it), then start each node with \
+            `p2pdb serve --network NETWORK_FILE --credential CREDENTIAL_FILE`. Keep the network key offline: anyone holding \
+            it can admit nodes.
+            """,
+        subcommands: [CreateNetworkCommand.self, AdmitCommand.self, ShowNetworkFileCommand.self])
+}
+
+struct CreateNetworkCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "create", abstract: "Create a network key (mode 0600) and print the network descriptor nodes are given.")
+
+    @Option(help: "The network's name, for people (\"shop\").")
+    var name: String
+
+    @Option(help: ArgumentHelp("Where to write the network key; it must not exist.", valueName: "network-key-file"))
+    var out: String
+
+    @Option(help: ArgumentHelp("Also write the descriptor to this file (default: print it).", valueName: "network-file"))
+    var descriptor: String?
+
+    func run() async throws {
+        try await reportingErrors {
+            guard !name.isEmpty, name.count <= 100, !name.contains(where: \.isNewline) else {
+                throw P2PDBError(.invalidInput, "--name must be 1 to 100 characters on one line")
+            }
+            guard !FileManager.default.fileExists(atPath: out) else {
+                throw P2PDBError(.invalidInput, "\(out) exists; a network key is never overwritten (choose another --out)")
+            }
+            let key = NodeKey()
+            let network = NetworkDescriptor(id: NetworkID(key: key), name: name)
+            try NetworkKeyFile(name: name, key: key).write(to: out)
+            let text = network.json.text + "\n"
+            if let descriptor {
+                try PrivateFile.write(text, to: descriptor)
+                printError("network \(network.label): key in \(out) (keep it offline), descriptor in \(descriptor)")
+            } else {
+                print(text, terminator: "")
+                printError("network \(network.label): key in \(out) (keep it offline); give nodes the descriptor above")
+            }
+        }
+    }
+}
+
+struct AdmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "admit", abstract: "Issue a node's credential, offline, signed with the network key.")
+
+    @Option(help: ArgumentHelp("The network key (from `network create`).", valueName: "network-key-file"))
+    var key: String
+
+    @Option(help: ArgumentHelp("The node's ID: 64 hex digits, as `p2pdb status` prints it.", valueName: "node-id"))
+    var node: String
+
+    @Option(help: "reader (replicates, never writes), writer or admin.")
+    var role: String = "writer"
+
+    @Option(help: ArgumentHelp("When the credential expires: 2027-01-31 (midnight UTC) or 2027-01-31T18:00:00Z.", valueName: "date"))
+    var expires: String?
+
+    @Option(help: ArgumentHelp("Where to write the credential.", valueName: "credential-file"))
+    var out: String
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let nodeID = NodeID(hex: node.lowercased()) else {
+                throw P2PDBError(.invalidInput, "--node must be a node ID of 64 hex digits (`p2pdb status --data DIR` prints it)")
+            }
+            guard let role = NetworkRole(name: role) else {
+                throw P2PDBError(.invalidInput, "--role must be reader, writer or admin, not \(role)")
+            }
+            let now = SystemClock().now()
+            var expiresAt: Int64?
+            if let expires {
+                guard let time = Timestamps.milliseconds(iso8601: expires) else {
+                    throw P2PDBError(.invalidInput, "--expires must be a date like 2027-01-31 or 2027-01-31T18:00:00Z, not \(expires)")
+                }
+                guard time > now else { throw P2PDBError(.invalidInput, "--expires \(expires) is in the past") }
+                expiresAt = time
+            }
+            let networkKey = try NetworkKeyFile.read(key)
+            let credential = Credential.issue(by: networkKey.key, for: nodeID, role: role, issuedAt: now, expiresAt: expiresAt)
+            try PrivateFile.write(credential.json.text + "\n", to: out)
+            let until = expiresAt.map { " until \(Timestamps.iso8601(milliseconds: $0))" } ?? ""
+            printError("admitted node \(nodeID.short) to network \"\(networkKey.name)\" as \(role)\(until): \(out)")
+        }
+    }
+}
+
+struct ShowNetworkFileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "show", abstract: "Print what a network descriptor or a credential file says, and check it.")
+
+    @Argument(help: ArgumentHelp("A network descriptor or credential file.", valueName: "file"))
+    var file: String
+
+    func run() async throws {
+        try await reportingErrors {
+            let json = try PrivateFile.readJSON(file, what: "file")
+            if json["format"]?.stringValue == NetworkDescriptor.format {
+                let network = try NetworkDescriptor(json: json)
+                print("network \(network.name)\nid      \(network.id.hex)")
+                return
+            }
+            let credential = try Credential(json: json)
+            // The credential names its network; whether the signature is that
+            // network key's can be checked without the key.
+            let signed = credential.problem(network: credential.network, node: credential.node, now: .min) != .forged
+            print("credential for node \(credential.node.hex)")
+            print("network    \(credential.network.hex)")
+            print("role       \(credential.role)")
+            print("issued     \(Timestamps.iso8601(milliseconds: credential.issuedAt))")
+            print("expires    \(credential.expiresAt.map { Timestamps.iso8601(milliseconds: $0) } ?? "never")")
+            print("signature  \(signed ? "valid" : "NOT the network key's (forged or altered)")")
+            if !signed { throw ExitCode(4) }
+        }
+    }
+}
+
+/// The network key file: the key's seed and the network's name, mode 0600.
+struct NetworkKeyFile {
+    static let format = "p2pdb-network-key-v1"
+    var name: String
+    var key: NodeKey
+
+    func write(to path: String) throws {
+        let json = JSON.object([
+            ("format", .string(Self.format)), ("name", .string(name)), ("network", .string(NetworkID(key: key).hex)),
+            ("seed", .string(Hex.encode(key.seed))),
+        ])
+        try PrivateFile.write(json.text + "\n", to: path)
+    }
+
+    static func read(_ path: String) throws -> NetworkKeyFile {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { throw P2PDBError(.invalidInput, "cannot read the network key \(path)") }
+        guard status.st_mode & 0o077 == 0 else {
+            throw P2PDBError(.refused, "\(path) can be read by other users, who could admit any node; run `chmod 600 \(path)`")
+        }
+        let json = try PrivateFile.readJSON(path, what: "network key")
+        guard json["format"]?.stringValue == format, let name = json["name"]?.stringValue, let seedHex = json["seed"]?.stringValue,
+            let seed = Hex.decode(seedHex), let key = try? NodeKey(seed: seed),
+            json["network"]?.stringValue == NetworkID(key: key).hex
+        else {
+            throw P2PDBError(.invalidInput, "\(path) is not a P2PDB network key (make one with `p2pdb network create`)")
+        }
+        return NetworkKeyFile(name: name, key: key)
+    }
+}

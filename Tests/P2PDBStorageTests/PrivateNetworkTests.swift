@@ -1,0 +1,201 @@
+import Foundation
+import P2PDBCore
+import P2PDBStorage
+import Testing
+
+/// Replicas of one private network: entries are accepted only from authors
+/// whose own history carries a credential that lets them write, by every
+/// replica alike, whoever relays them; local writes follow the same rule.
+@Suite("Private networks")
+struct PrivateNetworkTests {
+    let networkKey = NodeKey()
+    let clock = ManualClock(milliseconds: 1_800_000_000_000)
+    var network: NetworkID { NetworkID(key: networkKey) }
+
+    func credential(_ key: NodeKey, _ role: NetworkRole, expiresIn: Int64? = nil, by issuer: NodeKey? = nil) -> Credential {
+        Credential.issue(
+            by: issuer ?? networkKey, for: key.nodeID, role: role, issuedAt: clock.now(), expiresAt: expiresIn.map { clock.now() + $0 })
+    }
+
+    func member(_ role: NetworkRole?, key: NodeKey = NodeKey(), expiresIn: Int64? = nil) throws -> TestReplica {
+        try TestReplica(key: key, clock: clock, network: network, credential: role.map { credential(key, $0, expiresIn: expiresIn) })
+    }
+
+    /// The count of entries in `replica`'s log written by `author`.
+    func entries(by author: NodeKey, in replica: TestReplica) async throws -> Int {
+        try await replica.entries().filter { $0.author == author.nodeID }.count
+    }
+
+    @Test func aWritersFirstEntryCarriesItsCredentialAndOthersAcceptIt() async throws {
+        let writer = try member(.writer)
+        let other = try member(.writer)
+        try await writer.sql("CREATE TABLE items (id TEXT PRIMARY KEY, price INTEGER)")
+        try await writer.sql("INSERT INTO items VALUES ('apple', 3)")
+        let log = try await writer.entries()
+        #expect(log.map { $0.payload.credential != nil } == [true, false])
+        try await writer.send(to: other)
+        #expect(other.stateHash == writer.stateHash)
+        #expect(other.store.summary.role == nil)
+        #expect(writer.store.summary.role == .writer)
+        #expect(try await other.store.verify().isValid)
+    }
+
+    @Test func aReadersWriteIsRefusedLocallyAndEverywhere() async throws {
+        let writer = try member(.writer)
+        let readerKey = NodeKey()
+        let reader = try member(.reader, key: readerKey)
+        try await writer.sql("CREATE TABLE items (id TEXT PRIMARY KEY, price INTEGER)")
+        try await writer.send(to: reader)
+        let before = reader.stateHash
+        await #expect {
+            try await reader.sql("UPDATE items SET price = 1")
+            try await reader.sql("INSERT INTO items VALUES ('apple', 1)")
+        } throws: { ($0 as? P2PDBError)?.kind == .forbidden }
+        #expect(reader.stateHash == before)
+        #expect(try await entries(by: readerKey, in: reader) == 0)
+
+        // The reader signs an entry by hand, carrying its reader credential,
+        // and a writer relays it: refused on arrival, whoever sent it.
+        let forged = try await handMadeEntry(by: readerKey, carrying: credential(readerKey, .reader), after: writer)
+        let report = try await writer.store.apply([forged])
+        #expect(report.applied == 0)
+        #expect(report.rejected.first?.1.contains("reader") == true)
+        #expect(try await writer.store.verify().isValid)
+    }
+
+    @Test func outsidersAreRefusedWhateverTheyCarry() async throws {
+        let writer = try member(.writer)
+        try await writer.sql("CREATE TABLE items (id TEXT PRIMARY KEY, price INTEGER)")
+        let before = writer.stateHash
+        let cases: [(String, Credential?)] = [
+            ("not a member", nil),
+            ("another network", Credential.issue(by: NodeKey(), for: NodeKey().nodeID, role: .writer, issuedAt: 0, expiresAt: nil)),
+        ]
+        for (expected, carried) in cases {
+            let outsider = NodeKey()
+            let credential = carried.map { Credential.issue(by: NodeKey(), for: outsider.nodeID, role: $0.role, issuedAt: 0, expiresAt: nil) }
+            let entry = try await handMadeEntry(by: outsider, carrying: credential, after: writer)
+            let report = try await writer.store.apply([entry])
+            #expect(report.applied == 0, "\(expected)")
+            #expect(report.rejected.count == 1, "\(expected)")
+        }
+        // Someone else's valid writer credential, carried by an outsider.
+        let stolen = credential(NodeKey(), .writer)
+        let thief = NodeKey()
+        let report = try await writer.store.apply([try await handMadeEntry(by: thief, carrying: stolen, after: writer)])
+        #expect(report.rejected.first?.1.contains("another node") == true)
+        #expect(writer.stateHash == before)
+        #expect(try await writer.store.verify().isValid)
+    }
+
+    @Test func anExpiredCredentialStopsWritesByTheirTime() async throws {
+        let writerKey = NodeKey()
+        let writer = try member(.writer, key: writerKey, expiresIn: 60_000)
+        let other = try member(.writer)
+        try await writer.sql("CREATE TABLE items (id TEXT PRIMARY KEY, price INTEGER)")
+        clock.advance(by: 60_000)
+        await #expect { try await writer.sql("INSERT INTO items VALUES ('apple', 1)") } throws: {
+            ($0 as? P2PDBError)?.kind == .forbidden && ($0 as? P2PDBError)?.message.contains("expired") == true
+        }
+        try await writer.send(to: other)
+        #expect(other.stateHash == writer.stateHash)
+    }
+
+    @Test func membershipSurvivesARestartAndAReplicaKeepsToItsNetwork() async throws {
+        let key = NodeKey()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-network-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("replica.sqlite").path
+        var options = StoreOptions(durability: .off, clock: clock)
+        options.network = network
+        options.credential = credential(key, .writer)
+        let first = try ReplicaStore(path: path, key: key, options: options)
+        _ = try await first.execute([SQLRequest("CREATE TABLE items (id TEXT PRIMARY KEY)")])
+        try await first.close()
+
+        // Reopened without naming the network: it is still in it.
+        var plain = StoreOptions(durability: .off, clock: clock)
+        let second = try ReplicaStore(path: path, key: key, options: plain)
+        #expect(second.summary.network == network)
+        #expect(second.summary.role == .writer)
+        let outsider = try await handMadeEntry(by: NodeKey(), carrying: nil, after: second)
+        #expect(try await second.apply([outsider]).rejected.count == 1)
+        #expect(try await second.verify().isValid)
+        try await second.close()
+
+        // Another network is refused, and so is an open replica that holds entries.
+        plain.network = NetworkID(key: NodeKey())
+        #expect(throws: P2PDBError.self) { _ = try ReplicaStore(path: path, key: key, options: plain) }
+        let open = try TestReplica()
+        try await open.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        try await open.store.close()
+        plain.network = network
+        #expect(throws: P2PDBError.self) { _ = try ReplicaStore(path: open.path, key: open.key, options: plain) }
+    }
+
+    /// Random writes by writers, a reader and outsiders, delivered to every
+    /// replica in random orders: the members converge, verify passes, and
+    /// nothing written by the reader or an outsider is in any log.
+    @Test(arguments: 0..<6)
+    func randomTrafficConvergesAndKeepsNonWritersOut(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: seed)
+        let writerKeys = [NodeKey(), NodeKey(), NodeKey()]
+        let readerKey = NodeKey()
+        let replicas = try writerKeys.map { try member(.writer, key: $0) } + [try member(.reader, key: readerKey)]
+        try await replicas[0].sql("CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER, name TEXT)")
+        for replica in replicas.dropFirst() { try await replicas[0].send(to: replica) }
+        var strays: [Entry] = []
+        for _ in 0..<40 {
+            let index = Int(random.next() % UInt64(replicas.count))
+            let id = Int64(random.next() % 8)
+            let statement = random.next() % 3 == 0 ? "DELETE FROM items WHERE id = ?" : "INSERT OR REPLACE INTO items VALUES (?, 1, 'x')"
+            do {
+                let result = try await replicas[index].sql(statement, [.integer(id)])
+                #expect(index < writerKeys.count || result.entry == nil, "only writers write")
+            } catch let error as P2PDBError {
+                #expect(index == writerKeys.count && error.kind == .forbidden)
+            }
+            if random.next() % 4 == 0 {
+                let outsider = NodeKey()
+                let carried: Credential? =
+                    random.next() % 2 == 0 ? credential(outsider, .writer, by: NodeKey()) : credential(readerKey, .reader)
+                strays.append(try await handMadeEntry(by: random.next() % 2 == 0 ? outsider : readerKey, carrying: carried, after: replicas[index]))
+            }
+            // Deliver everything one replica holds to another, strays mixed in.
+            let from = replicas[Int(random.next() % UInt64(replicas.count))]
+            let to = replicas[Int(random.next() % UInt64(replicas.count))]
+            var batch = try await from.entries() + strays
+            batch.shuffle(using: &random)
+            _ = try await to.store.apply(batch)
+        }
+        for _ in 0..<2 {
+            for from in replicas { for to in replicas where to !== from { _ = try await to.store.apply(try await from.entries() + strays) } }
+        }
+        #expect(Set(replicas.map(\.stateHash)).count == 1)
+        for replica in replicas {
+            let authors = Set(try await replica.entries().map(\.author))
+            #expect(authors.isSubset(of: Set(writerKeys.map(\.nodeID))))
+            #expect(try await replica.store.verify().isValid)
+        }
+    }
+
+    /// An entry signed by `author` that inserts a row into `items`, after
+    /// everything `replica` holds, carrying `credential` if given.
+    private func handMadeEntry(by author: NodeKey, carrying credential: Credential?, after replica: TestReplica) async throws -> Entry {
+        try await handMadeEntry(by: author, carrying: credential, after: replica.store)
+    }
+
+    private func handMadeEntry(by author: NodeKey, carrying credential: Credential?, after store: ReplicaStore) async throws -> Entry {
+        let summary = store.summary
+        let row = RowChange(
+            kind: .insert, causalLength: 1, primaryKey: [.integer(Int64.random(in: 100...1_000_000))],
+            values: [ColumnValue(column: 0, value: .integer(0))])
+        let payload = EntryPayload(
+            tableChanges: [TableChanges(table: "items", primaryKeyColumns: ["id"], columns: ["price"], rows: [row])],
+            membership: credential.map { [.credential($0)] } ?? [])
+        return Entry.make(
+            author: author, seq: 1, lamport: summary.lamport + 1, parents: summary.heads, wallTime: clock.now(), payload: payload)
+    }
+}
+
