@@ -14,7 +14,7 @@ struct NetworkCommand: AsyncParsableCommand {
             `p2pdb serve --network NETWORK_FILE --credential CREDENTIAL_FILE`. Keep the network key offline: anyone holding \
             it can admit nodes.
             """,
-        subcommands: [CreateNetworkCommand.self, AdmitCommand.self, ShowNetworkFileCommand.self])
+        subcommands: [CreateNetworkCommand.self, AdmitCommand.self, GrantCommand.self, RevokeCommand.self, ShowNetworkFileCommand.self])
 }
 
 struct CreateNetworkCommand: AsyncParsableCommand {
@@ -95,6 +95,94 @@ struct AdmitCommand: AsyncParsableCommand {
             let until = expiresAt.map { " until \(Timestamps.iso8601(milliseconds: $0))" } ?? ""
             printError("admitted node \(nodeID.short) to network \"\(networkKey.name)\" as \(role)\(until): \(out)")
         }
+    }
+}
+
+struct GrantCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "grant",
+        abstract: "From an admin node: admit a node, or change its role, with an entry of the log.",
+        discussion: """
+            Works offline: the grant replicates like any write and takes effect for every entry that follows it. A node \
+            admitted this way needs no credential file; it first connects to a node that holds the grant.
+            """)
+
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: ArgumentHelp("The node's ID: 64 hex digits.", valueName: "node-id"))
+    var node: String
+
+    @Option(help: "reader, writer or admin.")
+    var role: String
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let role = NetworkRole(name: role) else { throw P2PDBError(.invalidInput, "--role must be reader, writer or admin, not \(role)") }
+            let entry = try await administer(.grant(node: try parseNodeID(node), role: role), target: target)
+            print("granted \(role) to \(node.prefix(8)) in entry \(entry)")
+        }
+    }
+}
+
+struct RevokeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "revoke",
+        abstract: "From an admin node: remove a node from the network, with an entry of the log.",
+        discussion: """
+            Entries the node writes after it has seen the revocation are refused by every node, and nodes that hold it \
+            refuse the revoked node's connections. Entries it wrote concurrently (before the revocation reached it) are \
+            accepted: see docs/RELIABILITY.md, "Private networks: threat model".
+            """)
+
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: ArgumentHelp("The node's ID: 64 hex digits.", valueName: "node-id"))
+    var node: String
+
+    func run() async throws {
+        try await reportingErrors {
+            let entry = try await administer(.revoke(node: try parseNodeID(node)), target: target)
+            print("revoked \(node.prefix(8)) in entry \(entry)")
+        }
+    }
+}
+
+private func parseNodeID(_ text: String) throws -> NodeID {
+    guard let node = NodeID(hex: text.lowercased()) else {
+        throw P2PDBError(.invalidInput, "--node must be a node ID of 64 hex digits (`p2pdb status --data DIR` prints it)")
+    }
+    return node
+}
+
+/// Signs a grant or revocation on the node, locally or through its API.
+private func administer(_ change: MembershipChange, target: TargetOptions) async throws -> String {
+    switch try target.open() {
+    case .local(let node):
+        do {
+            let entry = try await node.store.administer([change])
+            try await node.close()
+            return entry.hex
+        } catch {
+            try? await node.close()
+            throw error
+        }
+    case .remote(let remote):
+        let path: String
+        var body: [(String, JSON)] = []
+        switch change {
+        case .grant(let node, let role):
+            path = "/v1/network/grants"
+            body = [("node", .string(node.hex)), ("role", .string(role.description))]
+        case .revoke(let node):
+            path = "/v1/network/revocations"
+            body = [("node", .string(node.hex))]
+        case .credential:
+            throw P2PDBError(.invalidInput, "credentials are not granted; issue one with `p2pdb network admit`")
+        }
+        guard let entry = try await remote.send("POST", path, body: .object(body))["entry"]?.stringValue else {
+            throw P2PDBError(.corrupt, "the node answered without an entry")
+        }
+        return entry
     }
 }
 

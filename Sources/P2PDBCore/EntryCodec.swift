@@ -125,6 +125,8 @@ public enum EntryCodec {
 
     private enum MembershipTag: UInt8 {
         case credential = 1
+        case grant = 2
+        case revoke = 3
     }
 
     static func encode(_ change: MembershipChange, into writer: inout ByteWriter) {
@@ -132,6 +134,13 @@ public enum EntryCodec {
         case .credential(let credential):
             writer.writeByte(MembershipTag.credential.rawValue)
             writer.writeLengthPrefixed(credential.bytes)
+        case .grant(let node, let role):
+            writer.writeByte(MembershipTag.grant.rawValue)
+            writer.writeBytes32(node.raw)
+            writer.writeByte(role.rawValue)
+        case .revoke(let node):
+            writer.writeByte(MembershipTag.revoke.rawValue)
+            writer.writeBytes32(node.raw)
         }
     }
 
@@ -139,6 +148,12 @@ public enum EntryCodec {
         let tag = try reader.readByte()
         switch MembershipTag(rawValue: tag) {
         case .credential: return .credential(try Credential(bytes: try reader.readLengthPrefixed()))
+        case .grant:
+            let node = NodeID(try reader.readBytes32())
+            let roleByte = try reader.readByte()
+            guard let role = NetworkRole(rawValue: roleByte) else { throw .malformed("unknown role \(roleByte)") }
+            return .grant(node: node, role: role)
+        case .revoke: return .revoke(node: NodeID(try reader.readBytes32()))
         case nil: throw .malformed("unknown membership change \(tag) (written by a newer version?)")
         }
     }

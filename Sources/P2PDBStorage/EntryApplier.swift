@@ -64,7 +64,7 @@ enum EntryApplier {
         if let problem = schemaProblem(entry.payload.schemaChanges) {
             return (.rejected("its schema change cannot be created in SQLite: \(problem)"), nil)
         }
-        if let refusal = state.membership?.refusal(of: entry) { return (.rejected(refusal), nil) }
+        if let refusal = try NetworkMembers.refusal(of: entry, db, state: state) { return (.rejected(refusal), nil) }
         let author = try state.authors.index(of: entry.author, db)
         let contiguous = state.authors.contiguousSeq(of: author)
         guard entry.seq <= contiguous + 1 else {

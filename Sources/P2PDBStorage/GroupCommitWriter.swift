@@ -24,6 +24,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         /// A peer or a bundle says this node had written up to this
         /// sequence number (see ``OwnHistory``); nil to stop waiting.
         case ownHistory(through: UInt64?)
+        /// Grants and revocations signed by this node, an admin.
+        case membership([MembershipChange])
     }
 
     enum Outcome {
@@ -205,10 +207,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func perform(_ work: Work, _ db: Database, now: Int64) throws -> (Outcome, [AppliedEntry]) {
         switch work {
         case .transaction(let requests):
-            let transaction = LocalTransaction(
-                key: key, credential: options.credential, capture: capture, autoKeys: autoKeys, now: now,
-                maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
-            let (result, applied) = try deadline.run { try transaction.run(requests, db, state: &state) }
+            let (result, applied) = try deadline.run { try localTransaction(now: now).run(requests, db, state: &state) }
+            return (.transaction(result), applied)
+        case .membership(let changes):
+            let (result, applied) = try localTransaction(now: now).administer(changes, db, state: &state)
             return (.transaction(result), applied)
         case .entries(let entries, let atomic):
             return try applyEntries(entries, atomic: atomic, db, now: now)
@@ -220,6 +222,12 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             return (.entries(ApplyReport()), [])
         }
+    }
+
+    private func localTransaction(now: Int64) -> LocalTransaction {
+        LocalTransaction(
+            key: key, credential: options.credential, capture: capture, autoKeys: autoKeys, now: now,
+            maximumEntryBytes: options.maximumEntryBytes, limits: options.limits)
     }
 
     /// Applies verified entries. Atomic (bundle import): any refusal fails

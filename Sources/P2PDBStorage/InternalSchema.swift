@@ -87,6 +87,13 @@ enum InternalSchema {
             node_id BLOB PRIMARY KEY,
             credential BLOB NOT NULL
         ) WITHOUT ROWID;
+        -- In a private network: which admins' grants and revocations are in
+        -- each entry's past (kept where any are), and which entries carry some.
+        CREATE TABLE IF NOT EXISTS _p2pdb_fact_vectors (
+            id BLOB PRIMARY KEY,
+            vector BLOB NOT NULL,
+            carries_facts INTEGER NOT NULL
+        ) WITHOUT ROWID;
         -- Tables and columns that changes named before this replica knew
         -- them; they are rebuilt from the log once their schema arrives.
         CREATE TABLE IF NOT EXISTS _p2pdb_orphans (

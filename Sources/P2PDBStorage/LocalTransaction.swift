@@ -113,7 +113,7 @@ struct LocalTransaction {
             var payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
             var entryID: EntryID?
             if !payload.isEmpty {
-                try permit(&payload, state: working)
+                try permit(&payload, state: working, db)
                 let entry = Entry.make(
                     author: key, seq: working.ownSeq + 1, lamport: stamp.lamport, parents: Array(working.heads),
                     wallTime: now, payload: payload)
@@ -134,6 +134,33 @@ struct LocalTransaction {
             return (TransactionResult(results: results, entry: entryID), applied)
         } catch {
             _ = capture.end()
+            if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TO p2pdb_tx; RELEASE p2pdb_tx") }
+            throw error
+        }
+    }
+
+    /// Signs an entry that grants roles or revokes members, if this node
+    /// is an admin of its network.
+    func administer(_ changes: [MembershipChange], _ db: Database, state: inout ReplicaState) throws -> (TransactionResult, [AppliedEntry]) {
+        if let refusal = state.ownHistory.refusal { throw refusal }
+        guard state.membership != nil else {
+            throw P2PDBError(.invalidInput, "this node is in open mode: there are no members to grant roles to or revoke (see `p2pdb network`)")
+        }
+        var working = state
+        try db.run("SAVEPOINT p2pdb_tx")
+        do {
+            var applied = try mergeHeads(db, state: &working)
+            var payload = EntryPayload(membership: changes)
+            try permit(&payload, state: working, db)
+            let entry = Entry.make(
+                author: key, seq: working.ownSeq + 1, lamport: working.lamport + 1, parents: Array(working.heads), wallTime: now,
+                payload: payload)
+            let position = try EntryApplier.record(entry, author: working.selfIndex, db, state: &working)
+            applied.append(AppliedEntry(position: position, entry: entry))
+            try db.run("RELEASE p2pdb_tx")
+            state = working
+            return (TransactionResult(results: [], entry: entry.id), applied)
+        } catch {
             if db.isInsideTransaction { try? db.execute(sql: "ROLLBACK TO p2pdb_tx; RELEASE p2pdb_tx") }
             throw error
         }
@@ -167,10 +194,11 @@ struct LocalTransaction {
     /// In a private network, adds this node's credential to its first entry
     /// and refuses, by the rule every replica applies to received entries,
     /// what this node may not write: a reader's write never becomes an entry.
-    private func permit(_ payload: inout EntryPayload, state: ReplicaState) throws {
+    func permit(_ payload: inout EntryPayload, state: ReplicaState, _ db: Database) throws {
         guard let membership = state.membership else { return }
-        payload.membership = membership.changesToCarry(author: key.nodeID, credential: credential)
-        if let refusal = membership.refusal(author: key.nodeID, payload: payload, wallTime: now) {
+        payload.membership = membership.changesToCarry(author: key.nodeID, credential: credential) + payload.membership
+        let past = try NetworkMembers.past(of: state.heads, db)
+        if let refusal = membership.refusal(author: key.nodeID, payload: payload, wallTime: now, past: past) {
             let advice =
                 credential == nil
                 ? "start the node with a credential (`p2pdb network admit` on the machine with the network key)"
@@ -201,7 +229,7 @@ struct LocalTransaction {
             var lamport: UInt64 = 0
             for parent in parents { lamport = max(lamport, try LogStore.lamport(db, of: parent) ?? 0) }
             var payload = EntryPayload()
-            try permit(&payload, state: state)
+            try permit(&payload, state: state, db)
             let entry = Entry.make(
                 author: key, seq: state.ownSeq + 1, lamport: lamport + 1, parents: parents, wallTime: now, payload: payload)
             let position = try EntryApplier.record(entry, author: state.selfIndex, db, state: &state)

@@ -2,9 +2,10 @@ import GRDB
 import P2PDBCore
 
 /// Where a replica keeps its private network: the network's ID in
-/// `_p2pdb_meta` (a replica belongs to one network for life), and the
-/// credential each author's history carries in `_p2pdb_members`, derived
-/// from the log like every other internal table.
+/// `_p2pdb_meta` (a replica belongs to one network for life), the
+/// credential each author's history carries in `_p2pdb_members`, and each
+/// entry's ``FactVector`` (where not empty) in `_p2pdb_fact_vectors`. All
+/// but the ID are derived from the log, like every other internal table.
 enum NetworkMembers {
     /// The replica's network and members; nil for a replica in open mode.
     static func load(_ db: Database) throws -> NetworkMembership? {
@@ -18,7 +19,22 @@ enum NetworkMembers {
             }
             credentials[credential.node] = credential
         }
-        return NetworkMembership(network: network, credentials: credentials)
+        var membership = NetworkMembership(network: network, credentials: credentials)
+        let rows = try Row.fetchAll(
+            db,
+            sql: """
+                SELECT e.body, v.vector FROM _p2pdb_fact_vectors v JOIN _p2pdb_entries e ON e.id = v.id
+                WHERE v.carries_facts ORDER BY e.position
+                """)
+        for row in rows {
+            guard let body = (row[0] as DatabaseValue).storage.blobBytes, let vectorBytes = (row[1] as DatabaseValue).storage.blobBytes,
+                let entry = try? Entry(bytes: body, verifySignature: false), let vector = try? FactVector(bytes: vectorBytes)
+            else {
+                throw P2PDBError(.corrupt, "_p2pdb_fact_vectors names a malformed entry or vector; run `p2pdb verify`")
+            }
+            membership.restoreFacts(of: entry, vector: vector)
+        }
+        return membership
     }
 
     static func network(_ db: Database) throws -> NetworkID? {
@@ -50,12 +66,43 @@ enum NetworkMembers {
         state.membership = NetworkMembership(network: network)
     }
 
-    /// Takes in the credential an accepted entry carries.
+    /// The grants and revocations in the past of an entry with `parents`:
+    /// the largest of the parents' vectors.
+    static func past(of parents: some Sequence<EntryID>, _ db: Database) throws -> FactVector {
+        var past = FactVector()
+        let statement = try db.cachedStatement(sql: "SELECT vector FROM _p2pdb_fact_vectors WHERE id = ?")
+        for parent in parents {
+            statement.setUncheckedArguments([parent.raw.bytes.databaseBlob])
+            guard let bytes = try DatabaseValue.fetchOne(statement)?.storage.blobBytes else { continue }
+            do {
+                past.merge(try FactVector(bytes: bytes))
+            } catch {
+                throw P2PDBError(.corrupt, "_p2pdb_fact_vectors holds a malformed vector; run `p2pdb verify`")
+            }
+        }
+        return past
+    }
+
+    /// Why the replica's network refuses `entry`; nil if it accepts it, or
+    /// if the replica is in open mode.
+    static func refusal(of entry: Entry, _ db: Database, state: ReplicaState) throws -> String? {
+        guard let membership = state.membership else { return nil }
+        return membership.refusal(of: entry, past: try past(of: entry.parents, db))
+    }
+
+    /// Takes in what an accepted entry says about members.
     static func record(_ entry: Entry, _ db: Database, state: inout ReplicaState) throws {
-        guard let credential = entry.payload.credential, state.membership != nil else { return }
-        state.membership?.record(entry)
+        guard state.membership != nil else { return }
+        let vector = state.membership?.record(entry, past: try past(of: entry.parents, db)) ?? FactVector()
+        if let credential = entry.payload.credential {
+            try db.execute(
+                sql: "INSERT OR REPLACE INTO _p2pdb_members(node_id, credential) VALUES (?, ?)",
+                arguments: [entry.author.raw.bytes.databaseBlob, credential.bytes.databaseBlob])
+        }
+        guard !vector.isEmpty else { return }
+        let carriesFacts = entry.payload.membership.contains { $0.subject != nil }
         try db.execute(
-            sql: "INSERT OR REPLACE INTO _p2pdb_members(node_id, credential) VALUES (?, ?)",
-            arguments: [entry.author.raw.bytes.databaseBlob, credential.bytes.databaseBlob])
+            sql: "INSERT OR REPLACE INTO _p2pdb_fact_vectors(id, vector, carries_facts) VALUES (?, ?, ?)",
+            arguments: [entry.id.raw.bytes.databaseBlob, vector.bytes.databaseBlob, carriesFacts])
     }
 }

@@ -15,11 +15,13 @@ public struct ReplicaSummary: Sendable, Equatable {
     public var awaitingOwnHistory: Bool
     /// The merged schema.
     public var schema: ReplicatedSchema
-    /// The private network the replica belongs to; nil in open mode.
-    public var network: NetworkID?
-    /// This node's role there, as its own history gives it (nil until its
-    /// first entry carries its credential).
-    public var role: NetworkRole?
+    /// The private network the replica belongs to and its members; nil in
+    /// open mode.
+    public var membership: NetworkMembership?
+    public var network: NetworkID? { membership?.network }
+    /// This node's role there, as the log gives it: by grants, or by the
+    /// credential its first entry carried (nil before that, or if revoked).
+    public var role: NetworkRole? { membership?.role(of: nodeID) }
 
     init(_ state: ReplicaState) {
         nodeID = state.selfID
@@ -32,8 +34,7 @@ public struct ReplicaSummary: Sendable, Equatable {
         tableCount = state.schema.tables.count
         awaitingOwnHistory = state.ownHistory != .complete
         schema = state.schema
-        network = state.membership?.network
-        role = state.membership?.role(of: state.selfID)
+        membership = state.membership
     }
 }
 

@@ -250,6 +250,7 @@ struct ReplicaVerifier {
             """
         ),
         ("network members", "SELECT hex(node_id) || ':' || hex(credential) FROM _p2pdb_members ORDER BY 1"),
+        ("membership vectors", "SELECT hex(id) || ':' || hex(vector) || ':' || carries_facts FROM _p2pdb_fact_vectors ORDER BY 1"),
         (
             "indexes",
             """

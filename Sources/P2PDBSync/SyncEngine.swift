@@ -493,6 +493,13 @@ public actor SyncEngine: PeerStatusProvider {
         }
         guard let theirs = hello.network else { return "is in open mode, not in network \(network.label)" }
         guard theirs == network.id else { return "belongs to another network (\(theirs.short)), not \(network.label)" }
+        // The log decides first: a revocation bars a valid credential, and
+        // an admin's grant admits a node that has none.
+        switch store.summary.membership?.standing(of: hello.nodeID) ?? .unnamed {
+        case .revoked(let admin): return "was revoked from network \(network.label) by admin \(admin.short)"
+        case .granted: return nil
+        case .unnamed: break
+        }
         guard let bytes = hello.credential else { return "has no credential for network \(network.label)" }
         let credential: Credential
         do {

@@ -180,13 +180,144 @@ struct PrivateNetworkTests {
         }
     }
 
-    /// An entry signed by `author` that inserts a row into `items`, after
-    /// everything `replica` holds, carrying `credential` if given.
-    private func handMadeEntry(by author: NodeKey, carrying credential: Credential?, after replica: TestReplica) async throws -> Entry {
-        try await handMadeEntry(by: author, carrying: credential, after: replica.store)
+    /// Two admins grant and revoke at random while writers write and
+    /// entries travel in random orders: every replica ends with the same
+    /// log and the same rows, and verify, which replays every decision from
+    /// an empty replica, agrees with each.
+    @Test(arguments: 0..<6)
+    func randomGrantsAndRevocationsLeaveEveryReplicaInAgreement(seed: UInt64) async throws {
+        var random = SeededGenerator(seed: seed)
+        let keys = (0..<6).map { _ in NodeKey() }
+        let roles: [NetworkRole] = [.admin, .admin, .writer, .writer, .writer, .reader]
+        let replicas = try zip(keys, roles).map { try member($1, key: $0) }
+        try await replicas[0].sql("CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER)")
+        for replica in replicas.dropFirst() { try await replicas[0].send(to: replica) }
+        var refused = 0
+        for _ in 0..<60 {
+            let index = Int(random.next() % UInt64(replicas.count))
+            let replica = replicas[index]
+            do {
+                if random.next() % 4 == 0 {
+                    // Anyone but the first admin and the reader.
+                    let target = keys[1 + Int(random.next() % 4)].nodeID
+                    let change: MembershipChange =
+                        random.next() % 2 == 0 ? .revoke(node: target) : .grant(node: target, role: [.reader, .writer][Int(random.next() % 2)])
+                    _ = try await replica.store.administer([change])
+                } else {
+                    try await replica.sql("INSERT OR REPLACE INTO items VALUES (?, ?)", [.integer(Int64(random.next() % 8)), .integer(Int64(index))])
+                }
+            } catch let error as P2PDBError where error.kind == .forbidden {
+                refused += 1
+                #expect(replica.store.summary.role != .admin, "\(error.message)")
+            }
+            let from = replicas[Int(random.next() % UInt64(replicas.count))]
+            var batch = try await from.entries()
+            batch.shuffle(using: &random)
+            _ = try await replicas[Int(random.next() % UInt64(replicas.count))].store.apply(batch)
+        }
+        for _ in 0..<3 {
+            for from in replicas { for to in replicas where to !== from { _ = try await to.store.apply(try await from.entries()) } }
+        }
+        let logs = try await replicas.asyncMap { Set(try await $0.entries().map(\.id)) }
+        #expect(Set(logs).count == 1)
+        #expect(Set(replicas.map(\.stateHash)).count == 1)
+        #expect(Set(replicas.map { $0.store.summary.membership?.facts.count ?? -1 }).count == 1)
+        for replica in replicas { #expect(try await replica.store.verify().isValid) }
+        #expect(try await replicas[0].entries().allSatisfy { $0.author != keys[5].nodeID }, "the reader never wrote")
+        print("seed \(seed): \(logs[0].count) entries, \(refused) refused locally")
     }
 
-    private func handMadeEntry(by author: NodeKey, carrying credential: Credential?, after store: ReplicaStore) async throws -> Entry {
+    @Test func aRevocationTakesEffectInCausalOrderOnEveryReplica() async throws {
+        let admin = try member(.admin)
+        let writerKey = NodeKey()
+        let writer = try member(.writer, key: writerKey)
+        let other = try member(.writer)
+        try await admin.sql("CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER)")
+        for replica in [writer, other] { try await admin.send(to: replica) }
+        try await writer.sql("INSERT INTO items VALUES (1, 1)")
+        try await writer.send(to: admin)
+        // Partitioned: the admin revokes the writer while it keeps selling.
+        _ = try await admin.store.administer([.revoke(node: writerKey.nodeID)])
+        try await writer.sql("INSERT INTO items VALUES (2, 2)")
+        // Healed, in either order: the concurrent sale stands everywhere.
+        try await writer.send(to: other)
+        try await admin.send(to: other)
+        try await other.send(to: writer)
+        try await writer.send(to: admin)
+        #expect(Set([admin.stateHash, writer.stateHash, other.stateHash]).count == 1)
+        #expect(try await admin.rows("SELECT count(*) FROM items") == [[.integer(2)]])
+        // Having seen its revocation, the writer can write no more...
+        await #expect { try await writer.sql("INSERT INTO items VALUES (3, 3)") } throws: {
+            ($0 as? P2PDBError)?.kind == .forbidden && ($0 as? P2PDBError)?.message.contains("revoked") == true
+        }
+        // ...and an entry it signs by hand after the revocation is refused.
+        let late = try await handMadeEntry(by: writerKey, seq: 3, carrying: nil, after: other)
+        for replica in [admin, other] {
+            #expect(try await replica.store.apply([late]).rejected.first?.1.contains("revoked") == true)
+            #expect(try await replica.store.verify().isValid)
+        }
+        // Re-admitted: it writes again.
+        _ = try await admin.store.administer([.grant(node: writerKey.nodeID, role: .writer)])
+        try await admin.send(to: writer)
+        try await writer.sql("INSERT INTO items VALUES (3, 3)")
+        try await writer.send(to: other)
+        #expect(try await other.rows("SELECT count(*) FROM items") == [[.integer(3)]])
+    }
+
+    @Test func aGrantAdmitsANodeWithoutACredentialAndOnlyAdminsGrant() async throws {
+        let admin = try member(.admin)
+        let writerKey = NodeKey()
+        let writer = try member(.writer, key: writerKey)
+        let newcomerKey = NodeKey()
+        let newcomer = try member(nil, key: newcomerKey)
+        try await admin.sql("CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER)")
+        try await admin.send(to: writer)
+        try await writer.sql("INSERT INTO items VALUES (1, 1)")
+        await #expect { _ = try await writer.store.administer([.grant(node: newcomerKey.nodeID, role: .admin)]) } throws: {
+            ($0 as? P2PDBError)?.kind == .forbidden
+        }
+        try await admin.send(to: newcomer)
+        await #expect { try await newcomer.sql("INSERT INTO items VALUES (2, 2)") } throws: { ($0 as? P2PDBError)?.kind == .forbidden }
+        _ = try await admin.store.administer([.grant(node: newcomerKey.nodeID, role: .writer)])
+        try await admin.send(to: newcomer)
+        try await newcomer.sql("INSERT INTO items VALUES (2, 2)")
+        #expect(newcomer.store.summary.role == .writer)
+        try await newcomer.send(to: writer)
+        try await admin.send(to: writer)
+        #expect(try await writer.rows("SELECT count(*) FROM items") == [[.integer(2)]])
+        #expect(try await writer.store.verify().isValid)
+    }
+
+    @Test func grantsAndRevocationsSurviveARestart() async throws {
+        let key = NodeKey()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-network-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("replica.sqlite").path
+        var options = StoreOptions(durability: .off, clock: clock)
+        options.network = network
+        options.credential = credential(key, .admin)
+        let revoked = NodeKey(), granted = NodeKey()
+        let first = try ReplicaStore(path: path, key: key, options: options)
+        _ = try await first.execute([SQLRequest("CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER)")])
+        _ = try await first.administer([.grant(node: granted.nodeID, role: .reader), .revoke(node: revoked.nodeID)])
+        let before = first.summary.membership
+        try await first.close()
+        let second = try ReplicaStore(path: path, key: key, options: StoreOptions(durability: .off, clock: clock))
+        #expect(second.summary.membership == before)
+        #expect(second.summary.membership?.role(of: granted.nodeID) == .reader)
+        #expect(second.summary.membership?.standing(of: revoked.nodeID) == .revoked(by: key.nodeID))
+        #expect(try await second.verify().isValid)
+        try await second.close()
+    }
+
+    /// An entry signed by `author` that inserts a row into `items`, after
+    /// everything `replica` holds, carrying `credential` if given.
+    private func handMadeEntry(by author: NodeKey, seq: UInt64 = 1, carrying credential: Credential?, after replica: TestReplica) async throws -> Entry {
+        try await handMadeEntry(by: author, seq: seq, carrying: credential, after: replica.store)
+    }
+
+    private func handMadeEntry(by author: NodeKey, seq: UInt64 = 1, carrying credential: Credential?, after store: ReplicaStore) async throws -> Entry {
         let summary = store.summary
         let row = RowChange(
             kind: .insert, causalLength: 1, primaryKey: [.integer(Int64.random(in: 100...1_000_000))],
@@ -195,7 +326,15 @@ struct PrivateNetworkTests {
             tableChanges: [TableChanges(table: "items", primaryKeyColumns: ["id"], columns: ["price"], rows: [row])],
             membership: credential.map { [.credential($0)] } ?? [])
         return Entry.make(
-            author: author, seq: 1, lamport: summary.lamport + 1, parents: summary.heads, wallTime: clock.now(), payload: payload)
+            author: author, seq: seq, lamport: summary.lamport + 1, parents: summary.heads, wallTime: clock.now(), payload: payload)
     }
 }
 
+
+extension Sequence {
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
+    }
+}
