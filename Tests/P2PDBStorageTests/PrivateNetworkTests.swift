@@ -21,6 +21,14 @@ struct PrivateNetworkTests {
         try TestReplica(key: key, clock: clock, network: network, credential: role.map { credential(key, $0, expiresIn: expiresIn) })
     }
 
+    /// A new directory and the path of a replica file in it, for tests
+    /// that close and reopen a store.
+    func scratchPath() throws -> (URL, String) {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-network-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        return (directory, directory.appendingPathComponent("replica.sqlite").path)
+    }
+
     /// The count of entries in `replica`'s log written by `author`.
     func entries(by author: NodeKey, in replica: TestReplica) async throws -> Int {
         try await replica.entries().filter { $0.author == author.nodeID }.count
@@ -103,10 +111,8 @@ struct PrivateNetworkTests {
 
     @Test func membershipSurvivesARestartAndAReplicaKeepsToItsNetwork() async throws {
         let key = NodeKey()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-network-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, path) = try scratchPath()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("replica.sqlite").path
         var options = StoreOptions(durability: .off, clock: clock)
         options.network = network
         options.credential = credential(key, .writer)
@@ -290,10 +296,8 @@ struct PrivateNetworkTests {
 
     @Test func grantsAndRevocationsSurviveARestart() async throws {
         let key = NodeKey()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-network-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let (directory, path) = try scratchPath()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let path = directory.appendingPathComponent("replica.sqlite").path
         var options = StoreOptions(durability: .off, clock: clock)
         options.network = network
         options.credential = credential(key, .admin)
