@@ -14,7 +14,10 @@ struct NetworkCommand: AsyncParsableCommand {
             `p2pdb serve --network NETWORK_FILE --credential CREDENTIAL_FILE`. Keep the network key offline: anyone holding \
             it can admit nodes.
             """,
-        subcommands: [CreateNetworkCommand.self, AdmitCommand.self, GrantCommand.self, RevokeCommand.self, ShowNetworkFileCommand.self])
+        subcommands: [
+            CreateNetworkCommand.self, AdmitCommand.self, GrantCommand.self, RevokeCommand.self, RestrictCommand.self,
+            ShowNetworkFileCommand.self,
+        ])
 }
 
 struct CreateNetworkCommand: AsyncParsableCommand {
@@ -147,6 +150,38 @@ struct RevokeCommand: AsyncParsableCommand {
     }
 }
 
+struct RestrictCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "restrict",
+        abstract: "From an admin node: say who may write to a table (e.g. only head office changes prices).",
+        discussion: """
+            The rule replicates like schema and every node enforces it, for local writes (403) and received entries alike, \
+            from the entries that follow it in the history. `--role writer` with no --node lifts a restriction.
+            """)
+
+    @OptionGroup var target: TargetOptions
+
+    @Option(help: "The replicated table.")
+    var table: String
+
+    @Option(help: "The lowest role that may write to it: writer or admin.")
+    var role: String
+
+    @Option(help: ArgumentHelp("A node that may write to it whatever its role; repeat for several.", valueName: "node-id"))
+    var node: [String] = []
+
+    func run() async throws {
+        try await reportingErrors {
+            guard let minimum = NetworkRole(name: role), minimum.mayWrite else {
+                throw P2PDBError(.invalidInput, "--role must be writer or admin, not \(role)")
+            }
+            let rule = TableRule(minimumRole: minimum, nodes: try node.map(parseNodeID))
+            let entry = try await administer(.restrict(table: table, rule: rule), target: target)
+            print("\(table) now takes writes from \(rule.description), from entry \(entry) on")
+        }
+    }
+}
+
 private func parseNodeID(_ text: String) throws -> NodeID {
     guard let node = NodeID(hex: text.lowercased()) else {
         throw P2PDBError(.invalidInput, "--node must be a node ID of 64 hex digits (`p2pdb status --data DIR` prints it)")
@@ -154,7 +189,8 @@ private func parseNodeID(_ text: String) throws -> NodeID {
     return node
 }
 
-/// Signs a grant or revocation on the node, locally or through its API.
+/// Signs a grant, revocation or table rule on the node, locally or through
+/// its API.
 private func administer(_ change: MembershipChange, target: TargetOptions) async throws -> String {
     switch try target.open() {
     case .local(let node):
@@ -167,19 +203,7 @@ private func administer(_ change: MembershipChange, target: TargetOptions) async
             throw error
         }
     case .remote(let remote):
-        let path: String
-        var body: [(String, JSON)] = []
-        switch change {
-        case .grant(let node, let role):
-            path = "/v1/network/grants"
-            body = [("node", .string(node.hex)), ("role", .string(role.description))]
-        case .revoke(let node):
-            path = "/v1/network/revocations"
-            body = [("node", .string(node.hex))]
-        case .credential:
-            throw P2PDBError(.invalidInput, "credentials are not granted; issue one with `p2pdb network admit`")
-        }
-        guard let entry = try await remote.send("POST", path, body: .object(body))["entry"]?.stringValue else {
+        guard let entry = try await remote.send("POST", "/v1/network/changes", body: change.json)["entry"]?.stringValue else {
             throw P2PDBError(.corrupt, "the node answered without an entry")
         }
         return entry

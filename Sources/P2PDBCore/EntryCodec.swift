@@ -127,6 +127,7 @@ public enum EntryCodec {
         case credential = 1
         case grant = 2
         case revoke = 3
+        case restrict = 4
     }
 
     static func encode(_ change: MembershipChange, into writer: inout ByteWriter) {
@@ -141,6 +142,12 @@ public enum EntryCodec {
         case .revoke(let node):
             writer.writeByte(MembershipTag.revoke.rawValue)
             writer.writeBytes32(node.raw)
+        case .restrict(let table, let rule):
+            writer.writeByte(MembershipTag.restrict.rawValue)
+            writer.writeString(table)
+            writer.writeByte(rule.minimumRole.rawValue)
+            writer.writeVarint(rule.nodes.count)
+            for node in rule.nodes { writer.writeBytes32(node.raw) }
         }
     }
 
@@ -154,6 +161,18 @@ public enum EntryCodec {
             guard let role = NetworkRole(rawValue: roleByte) else { throw .malformed("unknown role \(roleByte)") }
             return .grant(node: node, role: role)
         case .revoke: return .revoke(node: NodeID(try reader.readBytes32()))
+        case .restrict:
+            let table = try readIdentifier(&reader)
+            let roleByte = try reader.readByte()
+            guard let role = NetworkRole(rawValue: roleByte), role.mayWrite else { throw .malformed("a table rule's role must be writer or admin") }
+            let count = try reader.readCount(minimumItemSize: 32)
+            var nodes: [NodeID] = []
+            for _ in 0..<count {
+                let node = NodeID(try reader.readBytes32())
+                if let last = nodes.last, !(last < node) { throw .malformed("a table rule's nodes are not sorted and unique") }
+                nodes.append(node)
+            }
+            return .restrict(table: table, rule: TableRule(minimumRole: role, nodes: nodes))
         case nil: throw .malformed("unknown membership change \(tag) (written by a newer version?)")
         }
     }

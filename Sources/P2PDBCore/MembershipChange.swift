@@ -15,12 +15,53 @@ public enum MembershipChange: Hashable, Sendable {
     /// An admin removes `node` from the network: entries that follow this
     /// one in the history and are written by `node` are refused.
     case revoke(node: NodeID)
+    /// An admin restricts who may write to a replicated table, for every
+    /// entry that follows this one in the history.
+    case restrict(table: String, rule: TableRule)
 
-    /// The node a grant or revocation is about; nil for a credential.
+    /// The node a grant or revocation is about; nil otherwise.
     public var subject: NodeID? {
         switch self {
-        case .credential: nil
         case .grant(let node, _), .revoke(let node): node
+        case .credential, .restrict: nil
         }
+    }
+
+    /// Whether only an admin may sign it.
+    public var isAdministrative: Bool {
+        switch self {
+        case .credential: false
+        case .grant, .revoke, .restrict: true
+        }
+    }
+}
+
+/// Who may write to a table: nodes with at least `minimumRole`, and the
+/// nodes listed whatever their role (readers excepted: they never write).
+///
+/// ```swift
+/// // Only admins (head office) and one named node may change prices.
+/// TableRule(minimumRole: .admin, nodes: [backOffice])
+/// ```
+public struct TableRule: Hashable, Sendable {
+    public var minimumRole: NetworkRole
+    public var nodes: [NodeID]
+
+    /// Anyone who may write at all: what a table without a rule allows.
+    public static let writers = TableRule(minimumRole: .writer, nodes: [])
+
+    public init(minimumRole: NetworkRole, nodes: [NodeID]) {
+        self.minimumRole = max(minimumRole, .writer)
+        self.nodes = Array(Set(nodes)).sorted()
+    }
+
+    public func allows(_ node: NodeID, role: NetworkRole) -> Bool {
+        role.mayWrite && (role >= minimumRole || nodes.contains(node))
+    }
+
+    /// "admins", "writers and 2 named nodes".
+    public var description: String {
+        let roles = minimumRole == .admin ? "admins" : "writers"
+        return nodes.isEmpty ? roles : "\(roles) and \(nodes.map(\.short).joined(separator: ", "))"
     }
 }

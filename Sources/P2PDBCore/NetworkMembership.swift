@@ -15,8 +15,9 @@
 ///   entries (or this entry) carry, newest issue first, until it expires
 ///   by the entry's wall time.
 ///
-/// Writing rows, schema or an empty entry needs the writer role; granting
-/// and revoking needs admin.
+/// Writing rows, schema or an empty entry needs the writer role; granting,
+/// revoking and restricting tables needs admin. A table restricted by an
+/// admin's ``TableRule`` in the past takes writes from the nodes it allows.
 ///
 /// ```swift
 /// var members = NetworkMembership(network: network)
@@ -71,7 +72,7 @@ public struct NetworkMembership: Sendable, Equatable {
             switch fact.change {
             case .revoke: return .revoked(by: fact.author)
             case .grant(_, let role): lowest = min(lowest ?? role, role)
-            case .credential: break
+            case .credential, .restrict: break
             }
         }
         return lowest.map { .granted($0) } ?? .unnamed
@@ -112,7 +113,7 @@ public struct NetworkMembership: Sendable, Equatable {
                     return "it carries a credential issued before the one its author's history holds"
                 }
                 credential = carried
-            case .grant, .revoke:
+            case .grant, .revoke, .restrict:
                 administers = true
             }
         }
@@ -135,9 +136,43 @@ public struct NetworkMembership: Sendable, Equatable {
             return "its author \(author.short) is a \(role) of network \(network.short) and may not write"
         }
         guard !administers || role == .admin else {
-            return "it grants or revokes, and its author \(author.short) is a \(role), not an admin"
+            return "it grants, revokes or restricts, and its author \(author.short) is a \(role), not an admin"
+        }
+        for table in Self.tablesWritten(by: payload) {
+            let rule = rule(for: table, in: past)
+            guard rule.allows(author, role: role) else {
+                return "table \(table) is restricted to \(rule.description), and its author \(author.short) is a \(role)"
+            }
         }
         return nil
+    }
+
+    /// Who may write to `table` by the rules in `past` (all the replica
+    /// holds when nil). Of several concurrent latest rules, a writer must
+    /// satisfy them all.
+    public func rule(for table: String, in past: FactVector? = nil) -> TableRule {
+        let key = SQLText.key(table)
+        let known = facts.filter { fact in
+            guard case .restrict(let name, _) = fact.change, SQLText.key(name) == key else { return false }
+            return past?.covers(fact.author, fact.seq) ?? true
+        }
+        var combined: TableRule?
+        for fact in known where !known.contains(where: { fact.precedes($0) }) {
+            guard case .restrict(_, let rule) = fact.change else { continue }
+            combined = combined.map {
+                TableRule(minimumRole: max($0.minimumRole, rule.minimumRole), nodes: $0.nodes.filter(rule.nodes.contains))
+            } ?? rule
+        }
+        return combined ?? .writers
+    }
+
+    /// The tables whose rows or columns a payload changes.
+    private static func tablesWritten(by payload: EntryPayload) -> [String] {
+        var tables = payload.tableChanges.filter { !$0.rows.isEmpty }.map(\.table)
+        for change in payload.schemaChanges {
+            if case .addColumn(let table, _) = change { tables.append(table) }
+        }
+        return tables
     }
 
     /// Takes in what an accepted entry says about members; `past` is the
@@ -146,7 +181,7 @@ public struct NetworkMembership: Sendable, Equatable {
     public mutating func record(_ entry: Entry, past: FactVector) -> FactVector {
         if let credential = entry.payload.credential { credentials[entry.author] = credential }
         var vector = past
-        guard entry.payload.membership.contains(where: { $0.subject != nil }) else { return vector }
+        guard entry.payload.membership.contains(where: \.isAdministrative) else { return vector }
         vector.include(entry.author, entry.seq)
         restoreFacts(of: entry, vector: vector)
         return vector
@@ -155,7 +190,7 @@ public struct NetworkMembership: Sendable, Equatable {
     /// Takes in the grants and revocations of an entry recorded earlier,
     /// with the vector ``record(_:past:)`` gave it.
     public mutating func restoreFacts(of entry: Entry, vector: FactVector) {
-        for (index, change) in entry.payload.membership.enumerated() where change.subject != nil {
+        for (index, change) in entry.payload.membership.enumerated() where change.isAdministrative {
             facts.append(Fact(author: entry.author, seq: entry.seq, index: index, change: change, vector: vector))
         }
     }

@@ -15,8 +15,7 @@ import P2PDB
 /// | `GET /v1/changes` | Server-Sent Events, one per applied entry |
 /// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks |
 /// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing |
-/// | `POST /v1/network/grants` | `{"node", "role"}` signed as a grant by this admin node: `{"entry"}` |
-/// | `POST /v1/network/revocations` | `{"node"}` signed as a revocation by this admin node: `{"entry"}` |
+/// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` |
 /// | `GET /metrics` | Prometheus text |
 /// | `GET /healthz` | 200 while the node is up; no token needed |
 struct APIRoutes: Sendable {
@@ -56,8 +55,7 @@ struct APIRoutes: Sendable {
         router.get("/v1/bundle") { request, _ in try await exportBundle(request) }
         router.post("/v1/bundle") { request, _ in try await importBundle(request) }
         router.get("/metrics") { _, _ in try await prometheus() }
-        router.post("/v1/network/grants") { request, _ in try await administer(request, revoking: false) }
-        router.post("/v1/network/revocations") { request, _ in try await administer(request, revoking: true) }
+        router.post("/v1/network/changes") { request, _ in try await administer(request) }
         return router
     }
 
@@ -94,10 +92,10 @@ struct APIRoutes: Sendable {
         }
     }
 
-    /// A grant or revocation by this node, which must be an admin of its
-    /// private network.
-    private func administer(_ request: Request, revoking: Bool) async throws -> Response {
-        let change = try await body(request) { json throws(P2PDBError) in try RequestDecoding.membershipChange(json, revoking: revoking) }
+    /// A grant, revocation or table rule by this node, which must be an
+    /// admin of its private network.
+    private func administer(_ request: Request) async throws -> Response {
+        let change = try await body(request) { json throws(P2PDBError) in try MembershipChange(json: json) }
         let entry = try await node.store.administer([change])
         return JSONResponse.make(.object([("entry", .string(entry.hex))]))
     }

@@ -55,19 +55,4 @@ package enum RequestDecoding {
         }
         return requests
     }
-
-    /// `{"node": "<64 hex digits>", "role": "reader|writer|admin"}` for a
-    /// grant, `{"node": "..."}` for a revocation.
-    package static func membershipChange(_ json: JSON, revoking: Bool) throws(P2PDBError) -> MembershipChange {
-        let expected = revoking ? "{\"node\": \"<node ID>\"}" : "{\"node\": \"<node ID>\", \"role\": \"reader|writer|admin\"}"
-        guard case .object(let members) = json, members.count == (revoking ? 1 : 2), let hex = json["node"]?.stringValue else {
-            throw P2PDBError(.invalidInput, "the body must be \(expected)")
-        }
-        guard let node = NodeID(hex: hex.lowercased()) else { throw P2PDBError(.invalidInput, "node must be a node ID of 64 hex digits") }
-        if revoking { return .revoke(node: node) }
-        guard let name = json["role"]?.stringValue, let role = NetworkRole(name: name) else {
-            throw P2PDBError(.invalidInput, "role must be reader, writer or admin")
-        }
-        return .grant(node: node, role: role)
-    }
 }

@@ -100,7 +100,7 @@ enum NetworkMembers {
                 arguments: [entry.author.raw.bytes.databaseBlob, credential.bytes.databaseBlob])
         }
         guard !vector.isEmpty else { return }
-        let carriesFacts = entry.payload.membership.contains { $0.subject != nil }
+        let carriesFacts = entry.payload.membership.contains(where: \.isAdministrative)
         try db.execute(
             sql: "INSERT OR REPLACE INTO _p2pdb_fact_vectors(id, vector, carries_facts) VALUES (?, ?, ?)",
             arguments: [entry.id.raw.bytes.databaseBlob, vector.bytes.databaseBlob, carriesFacts])

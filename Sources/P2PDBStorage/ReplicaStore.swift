@@ -98,16 +98,17 @@ public final class ReplicaStore: Sendable {
     }
 
     /// Grants roles to or revokes members of the replica's private network,
-    /// as one signed entry. Only an admin may; the change takes effect for
-    /// every entry that follows this one in the history.
+    /// or restricts who may write to a table, as one signed entry. Only an
+    /// admin may; the change takes effect for every entry that follows this
+    /// one in the history.
     ///
     /// ```swift
     /// try await store.administer([.grant(node: register, role: .writer), .revoke(node: stolenTill)])
     /// ```
     public func administer(_ changes: [MembershipChange]) async throws -> EntryID {
         try ensureOpen()
-        guard !changes.isEmpty, changes.allSatisfy({ $0.subject != nil }) else {
-            throw P2PDBError(.invalidInput, "give at least one grant or revocation (credentials travel by themselves)")
+        guard !changes.isEmpty, changes.allSatisfy(\.isAdministrative) else {
+            throw P2PDBError(.invalidInput, "give at least one grant, revocation or table rule (credentials travel by themselves)")
         }
         guard case .transaction(let result) = try await writer.submit(.membership(changes)), let entry = result.entry else {
             throw P2PDBError(.storage, "the writer answered a membership change with something else")

@@ -294,6 +294,42 @@ struct PrivateNetworkTests {
         #expect(try await writer.store.verify().isValid)
     }
 
+    @Test func aTableRuleKeepsWritersOutOfATableOnEveryReplica() async throws {
+        let headOffice = try member(.admin)
+        let registerKey = NodeKey(), backOfficeKey = NodeKey()
+        let register = try member(.writer, key: registerKey)
+        let backOffice = try member(.writer, key: backOfficeKey)
+        try await headOffice.sql("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
+        try await headOffice.sql("CREATE TABLE sales (id INTEGER PRIMARY KEY, item TEXT)")
+        // Written before the rule: stands.
+        try await headOffice.send(to: register)
+        try await register.sql("INSERT INTO prices VALUES ('apple', 30)")
+        try await register.send(to: headOffice)
+        _ = try await headOffice.store.administer([.restrict(table: "PRICES", rule: TableRule(minimumRole: .admin, nodes: [backOfficeKey.nodeID]))])
+        for replica in [register, backOffice] { try await headOffice.send(to: replica) }
+        await #expect { try await register.sql("UPDATE prices SET cents = 1") } throws: {
+            ($0 as? P2PDBError)?.kind == .forbidden && ($0 as? P2PDBError)?.message.contains("restricted") == true
+        }
+        await #expect { try await register.sql("ALTER TABLE prices ADD COLUMN note TEXT") } throws: { ($0 as? P2PDBError)?.kind == .forbidden }
+        try await register.sql("INSERT INTO sales VALUES (1, 'apple')")
+        try await backOffice.sql("UPDATE prices SET cents = 35")
+        try await headOffice.sql("INSERT INTO prices VALUES ('pear', 40)")
+        // A register's hand-signed price change after the rule is refused by all.
+        let forged = try await handMadeEntry(by: registerKey, seq: 3, carrying: nil, table: "prices", after: headOffice)
+        for replica in [register, backOffice] {
+            try await headOffice.send(to: replica)
+            try await backOffice.send(to: replica)
+            try await register.send(to: replica)
+        }
+        try await register.send(to: headOffice)
+        try await backOffice.send(to: headOffice)
+        #expect(try await headOffice.store.apply([forged]).rejected.first?.1.contains("restricted") == true)
+        #expect(Set([headOffice.stateHash, register.stateHash, backOffice.stateHash]).count == 1)
+        #expect(try await register.rows("SELECT item, cents FROM prices ORDER BY item") == [[.text("apple"), .integer(35)], [.text("pear"), .integer(40)]])
+        #expect(headOffice.store.summary.membership?.rule(for: "Prices").minimumRole == .admin)
+        #expect(try await register.store.verify().isValid)
+    }
+
     @Test func grantsAndRevocationsSurviveARestart() async throws {
         let key = NodeKey()
         let (directory, path) = try scratchPath()
@@ -317,17 +353,21 @@ struct PrivateNetworkTests {
 
     /// An entry signed by `author` that inserts a row into `items`, after
     /// everything `replica` holds, carrying `credential` if given.
-    private func handMadeEntry(by author: NodeKey, seq: UInt64 = 1, carrying credential: Credential?, after replica: TestReplica) async throws -> Entry {
-        try await handMadeEntry(by: author, seq: seq, carrying: credential, after: replica.store)
+    private func handMadeEntry(
+        by author: NodeKey, seq: UInt64 = 1, carrying credential: Credential?, table: String = "items", after replica: TestReplica
+    ) async throws -> Entry {
+        try await handMadeEntry(by: author, seq: seq, carrying: credential, table: table, after: replica.store)
     }
 
-    private func handMadeEntry(by author: NodeKey, seq: UInt64 = 1, carrying credential: Credential?, after store: ReplicaStore) async throws -> Entry {
+    private func handMadeEntry(
+        by author: NodeKey, seq: UInt64 = 1, carrying credential: Credential?, table: String = "items", after store: ReplicaStore
+    ) async throws -> Entry {
         let summary = store.summary
         let row = RowChange(
             kind: .insert, causalLength: 1, primaryKey: [.integer(Int64.random(in: 100...1_000_000))],
             values: [ColumnValue(column: 0, value: .integer(0))])
         let payload = EntryPayload(
-            tableChanges: [TableChanges(table: "items", primaryKeyColumns: ["id"], columns: ["price"], rows: [row])],
+            tableChanges: [TableChanges(table: table, primaryKeyColumns: ["id"], columns: ["price"], rows: [row])],
             membership: credential.map { [.credential($0)] } ?? [])
         return Entry.make(
             author: author, seq: seq, lamport: summary.lamport + 1, parents: summary.heads, wallTime: clock.now(), payload: payload)
