@@ -28,7 +28,7 @@ struct APIError: HTTPResponseError {
     static func status(for kind: P2PDBError.Kind) -> HTTPResponse.Status {
         switch kind {
         case .invalidSQL, .invalidParameters, .invalidInput, .corrupt, .limitExceeded: return .badRequest
-        case .refused: return .forbidden
+        case .refused, .forbidden: return .forbidden
         case .constraint: return .conflict
         case .notFound: return .notFound
         case .unavailable, .locked, .busy: return .serviceUnavailable

@@ -1,0 +1,57 @@
+import Foundation
+import P2PDBCore
+
+/// A file that holds secrets (the node key, API tokens) must be a plain file
+/// of this user that no other user can read or change: others could act as
+/// the node, or hand themselves a token.
+public enum PrivateFile {
+    /// Checks the file at `path`, if there is one, without following a
+    /// symlink: in the data directory a symlink would be a planted one.
+    ///
+    /// - Parameter contents: what the file holds, for the error message.
+    static func checkIfPresent(_ path: String, holding contents: String) throws(P2PDBError) {
+        var status = stat()
+        guard lstat(path, &status) == 0 else { return }
+        try check(status, path, holding: contents)
+    }
+
+    /// Reads the file at `path` as text once it passes the check. The check
+    /// looks at the file opened, not at its name, so the file cannot be
+    /// swapped in between; a symlink the user named is followed.
+    ///
+    /// - Parameter contents: what the file holds, for the error messages.
+    public static func read(_ path: String, holding contents: String) throws(P2PDBError) -> String {
+        // Non-blocking, so that a FIFO is refused by the check instead of
+        // waiting for a writer.
+        let descriptor = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard descriptor >= 0 else {
+            throw P2PDBError(.invalidInput, "cannot read \(path), which should hold \(contents): \(String(cString: strerror(errno)))")
+        }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
+        var status = stat()
+        guard fstat(descriptor, &status) == 0 else {
+            throw P2PDBError(.storage, "cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        try check(status, path, holding: contents)
+        let data: Data?
+        do {
+            data = try handle.readToEnd()
+        } catch {
+            throw P2PDBError(.storage, "cannot read \(path): \(error.localizedDescription)")
+        }
+        guard let text = String(data: data ?? Data(), encoding: .utf8) else {
+            throw P2PDBError(.invalidInput, "\(path) is not UTF-8 text; it should hold \(contents)")
+        }
+        return text
+    }
+
+    private static func check(_ status: stat, _ path: String, holding contents: String) throws(P2PDBError) {
+        guard status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid() else {
+            throw P2PDBError(.refused, "\(path) is not a plain file of this user; it holds \(contents), so replace it with a file of your own")
+        }
+        guard status.st_mode & 0o077 == 0 else {
+            throw P2PDBError(
+                .refused, "\(path) holds \(contents) and other users can read or change it; run `chmod 600 \(path)`")
+        }
+    }
+}
