@@ -224,7 +224,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBServerTests",
-            dependencies: ["P2PDB", "P2PDBServer"],
+            dependencies: ["P2PDB", "P2PDBServer", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strictSwift
         ),
         // Starts child processes for the tests without Foundation's Process.

@@ -79,15 +79,7 @@ public struct DataDirectory: Sendable {
         if status.st_mode & 0o077 != 0, chmod(path, 0o700) != 0 {
             throw P2PDBError(.storage, "cannot restrict \(path) to its owner: \(String(cString: strerror(errno)))")
         }
-        if lstat(keyURL.path, &status) == 0 {
-            guard status.st_mode & S_IFMT == S_IFREG, status.st_uid == geteuid() else {
-                throw P2PDBError(.refused, "\(keyURL.path) is not a plain file of this user; replace it with the node's key file")
-            }
-            guard status.st_mode & 0o077 == 0 else {
-                throw P2PDBError(
-                    .refused, "\(keyURL.path) can be read by other users, who could write as this node; run `chmod 600 \(keyURL.path)`")
-            }
-        }
+        try PrivateFile.checkIfPresent(keyURL.path, holding: "the node's key")
         for file in [tokenURL, replicaURL, lockURL, serveInfoURL, freshIdentityURL, networkURL, credentialURL] + ["-wal", "-shm"].map({ URL(fileURLWithPath: replicaURL.path + $0) }) {
             if lstat(file.path, &status) == 0, status.st_mode & S_IFMT == S_IFREG, status.st_mode & 0o077 != 0 {
                 chmod(file.path, 0o600)

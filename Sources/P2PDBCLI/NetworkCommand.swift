@@ -255,12 +255,13 @@ struct NetworkKeyFile {
     }
 
     static func read(_ path: String) throws -> NetworkKeyFile {
-        var status = stat()
-        guard lstat(path, &status) == 0 else { throw P2PDBError(.invalidInput, "cannot read the network key \(path)") }
-        guard status.st_mode & 0o077 == 0 else {
-            throw P2PDBError(.refused, "\(path) can be read by other users, who could admit any node; run `chmod 600 \(path)`")
+        let text = try PrivateFile.read(path, holding: "the network key, with which anyone could admit nodes")
+        let json: JSON
+        do {
+            json = try JSON.parse(text)
+        } catch {
+            throw P2PDBError(.invalidInput, "\(path) is not a P2PDB network key (make one with `p2pdb network create`)")
         }
-        let json = try PrivateFile.readJSON(path, what: "network key")
         guard json["format"]?.stringValue == format, let name = json["name"]?.stringValue, let seedHex = json["seed"]?.stringValue,
             let seed = Hex.decode(seedHex), let key = try? NodeKey(seed: seed),
             json["network"]?.stringValue == NetworkID(key: key).hex

@@ -14,8 +14,10 @@ struct ServeCommand: AsyncParsableCommand {
         abstract: "Run the node: the HTTP/JSON API, the live change feed, metrics and peer replication.",
         discussion: """
             Initialises the data directory on first run. Every endpoint except GET /healthz needs \
-            Authorization: Bearer <token>; the token is --api-token, --api-token-file, P2PDB_API_TOKEN or the one stored in the data \
-            directory (print it with `p2pdb token --data DIR`). SIGINT and SIGTERM stop the node \
+            Authorization: Bearer <token>; the node's own token is --api-token, --api-token-file, P2PDB_API_TOKEN or the one stored in the data \
+            directory (print it with `p2pdb token --data DIR`), and has the admin role. --api-tokens adds tokens with \
+            other roles: read-only (GET requests, and SQL whose every statement reads), read-write (writes and bundle \
+            imports too), admin (everything). SIGINT and SIGTERM stop the node \
             gracefully: requests in flight finish, new ones get 503, nothing acknowledged is lost.
 
             With --listen the node accepts peers (gRPC over mutually authenticated TLS); --join dials \
@@ -34,6 +36,11 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: ArgumentHelp("A file holding the API token (its first line).", valueName: "path"))
     var apiTokenFile: String?
+
+    @Option(help: ArgumentHelp(
+        "A file of more API tokens, one `ROLE TOKEN` a line (roles: read-only, read-write, admin; # starts a comment line; tokens of 16 characters or more), mode 0600. Default: $P2PDB_API_TOKENS_FILE.",
+        valueName: "path"))
+    var apiTokens: String?
 
     @Option(help: ArgumentHelp("HTTP connections open at once; more are answered 503.", valueName: "n"))
     var maxConnections = 512
@@ -108,6 +115,7 @@ struct ServeCommand: AsyncParsableCommand {
             let (host, port) = try ServerConfiguration.parseAddress(http)
             guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
             let givenToken = try tokenGiven()
+            let tokenFile = try tokenFileGiven()
             guard maxConnections > 0, maxChangeSubscribers > 0, (1...64).contains(readConnections) else {
                 throw P2PDBError(
                     .invalidInput, "--max-connections and --max-change-subscribers must be positive, --read-connections from 1 to 64")
@@ -143,10 +151,12 @@ struct ServeCommand: AsyncParsableCommand {
             let node = try Node.open(directory, options: options)
             if let membership { try directory.join(membership.network, credential: membership.credential, node: nodeID, now: SystemClock().now()) }
             try requireConsistentNetwork(node)
+            let apiToken = try givenToken ?? directory.apiToken()
             let configuration = ServerConfiguration(
-                host: host, port: port, apiToken: try givenToken ?? directory.apiToken(), maximumBodySize: maxBody,
-                maximumBundleSize: maxBundle, idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
+                host: host, port: port, apiToken: apiToken, additionalTokens: try tokenFile?.tokens(besides: apiToken) ?? [],
+                maximumBodySize: maxBody, maximumBundleSize: maxBundle, idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 maximumConnections: maxConnections, maximumChangeSubscribers: maxChangeSubscribers)
+            if let tokenFile { logger.info("\(configuration.additionalTokens.count) more API tokens from \(tokenFile.path)") }
             let mode = try modeDescription(directory)
             logger.info("node \(node.nodeID.hex) serving \(directory.path) in \(mode)")
             let metrics = NodeMetrics()
@@ -205,8 +215,8 @@ extension ServeCommand {
             token = (value, "P2PDB_API_TOKEN")
         }
         guard let token else { return nil }
-        guard token.value.count >= 16, token.value.allSatisfy({ $0.isASCII && !$0.isWhitespace && !$0.isNewline }) else {
-            throw P2PDBError(.invalidInput, "the API token from \(token.source) must be at least 16 characters, without spaces")
+        guard APIToken.isWellFormed(token.value) else {
+            throw P2PDBError(.invalidInput, "the API token from \(token.source) must be \(APIToken.rule)")
         }
         return token.value
     }
@@ -252,6 +262,14 @@ extension ServeCommand {
     private func modeDescription(_ directory: DataDirectory) throws -> String {
         guard let network = try directory.networkDescriptor() else { return "open mode (any peer may join; see `p2pdb network`)" }
         return "private network \(network.label)"
+    }
+
+    /// The file of more tokens from --api-tokens or P2PDB_API_TOKENS_FILE,
+    /// read and checked before the node opens.
+    private func tokenFileGiven() throws -> APITokenFile? {
+        let environment = ProcessInfo.processInfo.environment["P2PDB_API_TOKENS_FILE"]
+        guard let path = apiTokens ?? environment.flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
+        return try APITokenFile(path: path)
     }
 
     private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) throws -> SyncEngine {

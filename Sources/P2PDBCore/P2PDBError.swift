@@ -18,6 +18,8 @@ public struct P2PDBError: Error, Sendable, Equatable, CustomStringConvertible {
         /// A statement P2PDB refuses because it would corrupt the replica
         /// or escape replication.
         case refused
+        /// The credentials in use do not allow this.
+        case forbidden
         /// A constraint (primary key, NOT NULL, ...) rejected a write.
         case constraint
         /// A statement ran too long or returned too much, and was stopped.
@@ -36,8 +38,6 @@ public struct P2PDBError: Error, Sendable, Equatable, CustomStringConvertible {
         /// Every connection is busy and the line waiting for one is full:
         /// retry shortly (the HTTP API answers 503 with `Retry-After`).
         case busy
-        /// The credentials in use do not allow this.
-        case forbidden
         /// The disk or SQLite failed.
         case storage
     }

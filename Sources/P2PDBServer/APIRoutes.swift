@@ -5,19 +5,19 @@ import P2PDB
 
 /// The HTTP/JSON API of a node: its routes and their middleware.
 ///
-/// | route | answer |
-/// |---|---|
-/// | `POST /v1/sql` | `{"columns", "rows"}` for a query, `{"changes", "entry"}` for a write |
-/// | `POST /v1/tx` | `{"results": [...], "entry"}`, all statements or none |
-/// | `GET /v1/status` | node ID, log, state hash, version vector, peers |
-/// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit |
-/// | `GET /v1/entries/ID` | one entry |
-/// | `GET /v1/changes` | Server-Sent Events, one per applied entry |
-/// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks |
-/// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing |
-/// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` |
-/// | `GET /metrics` | Prometheus text |
-/// | `GET /healthz` | 200 while the node is up; no token needed |
+/// | route | answer | least role |
+/// |---|---|---|
+/// | `POST /v1/sql` | `{"columns", "rows"}` for a query, `{"changes", "entry"}` for a write | read-only for reads, read-write for writes |
+/// | `POST /v1/tx` | `{"results": [...], "entry"}`, all statements or none | read-only for reads, read-write for writes |
+/// | `GET /v1/status` | node ID, log, state hash, version vector, peers | read-only |
+/// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit | read-only |
+/// | `GET /v1/entries/ID` | one entry | read-only |
+/// | `GET /v1/changes` | Server-Sent Events, one per applied entry | read-only |
+/// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks | read-only |
+/// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing | read-write |
+/// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` | admin |
+/// | `GET /metrics` | Prometheus text | read-only |
+/// | `GET /healthz` | 200 while the node is up | no token |
 struct APIRoutes: Sendable {
     let node: Node
     let configuration: ServerConfiguration
@@ -37,25 +37,31 @@ struct APIRoutes: Sendable {
         bundleUploads = ConcurrencyLimit(maximum: configuration.maximumBundleUploads)
     }
 
-    func router() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func router() -> Router<APIRequestContext> {
+        let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
         router.add(middleware: ErrorMiddleware(maximumBodySize: configuration.maximumBodySize, metrics: metrics))
         router.add(middleware: ShutdownMiddleware(gate: gate))
-        router.add(middleware: BearerTokenMiddleware(token: configuration.apiToken))
+        router.add(middleware: BearerTokenMiddleware(tokens: configuration.tokens))
 
         router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
-        router.post("/v1/sql") { request, _ in try await sql(request) }
-        router.post("/v1/tx") { request, _ in try await transaction(request) }
+        router.post("/v1/sql") { request, context in try await sql(request, role: try context.tokenRole()) }
+        router.post("/v1/tx") { request, context in try await transaction(request, role: try context.tokenRole()) }
         router.get("/v1/status") { _, _ in JSONResponse.make(try await status()) }
         router.get("/v1/check") { _, _ in JSONResponse.make(JSONRendering.constraintProblems(try await node.store.constraintProblems())) }
         router.get("/v1/entries") { request, _ in try await entries(request) }
         router.get("/v1/entries/:id") { _, context in try await entry(context.parameters.require("id")) }
         router.get("/v1/changes") { request, _ in try await changes(request) }
         router.get("/v1/bundle") { request, _ in try await exportBundle(request) }
-        router.post("/v1/bundle") { request, _ in try await importBundle(request) }
+        router.post("/v1/bundle") { request, context in
+            try context.tokenRole().require(.readWrite, for: "importing a bundle writes")
+            return try await importBundle(request)
+        }
         router.get("/metrics") { _, _ in try await prometheus() }
-        router.post("/v1/network/changes") { request, _ in try await administer(request) }
+        router.post("/v1/network/changes") { request, context in
+            try context.tokenRole().require(.admin, for: "granting, revoking and restricting change the network's members")
+            return try await administer(request)
+        }
         return router
     }
 
@@ -75,15 +81,15 @@ struct APIRoutes: Sendable {
         cost <= Self.inlineWorkBytes ? JSONResponse.make(render()) : await ComputeQueue.requests.run { JSONResponse.make(render()) }
     }
 
-    private func sql(_ request: Request) async throws -> Response {
+    private func sql(_ request: Request, role: APIRole) async throws -> Response {
         let statement = try await body(request) { json throws(P2PDBError) in try RequestDecoding.statement(json) }
-        let result = try await node.transaction([statement])
+        let result = try await run([statement], as: role)
         return await respond(cost: result.resultCost) { JSONRendering.transaction(result) }
     }
 
-    private func transaction(_ request: Request) async throws -> Response {
+    private func transaction(_ request: Request, role: APIRole) async throws -> Response {
         let statements = try await body(request, RequestDecoding.transaction)
-        let result = try await node.transaction(statements)
+        let result = try await run(statements, as: role)
         return await respond(cost: result.resultCost) {
             .object([
                 ("results", .array(result.results.map(JSONRendering.statement))),
@@ -98,6 +104,18 @@ struct APIRoutes: Sendable {
         let change = try await body(request) { json throws(P2PDBError) in try MembershipChange(json: json) }
         let entry = try await node.store.administer([change])
         return JSONResponse.make(.object([("entry", .string(entry.hex))]))
+    }
+
+    /// One transaction. A read-only token's runs on a reader connection,
+    /// which refuses a statement that writes before running it: such a
+    /// request changes nothing and makes no entry.
+    private func run(_ statements: [SQLRequest], as role: APIRole) async throws -> TransactionResult {
+        if role >= .readWrite { return try await node.transaction(statements) }
+        do {
+            return TransactionResult(results: try await node.store.query(statements), entry: nil)
+        } catch let error as P2PDBError where error == P2PDBError.statementWrites {
+            throw role.refusal("this statement writes", needs: .readWrite)
+        }
     }
 
     private func status() async throws -> JSON {

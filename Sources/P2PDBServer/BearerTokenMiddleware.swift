@@ -2,27 +2,43 @@ import Hummingbird
 import P2PDB
 
 /// Requires `Authorization: Bearer <token>` on every request except the
-/// health check, comparing in constant time so that response timing does
-/// not reveal how much of a guess was right.
-struct BearerTokenMiddleware<Context: RequestContext>: RouterMiddleware {
-    /// The whole expected header value, `Bearer <token>`.
-    let expected: [UInt8]
+/// health check, and puts the token's role in the request context. The
+/// header is compared with every token, each in constant time, so that
+/// response timing does not reveal which token, or how much of one, a guess
+/// got right.
+struct BearerTokenMiddleware: RouterMiddleware {
+    typealias Context = APIRequestContext
+
+    /// Each whole expected header value, `Bearer <token>`, with its role.
+    let expected: [(header: [UInt8], role: APIRole)]
     let openPaths: Set<String>
 
-    init(token: String, openPaths: Set<String> = ["/healthz"]) {
-        expected = Array("Bearer \(token)".utf8)
+    init(tokens: [APIToken], openPaths: Set<String> = ["/healthz"]) {
+        expected = tokens.map { (header: Array("Bearer \($0.token)".utf8), role: $0.role) }
         self.openPaths = openPaths
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if openPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization], Self.constantTimeEqual(header.utf8, expected) else {
+        guard let header = request.headers[.authorization], let role = role(of: Array(header.utf8)) else {
             throw APIError.unauthorized
         }
+        var context = context
+        context.role = role
         return try await next(request, context)
     }
 
-    static func constantTimeEqual(_ a: String.UTF8View, _ b: [UInt8]) -> Bool {
+    /// The role of the token `header` carries; nil for none. A token listed
+    /// twice gets the lesser of its roles.
+    func role(of header: [UInt8]) -> APIRole? {
+        var found: APIRole?
+        for token in expected where Self.constantTimeEqual(header, token.header) {
+            found = min(found ?? token.role, token.role)
+        }
+        return found
+    }
+
+    static func constantTimeEqual(_ a: [UInt8], _ b: [UInt8]) -> Bool {
         guard a.count == b.count else { return false }
         var difference: UInt8 = 0
         for (x, y) in zip(a, b) { difference |= x ^ y }

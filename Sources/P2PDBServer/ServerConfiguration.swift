@@ -5,14 +5,18 @@ import P2PDB
 /// ```swift
 /// var configuration = ServerConfiguration(apiToken: try directory.apiToken())
 /// configuration.port = 0          // any free port; see NodeServer.onListening
+/// configuration.additionalTokens = [APIToken(reportingToken, role: .readOnly)]
 /// ```
 public struct ServerConfiguration: Sendable {
     /// The address the HTTP API binds to. Loopback by default: exposing the
     /// API beyond the machine is an explicit choice.
     public var host: String
     public var port: Int
-    /// The bearer token every endpoint but `/healthz` requires.
+    /// The node's own bearer token, with the admin role. Every endpoint but
+    /// `/healthz` requires a token.
     public var apiToken: String
+    /// More tokens, each with its role (`serve --api-tokens FILE`).
+    public var additionalTokens: [APIToken]
     /// Request bodies above this size are refused with 413.
     public var maximumBodySize: Int
     /// Bundles (`POST /v1/bundle`) above this size are refused with 413.
@@ -39,7 +43,7 @@ public struct ServerConfiguration: Sendable {
     public static let defaultMaximumBundleSize = 256 << 20
 
     public init(
-        host: String = "127.0.0.1", port: Int = ServerConfiguration.defaultPort, apiToken: String,
+        host: String = "127.0.0.1", port: Int = ServerConfiguration.defaultPort, apiToken: String, additionalTokens: [APIToken] = [],
         maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, maximumEntriesPerPage: Int = 1000,
         changeFeedHeartbeat: Duration = .seconds(15), maximumBundleSize: Int = ServerConfiguration.defaultMaximumBundleSize,
         idleTimeout: Duration = .seconds(30), maximumConnections: Int = 512, maximumChangeSubscribers: Int = 128,
@@ -53,10 +57,14 @@ public struct ServerConfiguration: Sendable {
         self.host = host
         self.port = port
         self.apiToken = apiToken
+        self.additionalTokens = additionalTokens
         self.maximumBodySize = maximumBodySize
         self.maximumEntriesPerPage = maximumEntriesPerPage
         self.changeFeedHeartbeat = changeFeedHeartbeat
     }
+
+    /// Every token the API accepts, with its role.
+    var tokens: [APIToken] { [APIToken(apiToken, role: .admin)] + additionalTokens }
 
     /// Parses `HOST:PORT` (an IPv6 host in brackets: `[::1]:7070`).
     public static func parseAddress(_ text: String) throws(P2PDBError) -> (host: String, port: Int) {

@@ -118,10 +118,15 @@ public final class ReplicaStore: Sendable {
 
     /// Runs read-only SQL; refuses anything that would write.
     public func query(_ request: SQLRequest) async throws -> [StatementResult] {
+        try await query([request])
+    }
+
+    /// Runs several requests of read-only SQL on one snapshot. If any
+    /// statement would write, throws ``P2PDBError/statementWrites`` before
+    /// running it, on a connection that cannot write: nothing changes.
+    public func query(_ requests: [SQLRequest]) async throws -> [StatementResult] {
         try ensureOpen()
-        guard let results = try await readOnly([request]) else {
-            throw P2PDBError(.refused, "this statement writes; run it as a write")
-        }
+        guard let results = try await readOnly(requests) else { throw P2PDBError.statementWrites }
         return results
     }
 
@@ -132,7 +137,7 @@ public final class ReplicaStore: Sendable {
         do {
             let limits = options.limits
             guard let results = try readers.readBlocking({ db, deadline in try deadline.run { try Self.readOnlySnapshot([request], db, limits) } }) else {
-                throw P2PDBError(.refused, "this statement writes; run it as a write")
+                throw P2PDBError.statementWrites
             }
             return results
         } catch {
@@ -177,7 +182,7 @@ public final class ReplicaStore: Sendable {
         /// Runs read-only SQL; refuses anything that would write.
         public func query(_ request: SQLRequest) throws -> [StatementResult] {
             guard let results = try deadline.run({ try ReplicaStore.readOnly([request], db, limits) }) else {
-                throw P2PDBError(.refused, "this statement writes; run it as a write")
+                throw P2PDBError.statementWrites
             }
             return results
         }
@@ -406,4 +411,11 @@ public final class ReplicaStore: Sendable {
         try readers.close()
         try pool.close()
     }
+}
+
+extension P2PDBError {
+    /// What the read-only paths (`ReplicaStore.query`, `querySync`,
+    /// `reading`) throw for a statement that would write, so that a caller
+    /// can tell it from the other refusals.
+    public static let statementWrites = P2PDBError(.refused, "this statement writes; run it as a write")
 }

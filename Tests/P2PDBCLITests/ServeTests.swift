@@ -67,6 +67,19 @@ func httpRequest(_ method: String, _ url: String, token: String, body: String? =
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, try? JSON.parse(Array(data)))
 }
 
+/// Runs `p2pdb serve` that is meant to stop by itself, killing it if it
+/// still runs after a minute: its exit status and standard error.
+func serveUntilItStops(_ temp: TemporaryDirectory, _ arguments: [String]) throws -> (status: Int32, stderr: String) {
+    let log = temp.path("serve-\(UUID().uuidString).stderr")
+    try Data().write(to: URL(fileURLWithPath: log))
+    let serve = try ChildProcess(p2pdbBinary.path, ["serve"] + arguments, stderr: .file(log))
+    let deadline = Date().addingTimeInterval(60)
+    while serve.isRunning && Date() < deadline { usleep(50_000) }
+    if serve.isRunning { serve.signal(SIGKILL) }
+    serve.waitUntilExit()
+    return (serve.terminationStatus, (try? String(contentsOfFile: log, encoding: .utf8)) ?? "")
+}
+
 @Suite("p2pdb serve", .serialized)
 struct ServeTests {
     /// A token on the command line shows in `ps`; a file or the environment
@@ -147,17 +160,48 @@ struct ServeTests {
         }
         try #require(bound)
         let port = UInt16(bigEndian: address.sin_port)
-        try Data().write(to: URL(fileURLWithPath: temp.path("stderr")))
-        let serve = try ChildProcess(
-            p2pdbBinary.path, ["serve", "--data", dir, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)"],
-            stderr: .file(temp.path("stderr")))
-        let deadline = Date().addingTimeInterval(60)
-        while serve.isRunning && Date() < deadline { usleep(50_000) }
-        if serve.isRunning { serve.signal(SIGKILL) }
-        serve.waitUntilExit()
-        #expect(serve.terminationStatus != 0)
-        let errors = (try? String(contentsOfFile: temp.path("stderr"), encoding: .utf8)) ?? ""
+        let (status, errors) = try serveUntilItStops(temp, ["--data", dir, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)"])
+        #expect(status != 0)
         #expect(errors.contains("cannot listen for peers on 127.0.0.1:\(port)"), "\(errors)")
+    }
+
+    /// `--api-tokens FILE` (or P2PDB_API_TOKENS_FILE) adds tokens with roles;
+    /// a bad file stops `serve` before it starts, naming the file and line.
+    @Test func tokensWithRolesComeFromAFile() async throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        let file = temp.path("tokens")
+        let reader = "reporting-dashboard-0123456789"
+        for (text, mode, expected) in [
+            ("# reporting\nread-only \(reader)\nreader \(reader)-2\n", 0o600, "\(file), line 3: the line must start with a role"),
+            ("read-only short\n", 0o600, "\(file), line 1: the token must be at least 16 characters"),
+            ("read-only \(reader)\nadmin \(reader)\n", 0o600, "\(file), line 2: the same token as line 1"),
+            ("read-only \(reader)\n", 0o644, "chmod 600 \(file)"),
+        ] as [(String, mode_t, String)] {
+            try text.write(toFile: file, atomically: false, encoding: .utf8)
+            chmod(file, mode)
+            let (status, errors) = try serveUntilItStops(temp, ["--data", dir, "--http", "127.0.0.1:0", "--api-tokens", file])
+            #expect(status == 1, "\(text)")
+            #expect(errors.contains(expected), "\(errors)")
+            #expect(!errors.contains(reader), "\(errors)")
+        }
+
+        try "# reporting\nread-only \(reader)\n".write(toFile: file, atomically: false, encoding: .utf8)
+        chmod(file, 0o600)
+        let server = try ServeProcess(data: dir, environment: ["P2PDB_API_TOKENS_FILE": file])
+        defer { server.stop(SIGKILL) }
+        let admin = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        #expect(try p2pdb("sql", "--url", server.url, "--token", admin, "CREATE TABLE t (id INTEGER PRIMARY KEY)").status == 0)
+        #expect(try await httpRequest("GET", server.url + "/v1/status", token: reader).0 == 200)
+        let (selected, rows) = try await httpRequest("POST", server.url + "/v1/sql", token: reader, body: #"{"sql": "SELECT count(*) FROM t"}"#)
+        #expect(selected == 200)
+        #expect(rows?["rows"] == .array([.array([.number("0")])]))
+        let (refused, error) = try await httpRequest("POST", server.url + "/v1/sql", token: reader, body: #"{"sql": "INSERT INTO t VALUES (1)"}"#)
+        #expect(refused == 403)
+        #expect(error?["error"]?["code"]?.stringValue == "forbidden")
+        let cli = try p2pdb("sql", "--url", server.url, "--token", reader, "INSERT INTO t VALUES (1)")
+        #expect(cli.status == 1 && cli.stderr.contains("this token is read-only"), "\(cli.stderr)")
+        #expect(try await httpRequest("GET", server.url + "/v1/status", token: reader).1?["entries"] == .number("1"))
     }
 
     @Test func dataGoesThroughANodeServingWithItsOwnToken() async throws {

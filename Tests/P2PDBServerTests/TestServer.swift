@@ -63,8 +63,11 @@ final class TestServer: Sendable {
         var headers: [String: String]
     }
 
+    /// - Parameter token: nil for no `Authorization` header; by default the
+    ///   node's own token.
     func request(
-        _ method: String, _ path: String, body: String? = nil, token: String?? = .none, headers: [String: String] = [:]
+        _ method: String, _ path: String, body: String? = nil, data: Data? = nil, token: String?? = .none,
+        headers: [String: String] = [:]
     ) async throws -> Reply {
         var request = URLRequest(url: URL(string: baseURL.absoluteString + path)!)
         request.httpMethod = method
@@ -74,6 +77,9 @@ final class TestServer: Sendable {
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        } else if let data {
+            request.httpBody = data
+            request.setValue("application/octet-stream", forHTTPHeaderField: "Content-Type")
         }
         let (data, response) = try await URLSession.shared.data(for: request)
         let http = response as! HTTPURLResponse
@@ -86,8 +92,14 @@ final class TestServer: Sendable {
     }
 
     /// POST /v1/sql with the given SQL and parameters (as JSON text).
-    func sql(_ sql: String, params: String = "[]") async throws -> Reply {
-        try await request("POST", "/v1/sql", body: #"{"sql": \#(JSON.string(sql).text), "params": \#(params)}"#)
+    func sql(_ sql: String, params: String = "[]", token: String?? = .none) async throws -> Reply {
+        try await request("POST", "/v1/sql", body: #"{"sql": \#(JSON.string(sql).text), "params": \#(params)}"#, token: token)
+    }
+
+    /// POST /v1/tx with statements that take no parameters.
+    func transaction(_ statements: [String], token: String?? = .none) async throws -> Reply {
+        let body = JSON.object([("statements", .array(statements.map { .object([("sql", .string($0))]) }))])
+        return try await request("POST", "/v1/tx", body: body.text, token: token)
     }
 }
 
