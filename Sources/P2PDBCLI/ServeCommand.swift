@@ -223,7 +223,7 @@ extension ServeCommand {
 
     /// The network and credential given on the command line, checked
     /// against this node before anything is written; nil if none is given.
-    private func networkGiven(_ directory: DataDirectory, node: NodeID) throws -> (network: NetworkDescriptor, credential: Credential)? {
+    private func networkGiven(_ directory: DataDirectory, node: NodeID) throws -> (network: NetworkDescriptor, credential: Credential?)? {
         guard network != nil || credential != nil else { return nil }
         let descriptor: NetworkDescriptor
         if let network {
@@ -233,17 +233,11 @@ extension ServeCommand {
         } else {
             throw P2PDBError(.invalidInput, "--credential needs --network: the descriptor of the network the credential is for")
         }
-        let given: Credential
-        if let credential {
-            given = try Credential(json: PrivateFile.readJSON(credential, what: "credential"))
-        } else if let kept = try directory.credential(), kept.network == descriptor.id {
-            given = kept
-        } else {
-            throw P2PDBError(
-                .invalidInput,
-                "--network needs --credential: this node's credential, issued with `p2pdb network admit --node \(node.hex)` where the network key is")
-        }
-        if let problem = given.problem(network: descriptor.id, node: node, now: SystemClock().now()) {
+        // Without a credential the node is admitted only by an admin's grant
+        // in the log, which it learns from a node that holds it.
+        var given = try directory.credential().flatMap { $0.network == descriptor.id ? $0 : nil }
+        if let credential { given = try Credential(json: PrivateFile.readJSON(credential, what: "credential")) }
+        if let problem = given?.problem(network: descriptor.id, node: node, now: SystemClock().now()) {
             throw P2PDBError(.invalidInput, "this node (\(node.short)) cannot join network \(descriptor.label): \(problem)")
         }
         return (descriptor, given)
