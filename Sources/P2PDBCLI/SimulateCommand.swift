@@ -61,6 +61,9 @@ struct SimulateCommand: AsyncParsableCommand {
     @Option(help: "Virtual milliseconds allowed to converge after healing (default 120000).")
     var settleLimit: UInt64?
 
+    @Option(help: "Grants and revocations by admins; above 0 the nodes form a private network (default 0).")
+    var administrations: Int?
+
     @Flag(help: "Print every seed's report, not only failures.")
     var verbose = false
 
@@ -77,12 +80,13 @@ struct SimulateCommand: AsyncParsableCommand {
         if let interruptRate { configuration.interruptRate = interruptRate }
         if let maximumDelay { configuration.maximumDelay = maximumDelay }
         if let settleLimit { configuration.settleLimit = settleLimit }
+        if let administrations { configuration.administrations = administrations }
         return configuration
     }
 
     func run() async throws {
         try await reportingErrors {
-            guard (nodes ?? 2) >= 2, seeds > 0, (transactions ?? 0) >= 0, (faults ?? 0) >= 0, duration.map({ $0 > 0 }) ?? true,
+            guard (nodes ?? 2) >= 2, seeds > 0, (transactions ?? 0) >= 0, (faults ?? 0) >= 0, (administrations ?? 0) >= 0, duration.map({ $0 > 0 }) ?? true,
                 maximumDelay.map({ $0 > 0 }) ?? true
             else {
                 throw P2PDBError(

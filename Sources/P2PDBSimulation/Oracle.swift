@@ -197,6 +197,8 @@ struct Oracle {
         }
         return log.map { entry -> Int? in
             if setup.contains(entry.id) { return nil }
+            // An admin's grant or revocation: no client write.
+            if entry.payload.tableChanges.isEmpty && entry.payload.schemaChanges.isEmpty && !entry.payload.membership.isEmpty { return nil }
             if let write = acknowledged[entry.id] { return write }
             let carried = entry.payload.tableChanges.flatMap(\.rows).flatMap(\.values).compactMap { item -> Int? in
                 if case .text(let text) = item.value { return tokens[text] }

@@ -25,13 +25,18 @@ public struct SimulationConfiguration: Sendable {
     public var maximumDelay: UInt64
     /// Virtual milliseconds allowed to converge once the network heals.
     public var settleLimit: UInt64
+    /// Grants and revocations, spread over `duration`. Above 0 the nodes
+    /// form a private network: nodes 0 and 1 are admins, the others writers
+    /// that the admins revoke, re-admit and make readers at random; at the
+    /// end every node is granted writer again, so that all must converge.
+    public var administrations: Int
     /// Made by ``quick(seed:)``: the base that ``command`` starts from.
     public private(set) var quick = false
 
     public init(
         seed: UInt64, nodes: Int = 5, transactions: Int = 120, duration: UInt64 = 20_000, faults: Int = 6,
         dropRate: Double = 0.03, duplicateRate: Double = 0.03, corruptRate: Double = 0.02, interruptRate: Double = 0.03,
-        maximumDelay: UInt64 = 200, settleLimit: UInt64 = 120_000
+        maximumDelay: UInt64 = 200, settleLimit: UInt64 = 120_000, administrations: Int = 0
     ) {
         self.seed = seed
         self.nodes = nodes
@@ -44,6 +49,7 @@ public struct SimulationConfiguration: Sendable {
         self.interruptRate = interruptRate
         self.maximumDelay = maximumDelay
         self.settleLimit = settleLimit
+        self.administrations = administrations
     }
 
     /// A smaller run, for the test suite's many seeds.
@@ -71,6 +77,7 @@ public struct SimulationConfiguration: Sendable {
         option("interrupt-rate", interruptRate, base.interruptRate)
         option("maximum-delay", maximumDelay, base.maximumDelay)
         option("settle-limit", settleLimit, base.settleLimit)
+        option("administrations", administrations, base.administrations)
         return words.joined(separator: " ")
     }
 }
@@ -90,6 +97,8 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
     public var corrupted = 0
     public var partitions = 0
     public var crashes = 0
+    /// Grants and revocations signed by admins (private network runs).
+    public var administrations = 0
     /// Virtual milliseconds from the end of faults to convergence.
     public var settleTime: UInt64 = 0
     public var checkedRows = 0
@@ -115,7 +124,7 @@ public struct SimulationReport: Sendable, CustomStringConvertible {
         let outcome = passed ? "ok" : "FAILED: " + violations.joined(separator: "; ") + "; reproduce with: \(command)"
         return "seed \(seed): \(transactions) transactions (\(acknowledged) acknowledged, \(unacknowledged) cut by a crash), \(messagesSent) messages "
             + "(\(dropped) dropped, \(duplicated) duplicated, \(corrupted) corrupted), \(partitions) partitions, "
-            + "\(crashes) crashes, converged \(settleTime) ms after healing; \(checkedWrites) writes checked (\(cutButWritten) cut but "
+            + "\(crashes) crashes, \(administrations == 0 ? "" : "\(administrations) grants or revocations, ")converged \(settleTime) ms after healing; \(checkedWrites) writes checked (\(cutButWritten) cut but "
             + "committed, \(reinserts) re-inserts, \(beatenByDeletes) beaten by a concurrent delete); \(outcome)"
     }
 }
@@ -144,6 +153,7 @@ public final class Simulation {
         case heal
         case crash(Int)
         case restart(Int)
+        case administer
     }
 
     struct SimulatedNode {
@@ -182,6 +192,10 @@ public final class Simulation {
     var report: SimulationReport
     var faultsOn = true
     let logger: Logger
+    /// The private network, when ``SimulationConfiguration/administrations``
+    /// is above 0: its descriptor and each node's credential.
+    var network: NetworkDescriptor?
+    var credentials: [Credential] = []
 
     static let tickInterval: UInt64 = 100
 
@@ -224,6 +238,14 @@ public final class Simulation {
                     index: index, address: "node-\(index)", key: key, directory: directory,
                     random: SeededRandomSource(seed: random.next())))
         }
+        if configuration.administrations > 0 {
+            let networkKey = try NodeKey(seed: (0..<32).map { _ in UInt8(truncatingIfNeeded: random.next()) })
+            network = NetworkDescriptor(id: NetworkID(key: networkKey), name: "simulation")
+            credentials = nodes.map { node in
+                Credential.issue(by: networkKey, for: node.key.nodeID, role: node.index < 2 ? .admin : .writer, issuedAt: 0, expiresAt: nil)
+            }
+            for _ in 0..<configuration.administrations { queue.schedule(.administer, at: random.next() % configuration.duration) }
+        }
         for index in nodes.indices { try start(index) }
         // The shared tables exist everywhere before the run: node 0 makes
         // them and the others take its entries.
@@ -249,12 +271,15 @@ public final class Simulation {
     }
 
     func start(_ index: Int) throws {
-        let options = StoreOptions(durability: .off, clock: clock)
+        var options = StoreOptions(durability: .off, clock: clock)
+        options.network = network?.id
+        options.credential = credentials.isEmpty ? nil : credentials[index]
         let node = try Node.open(nodes[index].directory, options: options)
         let seeds = nodes.filter { $0.index != index }.map(\.address)
         let configuration = SyncConfiguration(
             seeds: seeds, fanout: 2, maximumPeers: nodes.count + 2, antiEntropyInterval: 500, peerExchangeInterval: 2_000,
-            deadPeerTimeout: 4_000, pullTimeout: 2_000, minimumBackoff: 100, maximumBackoff: 2_000, tickInterval: Self.tickInterval)
+            deadPeerTimeout: 4_000, pullTimeout: 2_000, minimumBackoff: 100, maximumBackoff: 2_000, tickInterval: Self.tickInterval,
+            network: network, credential: options.credential, wallClock: clock)
         var logger = self.logger
         logger[metadataKey: "node"] = "\(index)"
         nodes[index].node = node
@@ -302,9 +327,11 @@ public final class Simulation {
         }
     }
 
-    /// The network heals, crashed nodes come back, messages stop failing.
+    /// The network heals, crashed nodes come back, messages stop failing,
+    /// and every revoked node is admitted again.
     private func endFaults() {
         faultsOn = false
+        if network != nil { queue.schedule(.administer, at: clock.nowMilliseconds + 1) }
         cuts = []
         for index in nodes.indices where nodes[index].node == nil { queue.schedule(.restart(index), at: clock.nowMilliseconds + 1) }
     }
@@ -364,7 +391,37 @@ public final class Simulation {
         case .restart(let index):
             guard nodes[index].node == nil else { return }
             try start(index)
+        case .administer:
+            try await administer()
         }
+    }
+
+    /// An admin revokes a writer, re-admits it, or makes it a reader; after
+    /// the faults, admin 0 makes every other node a writer again.
+    private func administer() async throws {
+        let admin = faultsOn ? Int(random.next() % 2) : 0
+        guard nodes.count > 2 else { return }
+        guard let node = nodes[admin].node else {
+            // Down: after the faults it restarts, and grants then.
+            if !faultsOn { queue.schedule(.administer, at: clock.nowMilliseconds + 1_000) }
+            return
+        }
+        let changes: [MembershipChange]
+        if faultsOn {
+            let target = nodes[2 + Int(random.next() % UInt64(nodes.count - 2))].key.nodeID
+            changes = [[.revoke(node: target), .grant(node: target, role: .writer), .grant(node: target, role: .reader)][Int(random.next() % 3)]]
+        } else {
+            // A revocation by admin 1 that admin 0 has not seen yet would beat
+            // a concurrent grant: admin 0 grants again until its own log
+            // shows every node a writer, so its last grant follows them all.
+            let pending = nodes.dropFirst(2).filter { node.store.summary.membership?.role(of: $0.key.nodeID) != .writer }
+            guard !pending.isEmpty else { return }
+            changes = pending.map { .grant(node: $0.key.nodeID, role: .writer) }
+            queue.schedule(.administer, at: clock.nowMilliseconds + 3_000)
+        }
+        _ = try await node.store.administer(changes)
+        report.administrations += 1
+        try await flush(admin)
     }
 
     private func crash(_ index: Int) async throws {

@@ -241,10 +241,12 @@ struct WorkloadModel {
         let result: TransactionResult
         do {
             result = try await node.transaction(requests)
-        } catch let error as P2PDBError where error.kind == .invalidSQL || error.kind == .refused || error.kind == .constraint {
+        } catch let error as P2PDBError
+            where error.kind == .invalidSQL || error.kind == .refused || error.kind == .constraint || error.kind == .forbidden
+        {
             // A column or table this node does not know yet, a schema
-            // change that conflicts with one it has, a key it still holds:
-            // refused, nothing written.
+            // change that conflicts with one it has, a key it still holds,
+            // a node revoked or made a reader: refused, nothing written.
             if interrupted != nil { writes.append(write) }
             return (false, interrupted != nil)
         }

@@ -16,6 +16,20 @@ struct SimulationTests {
         }
     }
 
+    /// 20 seeds in a private network: admins revoke, re-admit and demote
+    /// writers at random while the faults run; every guarantee still holds,
+    /// and verify replays every admission decision.
+    @Test(arguments: 0..<2)
+    func privateNetworkSeedsKeepEveryGuarantee(batch: Int) async throws {
+        for seed in UInt64(batch * 10 + 1001)...UInt64(batch * 10 + 1010) {
+            var configuration = SimulationConfiguration.quick(seed: seed)
+            configuration.administrations = 6
+            let report = try await Simulation.run(configuration)
+            #expect(report.passed, "\(report)")
+            #expect(report.administrations > 0)
+        }
+    }
+
     @Test func aSeedReplaysExactly() async throws {
         let first = try await Simulation.run(.quick(seed: 4242))
         let second = try await Simulation.run(.quick(seed: 4242))
