@@ -16,19 +16,36 @@ import FoundationNetworking
 /// --filter ChaosTests` runs a long one (see docs/RELIABILITY.md).
 @Suite("Chaos on real processes", .serialized)
 struct ChaosTests {
-    @Test(.enabled(if: NetworkNamespaces.available, "needs root and iproute2 network namespaces"))
-    func killsCutsAndHealsKeepEveryAcknowledgedWrite() async throws {
+    /// In open mode, and in a private network (node 0 an admin, the others
+    /// writers) where node 0 revokes node 4 halfway through, while clients
+    /// keep writing to it, and admits it again after the chaos.
+    @Test(.enabled(if: NetworkNamespaces.available, "needs root and iproute2 network namespaces"), arguments: [false, true])
+    func killsCutsAndHealsKeepEveryAcknowledgedWrite(privateNetwork: Bool) async throws {
         let seconds = Double(ProcessInfo.processInfo.environment["P2PDB_CHAOS_SECONDS"] ?? "") ?? 20
         let temp = try TemporaryDirectory()
         let network = try ChaosNetwork()
         defer { network.remove() }
+        var ids: [String] = []
+        var membership: [[String]] = Array(repeating: [], count: 5)
+        if privateNetwork {
+            let key = temp.path("shop.key"), descriptor = temp.path("shop.network")
+            #expect(try p2pdb(in: nil, "network", "create", "--name", "chaos", "--out", key, "--descriptor", descriptor).status == 0)
+            for index in 0..<5 {
+                let id = try p2pdb(in: nil, "init", "--data", temp.path("node-\(index)")).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                ids.append(id)
+                let credential = temp.path("node-\(index).credential")
+                let role = index == 0 ? "admin" : "writer"
+                #expect(try p2pdb(in: nil, "network", "admit", "--key", key, "--node", id, "--role", role, "--out", credential).status == 0)
+                membership[index] = ["--network", descriptor, "--credential", credential]
+            }
+        }
         var nodes: [ChaosNode] = []
         for index in 0..<5 {
             let group = index < 3 ? 0 : 1
             nodes.append(
                 try ChaosNode(
                     directory: temp.path("node-\(index)"), network: network, group: group, index: index,
-                    join: index == 0 ? [] : [nodes[0].peerAddress]))
+                    join: index == 0 ? [] : [nodes[0].peerAddress], extra: membership[index]))
         }
         defer { for node in nodes { node.stop(SIGKILL) } }
         let token = try nodes.map { try p2pdb(in: nil, "token", "--data", $0.directory).stdout.trimmingCharacters(in: .whitespacesAndNewlines) }
@@ -40,6 +57,7 @@ struct ChaosTests {
 
         let ledger = Ledger()
         let chaosNodes = nodes
+        let revoked = ids.last ?? ""
         let deadline = Date().addingTimeInterval(seconds)
         let endpoints = nodes.map { ($0.httpURL, $0.index) }
         await withTaskGroup(of: Void.self) { group in
@@ -66,6 +84,14 @@ struct ChaosTests {
                     }
                 }
             }
+            if privateNetwork {
+                group.addTask {
+                    try? await Task.sleep(for: .seconds(seconds / 2))
+                    let revocation = #"{"revoke": {"node": "\#(revoked)"}}"#
+                    await chaosAdminister(chaosNodes[0], token: token[0], revocation, until: deadline.addingTimeInterval(60))
+                    ledger.revoked()
+                }
+            }
             group.addTask {
                 var round = 0
                 while Date() < deadline {
@@ -89,6 +115,13 @@ struct ChaosTests {
         }
         try network.heal()
         for node in nodes where !node.isRunning { try node.start() }
+        if privateNetwork {
+            #expect(ledger.snapshot().revocations == 1)
+            // Admitted again, node 4 hands over what it wrote concurrently
+            // with its revocation; what it was refused it never acknowledged.
+            let grant = #"{"grant": {"node": "\#(ids[4])", "role": "writer"}}"#
+            await chaosAdminister(nodes[0], token: token[0], grant, until: Date().addingTimeInterval(60))
+        }
         #expect(await chaosConverged(nodes, tokens: token, timeout: 120))
 
         let expected = ledger.snapshot()
@@ -118,9 +151,21 @@ struct ChaosTests {
             #expect(verify.status == 0, "node \(node.index): \(verify.stderr)")
         }
         print(
-            "chaos: \(seconds) s, \(expected.kills) kill -9, \(expected.cuts) cuts, \(expected.acknowledged.count) acknowledged writes, "
+            "chaos\(privateNetwork ? " (private network, node 4 revoked halfway)" : ""): \(seconds) s, \(expected.kills) kill -9, "
+                + "\(expected.cuts) cuts, \(expected.acknowledged.count) acknowledged writes, \(expected.refused) refused (403), "
                 + "\(expected.deleted.count) deletes, \(expected.inDoubt) writes and \(expected.maybeDeleted.count) deletes in doubt")
     }
+}
+
+/// Posts a grant or revocation to an admin node until it is taken (the node
+/// may be down or cut off for a while).
+func chaosAdminister(_ node: ChaosNode, token: String, _ body: String, until deadline: Date) async {
+    while Date() < deadline {
+        let (status, _) = await chaosPost(node.httpURL + "/v1/network/changes", token: token, body: body)
+        if status == 200 { return }
+        try? await Task.sleep(for: .milliseconds(300))
+    }
+    Issue.record("node \(node.index) never took \(body)")
 }
 
 /// What clients saw: acknowledged inserts, acknowledged deletes, and
@@ -132,8 +177,11 @@ final class Ledger: Sendable {
         /// Rows whose delete got no answer.
         var maybeDeleted = Set<String>()
         var inDoubt = 0
+        /// Writes refused with 403 (a revoked node).
+        var refused = 0
         var kills = 0
         var cuts = 0
+        var revocations = 0
     }
 
     private let state = Mutex(Snapshot())
@@ -144,6 +192,8 @@ final class Ledger: Sendable {
                 state.acknowledged.insert(id)
             } else if status == 0 {
                 state.inDoubt += 1
+            } else if status == 403 {
+                state.refused += 1
             }
         }
     }
@@ -152,6 +202,7 @@ final class Ledger: Sendable {
     func deleteInDoubt(_ id: String) { _ = state.withLock { $0.maybeDeleted.insert(id) } }
     func killed() { state.withLock { $0.kills += 1 } }
     func cut() { state.withLock { $0.cuts += 1 } }
+    func revoked() { state.withLock { $0.revocations += 1 } }
     func snapshot() -> Snapshot { state.withLock { $0 } }
 }
 
@@ -194,14 +245,14 @@ final class ChaosNode: Sendable {
     private let http: String
     private let process = Mutex<ServeProcess?>(nil)
 
-    init(directory: String, network: ChaosNetwork, group: Int, index: Int, join: [String]) throws {
+    init(directory: String, network: ChaosNetwork, group: Int, index: Int, join: [String], extra: [String] = []) throws {
         self.directory = directory
         self.index = index
         namespace = group == 0 ? network.a : network.b
         peerAddress = "\(group == 0 ? network.peerA : network.peerB):\(7400 + index)"
         http = "\(group == 0 ? network.httpA : network.httpB):\(7500 + index)"
         httpURL = "http://\(http)"
-        arguments = ["--listen", peerAddress, "--anti-entropy-interval", "300"] + join.flatMap { ["--join", $0] }
+        arguments = ["--listen", peerAddress, "--anti-entropy-interval", "300"] + join.flatMap { ["--join", $0] } + extra
         try start()
     }
 
