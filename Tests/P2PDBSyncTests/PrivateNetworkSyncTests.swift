@@ -76,4 +76,71 @@ struct PrivateNetworkSyncTests {
         #expect(cluster[1].store.summary.entryCount == 0, "nothing reaches a refused node")
         await cluster.stop()
     }
+
+    @Test func aRevokedNodeIsRefusedWithItsReason() async throws {
+        let shop = descriptor
+        let logs = LogCapture()
+        let revokedKey = NodeKey()
+        let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, logs: logs) { _, key in
+            PrivateMembership(network: shop, credential: issue(key, .admin))
+        }
+        defer { Task { await cluster.stop() } }
+        _ = try await cluster[0].store.administer([.revoke(node: revokedKey.nodeID)])
+        try DataDirectory(path: cluster.root.appendingPathComponent("node-1").path).initialize(key: revokedKey)
+        let late = try TestCluster.start(1, seeds: ["node-0"], root: cluster.root, network: cluster.network, logs: logs) { _, key in
+            PrivateMembership(network: shop, credential: issue(key, .writer))
+        }
+        #expect(await eventually(timeout: .seconds(20)) { logs.contains("was revoked from network") }, "\(logs.lines.withLock { $0 })")
+        #expect(await eventually(timeout: .seconds(20)) { logs.contains("refused this node: it was revoked") })
+        #expect(late.node.store.summary.entryCount == 0)
+        late.task.cancel()
+        _ = try? await late.task.value
+        try await late.node.close()
+        await cluster.stop()
+    }
+
+    /// A writer that is a member relays what others signed: a reader's
+    /// hand-made entry and an outsider's. The honest node refuses both, and
+    /// still takes the writer's own.
+    @Test func entriesRelayedByAMemberAreJudgedByTheirAuthor() async throws {
+        let shop = descriptor
+        let logs = LogCapture()
+        let cluster = try await TestCluster(count: 1, seeds: { _ in [] }, logs: logs, deadPeerTimeout: 60_000) { _, key in
+            PrivateMembership(network: shop, credential: issue(key, .writer))
+        }
+        defer { Task { await cluster.stop() } }
+        let honest = cluster[0]
+        try await honest.execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
+        let writer = NodeKey(), reader = NodeKey(), outsider = NodeKey()
+        let transport = cluster.network.transport(for: writer.nodeID, address: "writer")
+        // The node listens once its engine runs.
+        var dialed: (any PeerConnection)?
+        for _ in 0..<400 where dialed == nil {
+            dialed = try? await transport.connect(to: "node-0")
+            if dialed == nil { try await Task.sleep(for: .milliseconds(25)) }
+        }
+        let connection = try #require(dialed)
+        let writerCredential = issue(writer, .writer)
+        try await connection.send(.hello(Hello(nodeID: writer.nodeID, listenAddress: nil, network: shop.id, credential: writerCredential.bytes)))
+        let summary = honest.store.summary
+        func entry(by author: NodeKey, carrying credential: Credential?, item: String) -> Entry {
+            let row = RowChange(kind: .insert, causalLength: 1, primaryKey: [.text(item)], values: [ColumnValue(column: 0, value: .integer(1))])
+            return Entry.make(
+                author: author, seq: 1, lamport: summary.lamport + 1, parents: summary.heads, wallTime: SystemClock().now(),
+                payload: EntryPayload(
+                    tableChanges: [TableChanges(table: "prices", primaryKeyColumns: ["item"], columns: ["cents"], rows: [row])],
+                    membership: credential.map { [.credential($0)] } ?? []))
+        }
+        let forgedByReader = entry(by: reader, carrying: issue(reader, .reader), item: "reader")
+        let byOutsider = entry(by: outsider, carrying: nil, item: "outsider")
+        let own = entry(by: writer, carrying: writerCredential, item: "writer")
+        try await connection.send(.entries([forgedByReader.bytes, byOutsider.bytes, own.bytes]))
+        #expect(await eventually(timeout: .seconds(20)) { (try? await honest.count("prices")) == 1 })
+        #expect(try await honest.query("SELECT item FROM prices").rows == [[.text("writer")]])
+        #expect(try await honest.store.held([forgedByReader.id, byOutsider.id]).isEmpty)
+        #expect(logs.contains("may not write") && logs.contains("not a member"), "\(logs.lines.withLock { $0 })")
+        #expect(try await honest.store.verify().isValid)
+        connection.close()
+        await cluster.stop()
+    }
 }
