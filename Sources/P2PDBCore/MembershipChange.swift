@@ -27,6 +27,11 @@ public enum MembershipChange: Hashable, Sendable {
         }
     }
 
+    public var isRevocation: Bool {
+        if case .revoke = self { return true }
+        return false
+    }
+
     /// Whether only an admin may sign it.
     public var isAdministrative: Bool {
         switch self {

@@ -273,6 +273,7 @@ public actor SyncEngine: PeerStatusProvider {
             await tick()
         case .applied(let batch):
             push(batch)
+            if batch.contains(where: { $0.entry.payload.membership.contains(where: \.isRevocation) }) { closeRevokedSessions() }
         }
         return true
     }
@@ -482,6 +483,17 @@ public actor SyncEngine: PeerStatusProvider {
             "connected to peer \(hello.nodeID.short) at \(session.connection.remoteAddress) (\(session.connection.isInbound ? "inbound" : session.source.rawValue))")
         send(currentSummary(), to: session)
         return true
+    }
+
+    /// After a revocation arrives (pushed on to every peer first, the revoked
+    /// one included, so that it learns of it), sessions with revoked nodes end.
+    private func closeRevokedSessions() {
+        guard let membership = store.summary.membership else { return }
+        for session in orderedSessions where session.isEstablished {
+            guard case .revoked(let admin) = membership.standing(of: session.nodeID) else { continue }
+            _ = refuse(session, "was revoked by admin \(admin.short)")
+            session.connection.close()
+        }
     }
 
     /// Why a peer is not let in by this node's network, or nil. Both sides

@@ -99,6 +99,30 @@ struct PrivateNetworkSyncTests {
         await cluster.stop()
     }
 
+    @Test func anEstablishedSessionWithARevokedNodeEndsAfterItHearsOfIt() async throws {
+        let shop = descriptor
+        let logs = LogCapture()
+        let cluster = try await TestCluster(count: 2, seeds: { $0 == 1 ? [0] : [] }, logs: logs) { index, key in
+            PrivateMembership(network: shop, credential: issue(key, index == 0 ? .admin : .writer))
+        }
+        defer { Task { await cluster.stop() } }
+        try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
+        #expect(await cluster.waitForConvergence())
+        _ = try await cluster[0].store.administer([.revoke(node: cluster[1].nodeID)])
+        #expect(await eventually(timeout: .seconds(20)) { logs.contains("was revoked by admin") }, "\(logs.lines.withLock { $0 })")
+        // It heard of its revocation before the session ended, and writes no more.
+        let revoked = cluster[1].nodeID
+        #expect(
+            await eventually(timeout: .seconds(20)) {
+                if case .revoked = cluster[1].store.summary.membership?.standing(of: revoked) { return true }
+                return false
+            })
+        await #expect { try await cluster[1].execute("INSERT INTO prices VALUES ('apple', 1)") } throws: {
+            ($0 as? P2PDBError)?.kind == .forbidden
+        }
+        await cluster.stop()
+    }
+
     /// A writer that is a member relays what others signed: a reader's
     /// hand-made entry and an outsider's. The honest node refuses both, and
     /// still takes the writer's own.
