@@ -402,7 +402,7 @@ public final class Simulation {
         let admin = faultsOn ? Int(random.next() % 2) : 0
         guard nodes.count > 2 else { return }
         guard let node = nodes[admin].node else {
-            // Down: after the faults it restarts, and grants then.
+            // Down: after the faults it restarts, and looks then.
             if !faultsOn { queue.schedule(.administer, at: clock.nowMilliseconds + 1_000) }
             return
         }
@@ -412,12 +412,13 @@ public final class Simulation {
             changes = [[.revoke(node: target), .grant(node: target, role: .writer), .grant(node: target, role: .reader)][Int(random.next() % 3)]]
         } else {
             // A revocation by admin 1 that admin 0 has not seen yet would beat
-            // a concurrent grant: admin 0 grants again until its own log
-            // shows every node a writer, so its last grant follows them all.
+            // a concurrent grant: until the run converges, admin 0 looks
+            // again every 3 s and grants whoever its log does not show a
+            // writer, so that its last grant follows every revocation.
+            queue.schedule(.administer, at: clock.nowMilliseconds + 3_000)
             let pending = nodes.dropFirst(2).filter { node.store.summary.membership?.role(of: $0.key.nodeID) != .writer }
             guard !pending.isEmpty else { return }
             changes = pending.map { .grant(node: $0.key.nodeID, role: .writer) }
-            queue.schedule(.administer, at: clock.nowMilliseconds + 3_000)
         }
         _ = try await node.store.administer(changes)
         report.administrations += 1
