@@ -42,8 +42,10 @@ struct APIClient: Sendable {
     }
 
     func sql(_ sql: String) async throws -> Reply {
-        try await send("POST", "/v1/sql", body: #"{"sql": \#(JSON.string(sql).text)}"#)
+        try await send("POST", "/v1/sql", body: Self.sqlBody(sql))
     }
+
+    static func sqlBody(_ sql: String) -> String { #"{"sql": \#(JSON.string(sql).text)}"# }
 }
 
 /// A lock that suspends instead of blocking a thread.

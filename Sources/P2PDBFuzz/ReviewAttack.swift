@@ -39,6 +39,8 @@ struct ReviewAttack: Sendable {
         },
     ]
 
+    private static let attackerWork = ComputeQueue(label: "p2pdb.hostile.attacker")
+
     func run(port: Int, token: String, seconds: Double, watch: Watch) async -> HostileRun.AttackOutcome {
         var outcome = HostileRun.AttackOutcome(name: name)
         let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
@@ -50,7 +52,12 @@ struct ReviewAttack: Sendable {
                     var statuses: [Int: Int] = [:]
                     var request = 0
                     while ContinuousClock.now < deadline {
-                        let status = (try? await api.sql(sql(client, request)))?.status ?? 0
+                        // The attacker shares this process with the node: its own
+                        // work (a 4 MiB statement, encoded) stays off the shared
+                        // pool, as another process's would.
+                        let number = request
+                        let body = await Self.attackerWork.run { APIClient.sqlBody(sql(client, number)) }
+                        let status = (try? await api.send("POST", "/v1/sql", body: body))?.status ?? 0
                         statuses[status, default: 0] += 1
                         request += 1
                     }
