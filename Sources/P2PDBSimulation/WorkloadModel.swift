@@ -342,7 +342,7 @@ struct ColumnSpec: Equatable {
     /// What this column holds when another replica's row writes `value` to
     /// it: what SQLite stores, unless the column cannot hold that (NULL in
     /// a NOT NULL column, another type in a STRICT one); then its default,
-    /// or the zero of its type.
+    /// else NULL where the column allows it, else the zero of its type.
     func storable(_ value: Value, strict: Bool) -> Value {
         let converted = stored(value)
         let fits: Bool
@@ -353,6 +353,7 @@ struct ColumnSpec: Equatable {
         }
         guard !fits else { return converted }
         if !defaultValue.isNull { return stored(defaultValue) }
+        if !notNull { return .null }
         switch type.uppercased() {
         case "TEXT": return .text("")
         case "INTEGER": return .integer(0)
