@@ -118,8 +118,9 @@ struct EntryTests {
     @Test func unknownVersionIsNamed() throws {
         let entry = Entry.make(author: goldenKey, seq: 1, lamport: 1, parents: [], wallTime: 0, payload: samplePayload)
         var bytes = entry.bytes
-        bytes[3] = 3
-        #expect(throws: EntryError.malformed(.unsupportedVersion(3))) { _ = try Entry(bytes: bytes) }
+        let newer = Entry.formatVersion + 1
+        bytes[3] = newer
+        #expect(throws: EntryError.malformed(.unsupportedVersion(newer))) { _ = try Entry(bytes: bytes) }
     }
 
     /// Constraints, views, triggers and drops need version 2; everything

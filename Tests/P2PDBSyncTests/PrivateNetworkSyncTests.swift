@@ -61,7 +61,7 @@ struct PrivateNetworkSyncTests {
             "expired": "expired", "forged": "forged", "another node's": "issued to another node",
         ]
         let expected = try #require(reasons[kind])
-        #expect(await eventually(timeout: .seconds(20)) { logs.contains(expected) }, "\(logs.lines.withLock { $0 })")
+        #expect(await eventually { logs.contains(expected) }, "\(logs.lines.withLock { $0 })")
         // Both sides say why: where both refuse each other, each logs its
         // own reason; otherwise the refused node logs the refusal it was sent.
         let otherSide =
@@ -70,7 +70,7 @@ struct PrivateNetworkSyncTests {
             case "another network": "not \"other\""
             default: "refused this node: it"
             }
-        #expect(await eventually(timeout: .seconds(20)) { logs.contains(otherSide) }, "\(logs.lines.withLock { $0 })")
+        #expect(await eventually { logs.contains(otherSide) }, "\(logs.lines.withLock { $0 })")
         try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
         try? await Task.sleep(for: .milliseconds(500))
         #expect(cluster[1].store.summary.entryCount == 0, "nothing reaches a refused node")
@@ -90,8 +90,8 @@ struct PrivateNetworkSyncTests {
         let late = try TestCluster.start(1, seeds: ["node-0"], root: cluster.root, network: cluster.network, logs: logs) { _, key in
             PrivateMembership(network: shop, credential: issue(key, .writer))
         }
-        #expect(await eventually(timeout: .seconds(20)) { logs.contains("was revoked from network") }, "\(logs.lines.withLock { $0 })")
-        #expect(await eventually(timeout: .seconds(20)) { logs.contains("refused this node: it was revoked") })
+        #expect(await eventually { logs.contains("was revoked from network") }, "\(logs.lines.withLock { $0 })")
+        #expect(await eventually { logs.contains("refused this node: it was revoked") })
         #expect(late.node.store.summary.entryCount == 0)
         late.task.cancel()
         _ = try? await late.task.value
@@ -109,11 +109,11 @@ struct PrivateNetworkSyncTests {
         try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
         #expect(await cluster.waitForConvergence())
         _ = try await cluster[0].store.administer([.revoke(node: cluster[1].nodeID)])
-        #expect(await eventually(timeout: .seconds(20)) { logs.contains("was revoked by admin") }, "\(logs.lines.withLock { $0 })")
+        #expect(await eventually { logs.contains("was revoked by admin") }, "\(logs.lines.withLock { $0 })")
         // It heard of its revocation before the session ended, and writes no more.
         let revoked = cluster[1].nodeID
         #expect(
-            await eventually(timeout: .seconds(20)) {
+            await eventually {
                 if case .revoked = cluster[1].store.summary.membership?.standing(of: revoked) { return true }
                 return false
             })
@@ -159,7 +159,7 @@ struct PrivateNetworkSyncTests {
         let byOutsider = entry(by: outsider, carrying: nil, item: "outsider")
         let own = entry(by: writer, carrying: writerCredential, item: "writer")
         try await connection.send(.entries([forgedByReader.bytes, byOutsider.bytes, own.bytes]))
-        #expect(await eventually(timeout: .seconds(20)) { (try? await honest.count("prices")) == 1 })
+        #expect(await eventually { (try? await honest.count("prices")) == 1 })
         #expect(try await honest.query("SELECT item FROM prices").rows == [[.text("writer")]])
         #expect(try await honest.store.held([forgedByReader.id, byOutsider.id]).isEmpty)
         #expect(logs.contains("may not write") && logs.contains("not a member"), "\(logs.lines.withLock { $0 })")
