@@ -88,11 +88,14 @@ public struct Credential: Hashable, Sendable {
     /// (milliseconds since 1970), or nil when it does.
     public func problem(network expected: NetworkID, node expectedNode: NodeID, now: Int64) -> CredentialProblem? {
         guard network == expected else { return .otherNetwork(network) }
-        guard expected.signed(signature, Self.signingDomain + bytes.dropLast(64)) else { return .forged }
+        guard isSignedByItsNetwork else { return .forged }
         guard node == expectedNode else { return .otherNode(node) }
         if let expiresAt, now >= expiresAt { return .expired(at: expiresAt) }
         return nil
     }
+
+    /// Whether the network key of the network it names signed it.
+    public var isSignedByItsNetwork: Bool { network.signed(signature, Self.signingDomain + bytes.dropLast(64)) }
 
     /// The credential file: its format name and its bytes, in hex.
     public var json: JSON {

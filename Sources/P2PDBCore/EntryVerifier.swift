@@ -21,7 +21,8 @@ public enum EntryVerifier {
     /// Each body decoded and verified, or why it is not an entry, in input
     /// order.
     public static func check(_ bodies: [[UInt8]]) -> [Result<Entry, EntryError>] {
-        var results = [Result<Entry, EntryError>?](repeating: nil, count: bodies.count)
+        // Every slot is written below; the placeholder is never returned.
+        var results = [Result<Entry, EntryError>](repeating: .failure(.invalid("not verified")), count: bodies.count)
         let workers = min(max(1, bodies.count / 64), 8)
         results.withUnsafeMutableBufferPointer { buffer in
             let output = UnsafeSendableBuffer(buffer: buffer)
@@ -33,7 +34,7 @@ public enum EntryVerifier {
                 }
             }
         }
-        return results.map { $0 ?? .failure(.invalid("not verified")) }
+        return results
     }
 }
 

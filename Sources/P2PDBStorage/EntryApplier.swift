@@ -64,7 +64,8 @@ enum EntryApplier {
         if let problem = schemaProblem(entry.payload.schemaChanges) {
             return (.rejected("its schema change cannot be created in SQLite: \(problem)"), nil)
         }
-        if let refusal = try NetworkMembers.refusal(of: entry, db, state: state) { return (.rejected(refusal), nil) }
+        let past = try NetworkMembers.past(of: entry.parents, db, state: state)
+        if let refusal = state.membership?.refusal(of: entry, past: past) { return (.rejected(refusal), nil) }
         let author = try state.authors.index(of: entry.author, db)
         let contiguous = state.authors.contiguousSeq(of: author)
         guard entry.seq <= contiguous + 1 else {
@@ -82,7 +83,7 @@ enum EntryApplier {
                 try LogStore.recordEquivocation(db, author: author, seq: entry.seq, first: existing, second: entry.id)
             }
         }
-        let position = try record(entry, author: author, db, state: &state)
+        let position = try record(entry, author: author, past: past, db, state: &state)
         try merge(entry, position: position, author: author, db, state: &state)
         // The same entry may also wait in pending, parked by an earlier
         // copy that came before its parents.
@@ -93,10 +94,11 @@ enum EntryApplier {
         return (.applied, Applied(entry: entry, position: position))
     }
 
-    /// Adds the entry to the log, the heads and the version vector.
-    static func record(_ entry: Entry, author: Int64, _ db: Database, state: inout ReplicaState) throws -> Int64 {
+    /// Adds the entry to the log, the heads and the version vector, and
+    /// what it says about members; `past` is its parents' fact vector.
+    static func record(_ entry: Entry, author: Int64, past: FactVector, _ db: Database, state: inout ReplicaState) throws -> Int64 {
         let position = try LogStore.insert(db, entry, author: author)
-        try NetworkMembers.record(entry, db, state: &state)
+        try NetworkMembers.record(entry, past: past, db, state: &state)
         try LogStore.advanceHeads(db, heads: &state.heads, with: entry)
         if entry.seq == state.authors.contiguousSeq(of: author) + 1 {
             try state.authors.setContiguousSeq(entry.seq, of: author, db)

@@ -113,7 +113,7 @@ struct LocalTransaction {
             var payload = EntryPayload(schemaChanges: schemaChanges, tableChanges: tableChanges)
             var entryID: EntryID?
             if !payload.isEmpty {
-                try permit(&payload, state: working, db)
+                let past = try permit(&payload, state: working, db)
                 let entry = Entry.make(
                     author: key, seq: working.ownSeq + 1, lamport: stamp.lamport, parents: Array(working.heads),
                     wallTime: now, payload: payload)
@@ -123,7 +123,7 @@ struct LocalTransaction {
                         "this transaction's entry would be \(entry.bytes.count) bytes, over the limit of \(maximumEntryBytes); split it into smaller transactions")
                 }
                 try Self.requireDecodable(entry)
-                let position = try EntryApplier.record(entry, author: working.selfIndex, db, state: &working)
+                let position = try EntryApplier.record(entry, author: working.selfIndex, past: past, db, state: &working)
                 try EntryApplier.storeSchemaChanges(schemaChanges, stamp: stamp, position: position, db)
                 applied.append(AppliedEntry(position: position, entry: entry))
                 entryID = entry.id
@@ -151,11 +151,11 @@ struct LocalTransaction {
         do {
             var applied = try mergeHeads(db, state: &working)
             var payload = EntryPayload(membership: changes)
-            try permit(&payload, state: working, db)
+            let past = try permit(&payload, state: working, db)
             let entry = Entry.make(
                 author: key, seq: working.ownSeq + 1, lamport: working.lamport + 1, parents: Array(working.heads), wallTime: now,
                 payload: payload)
-            let position = try EntryApplier.record(entry, author: working.selfIndex, db, state: &working)
+            let position = try EntryApplier.record(entry, author: working.selfIndex, past: past, db, state: &working)
             applied.append(AppliedEntry(position: position, entry: entry))
             try db.run("RELEASE p2pdb_tx")
             state = working
@@ -194,10 +194,12 @@ struct LocalTransaction {
     /// In a private network, adds this node's credential to its first entry
     /// and refuses, by the rule every replica applies to received entries,
     /// what this node may not write: a reader's write never becomes an entry.
-    func permit(_ payload: inout EntryPayload, state: ReplicaState, _ db: Database) throws {
-        guard let membership = state.membership else { return }
+    /// Returns the fact vector of the entry's parents (its heads), which
+    /// ``EntryApplier/record(_:author:past:_:state:)`` takes.
+    func permit(_ payload: inout EntryPayload, state: ReplicaState, _ db: Database) throws -> FactVector {
+        let past = try NetworkMembers.past(of: state.heads, db, state: state)
+        guard let membership = state.membership else { return past }
         payload.membership = membership.changesToCarry(author: key.nodeID, credential: credential) + payload.membership
-        let past = try NetworkMembers.past(of: state.heads, db)
         if let refusal = membership.refusal(author: key.nodeID, payload: payload, wallTime: now, past: past) {
             let advice =
                 credential == nil
@@ -205,6 +207,7 @@ struct LocalTransaction {
                 : "ask the network's administrator for a credential with the writer role"
             throw P2PDBError(.forbidden, "this node may not write (\(refusal)); \(advice)")
         }
+        return past
     }
 
     /// A node never signs what its own decoder, and so every other
@@ -229,10 +232,10 @@ struct LocalTransaction {
             var lamport: UInt64 = 0
             for parent in parents { lamport = max(lamport, try LogStore.lamport(db, of: parent) ?? 0) }
             var payload = EntryPayload()
-            try permit(&payload, state: state, db)
+            let past = try permit(&payload, state: state, db)
             let entry = Entry.make(
                 author: key, seq: state.ownSeq + 1, lamport: lamport + 1, parents: parents, wallTime: now, payload: payload)
-            let position = try EntryApplier.record(entry, author: state.selfIndex, db, state: &state)
+            let position = try EntryApplier.record(entry, author: state.selfIndex, past: past, db, state: &state)
             merged.append(AppliedEntry(position: position, entry: entry))
         }
         return merged

@@ -67,9 +67,11 @@ enum NetworkMembers {
     }
 
     /// The grants and revocations in the past of an entry with `parents`:
-    /// the largest of the parents' vectors.
-    static func past(of parents: some Sequence<EntryID>, _ db: Database) throws -> FactVector {
+    /// the largest of the parents' vectors; empty in open mode, which keeps
+    /// none.
+    static func past(of parents: some Sequence<EntryID>, _ db: Database, state: ReplicaState) throws -> FactVector {
         var past = FactVector()
+        guard state.membership != nil else { return past }
         let statement = try db.cachedStatement(sql: "SELECT vector FROM _p2pdb_fact_vectors WHERE id = ?")
         for parent in parents {
             statement.setUncheckedArguments([parent.raw.bytes.databaseBlob])
@@ -83,17 +85,10 @@ enum NetworkMembers {
         return past
     }
 
-    /// Why the replica's network refuses `entry`; nil if it accepts it, or
-    /// if the replica is in open mode.
-    static func refusal(of entry: Entry, _ db: Database, state: ReplicaState) throws -> String? {
-        guard let membership = state.membership else { return nil }
-        return membership.refusal(of: entry, past: try past(of: entry.parents, db))
-    }
-
-    /// Takes in what an accepted entry says about members.
-    static func record(_ entry: Entry, _ db: Database, state: inout ReplicaState) throws {
-        guard state.membership != nil else { return }
-        let vector = state.membership?.record(entry, past: try past(of: entry.parents, db)) ?? FactVector()
+    /// Takes in what an accepted entry says about members; `past` is the
+    /// vector of its parents (``past(of:_:state:)``).
+    static func record(_ entry: Entry, past: FactVector, _ db: Database, state: inout ReplicaState) throws {
+        guard let vector = state.membership?.record(entry, past: past) else { return }
         if let credential = entry.payload.credential {
             try db.execute(
                 sql: "INSERT OR REPLACE INTO _p2pdb_members(node_id, credential) VALUES (?, ?)",

@@ -21,6 +21,14 @@ struct PrivateNetworkTests {
         try TestReplica(key: key, clock: clock, network: network, credential: role.map { credential(key, $0, expiresIn: expiresIn) })
     }
 
+    /// Options that open a replica of this network as `key`, with a credential.
+    func storeOptions(_ key: NodeKey, _ role: NetworkRole) -> StoreOptions {
+        var options = StoreOptions(durability: .off, clock: clock)
+        options.network = network
+        options.credential = credential(key, role)
+        return options
+    }
+
     /// A new directory and the path of a replica file in it, for tests
     /// that close and reopen a store.
     func scratchPath() throws -> (URL, String) {
@@ -113,9 +121,7 @@ struct PrivateNetworkTests {
         let key = NodeKey()
         let (directory, path) = try scratchPath()
         defer { try? FileManager.default.removeItem(at: directory) }
-        var options = StoreOptions(durability: .off, clock: clock)
-        options.network = network
-        options.credential = credential(key, .writer)
+        let options = storeOptions(key, .writer)
         let first = try ReplicaStore(path: path, key: key, options: options)
         _ = try await first.execute([SQLRequest("CREATE TABLE items (id TEXT PRIMARY KEY)")])
         try await first.close()
@@ -334,9 +340,7 @@ struct PrivateNetworkTests {
         let key = NodeKey()
         let (directory, path) = try scratchPath()
         defer { try? FileManager.default.removeItem(at: directory) }
-        var options = StoreOptions(durability: .off, clock: clock)
-        options.network = network
-        options.credential = credential(key, .admin)
+        let options = storeOptions(key, .admin)
         let revoked = NodeKey(), granted = NodeKey()
         let first = try ReplicaStore(path: path, key: key, options: options)
         _ = try await first.execute([SQLRequest("CREATE TABLE items (id INTEGER PRIMARY KEY, price INTEGER)")])
