@@ -68,6 +68,13 @@ public actor SyncEngine: PeerStatusProvider {
         var remoteVector = VersionVector()
         var remoteHeads: [EntryID] = []
         var lastHeard: UInt64
+        /// When the session opened: a pong must answer a ping sent since.
+        let opened: UInt64
+        /// The nonce of the last pong taken, so that a repeated or
+        /// reordered pong is not measured twice.
+        var lastPong: UInt64?
+        /// The last round trip measured by ping and pong, in ms.
+        var roundTrip: UInt64?
         var pulling = false
         /// When the current pull last made progress: a pull whose reply
         /// stalls (lost, or a peer that never answers) is given up.
@@ -83,6 +90,7 @@ public actor SyncEngine: PeerStatusProvider {
             self.dialedAddress = dialedAddress
             self.source = source
             self.lastHeard = now
+            self.opened = now
         }
 
         var nodeID: NodeID { connection.remoteNodeID }
@@ -197,12 +205,14 @@ public actor SyncEngine: PeerStatusProvider {
     }
 
     private func dial(_ address: String, source: PeerStatus.Source) async {
+        let connection: any PeerConnection
         do {
-            let connection = try await transport.connect(to: address)
-            if await handle(.connected(connection, dialedAddress: address, source: source)) { await read(connection) }
+            connection = try await transport.connect(to: address)
         } catch {
-            await handle(.dialFailed(address, reason: "\(error)"))
+            await handle(.dialFailed(address, reason: error))
+            return
         }
+        if await handle(.connected(connection, dialedAddress: address, source: source)) { await read(connection) }
     }
 
     /// Adds an address to dial, as `--join` does at start.
@@ -230,7 +240,8 @@ public actor SyncEngine: PeerStatusProvider {
         /// An `entries` message whose entries the runtime already checked.
         case receivedEntries(CheckedEntries, from: any PeerConnection)
         case disconnected(any PeerConnection, reason: String)
-        case dialFailed(String, reason: String)
+        /// A dial requested by the engine failed, and why.
+        case dialFailed(String, reason: DialFailure)
         /// Periodic work: summaries, peer exchange, dead peers, what to dial.
         case tick
         /// Entries the replica applied, local or remote, in log order.
@@ -263,12 +274,9 @@ public actor SyncEngine: PeerStatusProvider {
             directory.disconnected(address, now: clock.nowMilliseconds, configuration: configuration, random: random)
             // An operator who gave a wrong --join address hears of it at
             // once, and again now and then, not at every retry.
+            let level = recordFailure(reason, at: address)
             let failures = directory.records[address]?.failures ?? 1
-            if failures == 1 || failures % 20 == 0 {
-                logger.info("cannot reach peer \(address) (attempt \(failures)): \(reason); retrying with backoff")
-            } else {
-                logger.debug("cannot reach \(address): \(reason)")
-            }
+            logger.log(level: level, "cannot reach peer \(address) (attempt \(failures)): \(reason); retrying with backoff")
         case .tick:
             await tick()
         case .applied(let batch):
@@ -295,7 +303,7 @@ public actor SyncEngine: PeerStatusProvider {
         if now >= lastSummary + configuration.antiEntropyInterval {
             lastSummary = now
             let summary = currentSummary()
-            for session in orderedSessions where session.isEstablished { send(summary, to: session) }
+            for session in orderedSessions where session.isEstablished { sendSummary(summary, to: session, now: now) }
         }
         if now >= lastExchange + configuration.peerExchangeInterval {
             lastExchange = now
@@ -340,6 +348,8 @@ public actor SyncEngine: PeerStatusProvider {
     private func attach(_ connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source) async -> Bool {
         guard sessions.count < configuration.maximumPeers else {
             logger.info("refusing \(connection.remoteAddress): already at the limit of \(configuration.maximumPeers) peers")
+            // Told, so that the peer records why rather than a silent close.
+            _ = connection.offer(.refusal("already at its limit of \(configuration.maximumPeers) peers"))
             connection.close()
             return false
         }
@@ -363,6 +373,7 @@ public actor SyncEngine: PeerStatusProvider {
         let now = clock.nowMilliseconds
         for address in Set([session.dialedAddress, session.hello?.listenAddress].compactMap { $0 }) {
             directory.disconnected(address, now: now, configuration: configuration, random: random)
+            if session.isEstablished { directory.heard(address, at: session.lastHeard, roundTrip: session.roundTrip) }
         }
         if session.isEstablished {
             logger.info("disconnected from peer \(session.nodeID.short) at \(session.connection.remoteAddress): \(reason)")
@@ -417,8 +428,28 @@ public actor SyncEngine: PeerStatusProvider {
             }
         case .refusal(let reason):
             return refused(session, reason)
+        case .ping(let nonce):
+            send(.pong(nonce: nonce), to: session)
+        case .pong(let nonce):
+            timed(nonce, on: session)
         }
         return true
+    }
+
+    /// A summary, and a ping to time the round trip to a peer that answers
+    /// pings. The nonce is the time the ping leaves.
+    private func sendSummary(_ summary: SyncMessage, to session: Session, now: UInt64) {
+        send(summary, to: session)
+        if session.features.contains(Hello.Feature.ping) { send(.ping(nonce: now), to: session) }
+    }
+
+    /// Measures a round trip from a pong: only for a ping this session
+    /// could have sent, and once per ping, whatever the peer repeats.
+    private func timed(_ nonce: UInt64, on session: Session) {
+        let now = clock.nowMilliseconds
+        guard nonce >= session.opened, nonce <= now, session.lastPong.map({ nonce > $0 }) ?? true else { return }
+        session.lastPong = nonce
+        session.roundTrip = now - nonce
     }
 
     /// Asks for entries by ID, of a peer that takes such requests; the next
@@ -429,7 +460,8 @@ public actor SyncEngine: PeerStatusProvider {
     }
 
     private func refuse(_ session: Session, _ why: String) -> Bool {
-        logger.warning("refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
+        let level = session.dialedAddress.map { recordFailure(.refusedByThisNode("it \(why)"), at: $0) } ?? .warning
+        logger.log(level: level, "refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
         metrics.refusedPeers.increment()
         // Best effort: the connection closes right after.
         send(.refusal("it \(why)"), to: session)
@@ -438,9 +470,18 @@ public actor SyncEngine: PeerStatusProvider {
 
     /// The peer refused this node and closes the connection.
     private func refused(_ session: Session, _ reason: String) -> Bool {
-        logger.warning(
-            "peer \(session.nodeID.short) at \(session.connection.remoteAddress) refused this node: \(reason.prefix(SyncLimits.maximumRefusalCharacters))")
+        let reason = String(reason.prefix(SyncLimits.maximumRefusalCharacters))
+        let level = session.dialedAddress.map { recordFailure(.refusedByPeer(reason), at: $0) } ?? .warning
+        logger.log(level: level, "peer \(session.nodeID.short) at \(session.connection.remoteAddress) refused this node: \(reason)")
         return false
+    }
+
+    /// Records why an address failed; the level to log it at: a warning
+    /// the first time, when the kind of failure changes and now and then,
+    /// debug for the retries between.
+    private func recordFailure(_ failure: DialFailure, at address: String) -> Logger.Level {
+        let warn = directory.failed(address, failure, now: clock.nowMilliseconds, warningInterval: configuration.failureWarningInterval)
+        return warn ? .warning : .debug
     }
 
     private func greet(_ session: Session, _ hello: Hello) -> Bool {
@@ -480,7 +521,7 @@ public actor SyncEngine: PeerStatusProvider {
         }
         logger.info(
             "connected to peer \(hello.nodeID.short) at \(session.connection.remoteAddress) (\(session.connection.isInbound ? "inbound" : session.source.rawValue))")
-        send(currentSummary(), to: session)
+        sendSummary(currentSummary(), to: session, now: clock.nowMilliseconds)
         return true
     }
 
@@ -699,6 +740,10 @@ public actor SyncEngine: PeerStatusProvider {
 
     public func peers() async -> [PeerStatus] {
         let mine = store.summary.versionVector
+        // Times are kept on the engine's clock and shown as wall times.
+        let now = clock.nowMilliseconds
+        let wallNow = configuration.wallClock.now()
+        let wall = { (time: UInt64?) in time.map { wallNow - Int64(now - min($0, now)) } }
         var result: [PeerStatus] = []
         var listed = Set<String>()
         for session in sessions.values where session.isEstablished {
@@ -707,18 +752,21 @@ public actor SyncEngine: PeerStatusProvider {
             // When both sides dialed, the session kept may be the peer's;
             // how this node learned of the peer is still its own record's.
             let learned = directory.records.values.filter { $0.proven && $0.nodeID == session.nodeID }.min { $0.address < $1.address }
+            let record = directory.records[address]
             result.append(
                 PeerStatus(
                     nodeID: session.nodeID, address: address, connected: true,
                     source: session.connection.isInbound ? learned?.source ?? .inbound : session.source,
-                    entriesBehind: session.remoteVector.entriesAhead(of: mine),
-                    entriesAhead: mine.entriesAhead(of: session.remoteVector)))
+                    entriesBehind: session.remoteVector.entriesAhead(of: mine), entriesAhead: mine.entriesAhead(of: session.remoteVector),
+                    lastError: record?.lastError?.description, lastErrorAt: wall(record?.lastErrorAt), lastContact: wall(session.lastHeard),
+                    roundTripMilliseconds: session.roundTrip))
         }
         for record in directory.records.values where !listed.contains(record.address) && !record.connected {
             result.append(
                 PeerStatus(
                     nodeID: record.nodeID, address: record.address, connected: false, source: record.source, entriesBehind: 0,
-                    entriesAhead: 0))
+                    entriesAhead: 0, lastError: record.lastError?.description, lastErrorAt: wall(record.lastErrorAt),
+                    lastContact: wall(record.lastContact), roundTripMilliseconds: record.roundTrip))
         }
         return result.sorted { ($0.connected ? 0 : 1, $0.address) < ($1.connected ? 0 : 1, $1.address) }
     }

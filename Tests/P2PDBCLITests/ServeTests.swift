@@ -15,19 +15,21 @@ final class ServeProcess {
 
     /// - Parameter namespace: a network namespace to run in (`ip netns exec`).
     /// - Parameter environment: variables set for the process besides this one's.
+    /// - Parameter stderr: where its log goes (warnings and above).
     init(
         data directory: String, arguments: [String] = [], namespace: String? = nil, http: String = "127.0.0.1:0",
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], stderr: ChildProcess.Stream = .null
     ) throws {
         self.directory = directory
         try? FileManager.default.removeItem(atPath: directory + "/serve.json")
         let serve = ["serve", "--data", directory, "--http", http, "--log-level", "warning"] + arguments
         if let namespace {
-            process = try ChildProcess("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + serve)
+            process = try ChildProcess("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + serve, stderr: stderr)
         } else if !environment.isEmpty {
-            process = try ChildProcess("/usr/bin/env", environment.sorted(by: <).map { "\($0)=\($1)" } + [p2pdbBinary.path] + serve)
+            process = try ChildProcess(
+                "/usr/bin/env", environment.sorted(by: <).map { "\($0)=\($1)" } + [p2pdbBinary.path] + serve, stderr: stderr)
         } else {
-            process = try ChildProcess(p2pdbBinary.path, serve)
+            process = try ChildProcess(p2pdbBinary.path, serve, stderr: stderr)
         }
         let deadline = Date().addingTimeInterval(20)
         var found: String?
@@ -128,36 +130,45 @@ struct ServeTests {
         #expect(try p2pdb("verify", "--data", dir).status == 0)
     }
 
-    /// A peer port another process holds stops the node with an error that
-    /// says so, instead of a node that runs without a peer endpoint.
-    @Test func aTakenPeerPortStopsTheNodeWithAnError() throws {
-        let temp = try TemporaryDirectory()
+    /// Runs `serve` that is expected to stop by itself; its exit status and
+    /// what it wrote on standard error.
+    func serveThatStops(_ arguments: [String], in temp: TemporaryDirectory) throws -> (status: Int32, stderr: String) {
         let dir = temp.path("node")
         try p2pdb("init", "--data", dir)
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(holder, raw, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, raw, &length) == 0
-            }
-        }
-        try #require(bound)
-        let port = UInt16(bigEndian: address.sin_port)
         try Data().write(to: URL(fileURLWithPath: temp.path("stderr")))
-        let serve = try ChildProcess(
-            p2pdbBinary.path, ["serve", "--data", dir, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)"],
-            stderr: .file(temp.path("stderr")))
+        let serve = try ChildProcess(p2pdbBinary.path, ["serve", "--data", dir] + arguments, stderr: .file(temp.path("stderr")))
         let deadline = Date().addingTimeInterval(60)
         while serve.isRunning && Date() < deadline { usleep(50_000) }
         if serve.isRunning { serve.signal(SIGKILL) }
         serve.waitUntilExit()
-        #expect(serve.terminationStatus != 0)
-        let errors = (try? String(contentsOfFile: temp.path("stderr"), encoding: .utf8)) ?? ""
-        #expect(errors.contains("cannot listen for peers on 127.0.0.1:\(port)"), "\(errors)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/serve.json"))
+        return (serve.terminationStatus, (try? String(contentsOfFile: temp.path("stderr"), encoding: .utf8)) ?? "")
+    }
+
+    /// A peer port another process holds stops the node with one line that
+    /// says so, before the HTTP API starts, instead of a node that runs
+    /// without a peer endpoint.
+    @Test func aTakenPeerPortStopsTheNodeWithAnError() throws {
+        let temp = try TemporaryDirectory()
+        let holder = try NonPeerServer(.silent)
+        defer { holder.stop() }
+        let (status, errors) = try serveThatStops(["--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(holder.port)"], in: temp)
+        #expect(status == 1)
+        let expected =
+            "p2pdb: cannot listen for peers on 127.0.0.1:\(holder.port): address already in use; choose another --listen port or stop the process using it"
+        #expect(errors.split(separator: "\n").filter { $0.hasPrefix("p2pdb:") } == [Substring(expected)], "\(errors)")
+        #expect(!errors.contains("HTTP API listening"), "\(errors)")
+    }
+
+    @Test func aTakenHTTPPortStopsTheNodeWithAnError() throws {
+        let temp = try TemporaryDirectory()
+        let holder = try NonPeerServer(.silent)
+        defer { holder.stop() }
+        let (status, errors) = try serveThatStops(["--http", "127.0.0.1:\(holder.port)"], in: temp)
+        #expect(status == 1)
+        let expected =
+            "p2pdb: cannot listen for HTTP requests on 127.0.0.1:\(holder.port): address already in use; choose another --http port or stop the process using it"
+        #expect(errors.split(separator: "\n").filter { $0.hasPrefix("p2pdb:") } == [Substring(expected)], "\(errors)")
     }
 
     @Test func dataGoesThroughANodeServingWithItsOwnToken() async throws {

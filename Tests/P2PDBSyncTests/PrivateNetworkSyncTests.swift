@@ -71,6 +71,15 @@ struct PrivateNetworkSyncTests {
             default: "refused this node: it"
             }
         #expect(await eventually(timeout: .seconds(20)) { logs.contains(otherSide) }, "\(logs.lines.withLock { $0 })")
+        // The dialing node keeps the refusal as the address's last error:
+        // its own where it refused first, else the one it was sent.
+        let recorded = kind == "open mode" || kind == "another network" ? "this node refused the peer: it " : "the peer refused this node: it "
+        let dialer = cluster.members[1].engine
+        let kept = await eventually(timeout: .seconds(20)) {
+            await dialer.peers().first { $0.address == "node-0" }?.lastError?.hasPrefix(recorded) == true
+        }
+        let known = await dialer.peers().map { "\($0.address): \($0.lastError ?? "none")" }
+        #expect(kept, "\(known)")
         try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
         try? await Task.sleep(for: .milliseconds(500))
         #expect(cluster[1].store.summary.entryCount == 0, "nothing reaches a refused node")
