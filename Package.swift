@@ -233,6 +233,7 @@ let package = Package(
             name: "P2PDBSyncTests",
             dependencies: [
                 "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery", "P2PDBSimulation", "p2pdb", "P2PDBTestSupport",
+                .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),

@@ -175,8 +175,11 @@ enum ReplicatedSchemaPreview {
 }
 
 extension JSONRendering {
+    /// One object per peer; times are ISO 8601 in UTC, like
+    /// `credential_expires`, and null when nothing happened yet.
     public static func peers(_ peers: [PeerStatus]) -> JSON {
-        .array(
+        let time = { (milliseconds: Int64?) in milliseconds.map { JSON.string(Timestamps.iso8601(milliseconds: $0)) } ?? .null }
+        return .array(
             peers.map { peer in
                 .object([
                     ("node_id", peer.nodeID.map { .string($0.hex) } ?? .null),
@@ -185,6 +188,10 @@ extension JSONRendering {
                     ("source", .string(peer.source.rawValue)),
                     ("entries_behind", .integer(peer.entriesBehind)),
                     ("entries_ahead", .integer(peer.entriesAhead)),
+                    ("last_contact", time(peer.lastContact)),
+                    ("round_trip_ms", peer.roundTripMilliseconds.map { .integer($0) } ?? .null),
+                    ("last_error", peer.lastError.map(JSON.string) ?? .null),
+                    ("last_error_at", time(peer.lastErrorAt)),
                 ])
             })
     }

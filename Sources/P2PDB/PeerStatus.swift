@@ -22,14 +22,35 @@ public struct PeerStatus: Sendable, Equatable {
     public var entriesBehind: UInt64
     /// Entries this node holds that the peer lacks.
     public var entriesAhead: UInt64
+    /// Why the last attempt to open a session at this address failed, in
+    /// words (connection refused, timed out, not a P2PDB peer, a TLS
+    /// failure, a refusal and its reason); nil if none has. It stays after
+    /// a later success: `lastErrorAt` and `lastContact` tell which is newer.
+    public var lastError: String?
+    /// When `lastError` happened, in milliseconds since 1970.
+    public var lastErrorAt: Int64?
+    /// When the peer was last heard from (any message, its Hello
+    /// included), in milliseconds since 1970; nil if never.
+    public var lastContact: Int64?
+    /// The last round trip measured to the peer (a Ping answered by its
+    /// Pong, through both nodes' queues), in whole milliseconds; nil until
+    /// one is measured, or for a peer that does not answer pings.
+    public var roundTripMilliseconds: UInt64?
 
-    public init(nodeID: NodeID?, address: String, connected: Bool, source: Source, entriesBehind: UInt64, entriesAhead: UInt64) {
+    public init(
+        nodeID: NodeID?, address: String, connected: Bool, source: Source, entriesBehind: UInt64, entriesAhead: UInt64,
+        lastError: String? = nil, lastErrorAt: Int64? = nil, lastContact: Int64? = nil, roundTripMilliseconds: UInt64? = nil
+    ) {
         self.nodeID = nodeID
         self.address = address
         self.connected = connected
         self.source = source
         self.entriesBehind = entriesBehind
         self.entriesAhead = entriesAhead
+        self.lastError = lastError
+        self.lastErrorAt = lastErrorAt
+        self.lastContact = lastContact
+        self.roundTripMilliseconds = roundTripMilliseconds
     }
 }
 

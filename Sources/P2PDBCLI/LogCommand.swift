@@ -77,12 +77,30 @@ struct StatusCommand: AsyncParsableCommand {
                 case .string(let string): text = string
                 case .number(let number): text = number
                 case .array(let items) where name == "heads": text = items.map { $0.stringValue ?? $0.text }.joined(separator: " ")
+                case .array(let items) where name == "peers" && !items.isEmpty:
+                    text = items.map(Self.peerLine).joined(separator: "\n" + String(repeating: " ", count: 16))
                 case .array(let items): text = items.isEmpty ? "none" : value.text
                 default: text = value.text
                 }
                 print("\(name):".padding(toLength: 16, withPad: " ", startingAt: 0) + text)
             }
         }
+    }
+}
+
+extension StatusCommand {
+    /// One peer of `/v1/status` on one line: where, whether connected, how
+    /// it was learned, then what is known of it.
+    static func peerLine(_ peer: JSON) -> String {
+        var parts = [peer["address"]?.stringValue ?? "?", peer["connected"] == .bool(true) ? "connected" : "not connected"]
+        if let node = peer["node_id"]?.stringValue { parts.append("node \(node.prefix(8))") }
+        if let source = peer["source"]?.stringValue { parts.append(source) }
+        if let roundTrip = peer["round_trip_ms"]?.intValue { parts.append("round trip \(roundTrip) ms") }
+        if let contact = peer["last_contact"]?.stringValue { parts.append("last contact \(contact)") }
+        if let error = peer["last_error"]?.stringValue {
+            parts.append("last error \(peer["last_error_at"]?.stringValue ?? "?"): \(error)")
+        }
+        return parts.joined(separator: ", ")
     }
 }
 

@@ -166,7 +166,7 @@ struct ServeCommand: AsyncParsableCommand {
                 throw P2PDBError(.invalidInput, "--mdns announces the peer endpoint: pass --listen IP:PORT too")
             }
             if listen != nil || !join.isEmpty {
-                let engine = try makeSyncEngine(node: node, key: try directory.loadKey(), metrics: metrics, logger: logger)
+                let engine = try await makeSyncEngine(node: node, key: try directory.loadKey(), metrics: metrics, logger: logger)
                 services.append(CancellableService { try await engine.run() })
                 peers = engine
                 if mdns, let announced = advertise ?? listen {
@@ -191,6 +191,8 @@ struct ServeCommand: AsyncParsableCommand {
             defer { ServeInfo.remove(directory) }
             do {
                 try await server.run()
+            } catch let failure as ListenFailure {
+                throw P2PDBError(.unavailable, failure.description)
             } catch {
                 throw P2PDBError(.unavailable, "the node stopped: \(error)")
             }
@@ -266,7 +268,9 @@ extension ServeCommand {
         return try APITokenFile(path: path)
     }
 
-    private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) throws -> SyncEngine {
+    /// The engine on a peer endpoint already bound: a --listen address that
+    /// cannot be bound stops `serve` here, before the HTTP API starts.
+    private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) async throws -> SyncEngine {
         guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
             throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
         }
@@ -274,6 +278,11 @@ extension ServeCommand {
         if let listen { bind = try ServerConfiguration.parseAddress(listen) }
         for address in join { _ = try ServerConfiguration.parseAddress(address) }
         let transport = try GRPCPeerTransport(key: key, listen: bind, advertise: advertise, logger: logger)
+        do {
+            try await transport.bind()
+        } catch {
+            throw P2PDBError(.unavailable, error.description)
+        }
         let configuration = SyncConfiguration(
             seeds: join, fanout: fanout, maximumPeers: maxPeers, antiEntropyInterval: antiEntropyInterval,
             network: try node.directory.networkDescriptor(), credential: try node.directory.credential())

@@ -65,10 +65,8 @@ public struct NetworkMembership: Sendable, Equatable {
     /// Where `node` stands by the grants and revocations in `past`; by all
     /// of those the replica holds when `past` is nil.
     public func standing(of node: NodeID, in past: FactVector? = nil) -> Standing {
-        let known = facts.filter { $0.change.subject == node && (past?.covers($0.author, $0.seq) ?? true) }
-        let latest = known.filter { fact in !known.contains { fact.precedes($0) } }
         var lowest: NetworkRole?
-        for fact in latest {
+        for fact in latestFacts(about: node, in: past) {
             switch fact.change {
             case .revoke: return .revoked(by: fact.author)
             case .grant(_, let role): lowest = min(lowest ?? role, role)
@@ -76,6 +74,19 @@ public struct NetworkMembership: Sendable, Equatable {
             }
         }
         return lowest.map { .granted($0) } ?? .unnamed
+    }
+
+    /// The revocations that bar `node` now: where in the log to find them,
+    /// to show a revoked node why it is refused.
+    public func revocations(of node: NodeID) -> [Fact] {
+        latestFacts(about: node, in: nil).filter(\.change.isRevocation)
+    }
+
+    /// The grants and revocations about `node` in `past` that no other one
+    /// about it follows.
+    private func latestFacts(about node: NodeID, in past: FactVector?) -> [Fact] {
+        let known = facts.filter { $0.change.subject == node && (past?.covers($0.author, $0.seq) ?? true) }
+        return known.filter { fact in !known.contains { fact.precedes($0) } }
     }
 
     /// The role `node` has now, by everything the replica holds; nil for a

@@ -72,6 +72,8 @@ public enum FuzzCorpus {
             .want(entries.map(\.id)),
             .peers([PeerAddress(nodeID: key.nodeID, address: "10.0.0.2:7071")]),
             .refusal("it belongs to another network"),
+            .ping(nonce: 1_234),
+            .pong(nonce: 1_234),
         ]
     }
 

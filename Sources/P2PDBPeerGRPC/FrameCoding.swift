@@ -52,6 +52,10 @@ package enum FrameCoding {
             }
         case .refusal(let reason):
             frame.refusal = .with { $0.reason = reason }
+        case .ping(let nonce):
+            frame.ping = .with { $0.nonce = nonce }
+        case .pong(let nonce):
+            frame.pong = .with { $0.nonce = nonce }
         }
         return frame
     }
@@ -91,6 +95,10 @@ package enum FrameCoding {
             return .peers(addresses)
         case .refusal(let refusal):
             return .refusal(String(refusal.reason.prefix(SyncLimits.maximumRefusalCharacters)))
+        case .ping(let ping):
+            return .ping(nonce: ping.nonce)
+        case .pong(let pong):
+            return .pong(nonce: pong.nonce)
         case nil:
             // A newer build's message arrives as a field this build does not
             // know: skipped, as the protocol's rule for additions says.

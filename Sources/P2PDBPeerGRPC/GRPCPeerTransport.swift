@@ -21,8 +21,14 @@ public final class GRPCPeerTransport: PeerTransport {
     private let advertised: String?
     private let logger: Logger
     private let bound = Mutex<String?>(nil)
+    /// The endpoint's binding, started once by ``bind()`` or ``run(accept:)``.
+    private let endpointTask = Mutex<Task<Result<PeerEndpoint, ListenFailure>, Never>?>(nil)
     private let queueLimit = 1024
+    /// How long a TLS handshake may take.
     private let handshakeTimeout: TimeAmount
+    /// How long a dial may take from its start to the peer's first frame
+    /// (its Hello).
+    private let helloTimeout: TimeAmount
 
     /// - Parameters:
     ///   - listen: where to accept peers; nil for a node that only dials.
@@ -36,10 +42,11 @@ public final class GRPCPeerTransport: PeerTransport {
 
     init(
         identity: NodeCertificate, listen: (host: String, port: Int)?, advertise: String?, logger: Logger,
-        handshakeTimeout: TimeAmount = .seconds(10)
+        handshakeTimeout: TimeAmount = .seconds(10), helloTimeout: TimeAmount = .seconds(10)
     ) {
         self.identity = identity
         self.handshakeTimeout = handshakeTimeout
+        self.helloTimeout = helloTimeout
         self.bind = listen
         self.advertised = advertise
         self.logger = logger
@@ -51,11 +58,42 @@ public final class GRPCPeerTransport: PeerTransport {
 
     // MARK: Accepting
 
+    /// Binds the peer endpoint now, so that an address that cannot be
+    /// bound stops the node before it serves anything; ``run(accept:)``
+    /// then serves on it (and binds by itself if this was not called).
+    /// Peers that dial in between are refused and dial again.
+    public func bind() async throws(ListenFailure) {
+        _ = try await endpoint()
+    }
+
     public func run(accept: @escaping @Sendable (any PeerConnection) async -> Void) async throws {
-        guard let bind else {
+        guard let endpoint = try await endpoint() else {
             while !Task.isCancelled { try await Task.sleep(for: .seconds(3600)) }
             return
         }
+        endpoint.sessions.open(accept)
+        try await withTaskCancellationHandler {
+            try await endpoint.serving.value
+        } onCancel: {
+            // Open sessions end, so that the shutdown does not wait for them.
+            endpoint.sessions.closeAll()
+            endpoint.server.beginGracefulShutdown()
+        }
+    }
+
+    /// The bound endpoint, bound on first use; nil for a node that only dials.
+    private func endpoint() async throws(ListenFailure) -> PeerEndpoint? {
+        guard let bind else { return nil }
+        let binding = endpointTask.withLock { task in
+            if let task { return task }
+            let started = Task { await self.listen(on: bind) }
+            task = started
+            return started
+        }
+        return try await binding.value.get()
+    }
+
+    private func listen(on bind: (host: String, port: Int)) async -> Result<PeerEndpoint, ListenFailure> {
         let identity = self.identity
         let security = HTTP2ServerTransport.Posix.TransportSecurity.tls(
             certificateChain: [.bytes(identity.certificateDER, format: .der)],
@@ -82,51 +120,67 @@ public final class GRPCPeerTransport: PeerTransport {
                 }
             })
         let sessions = InboundSessions()
-        let service = PeerService(accept: accept, sessions: sessions, queueLimit: queueLimit, logger: logger)
+        let service = PeerService(sessions: sessions, queueLimit: queueLimit, logger: logger)
         let server = GRPCServer(transport: transport, services: [service])
         // The server is stopped by a graceful shutdown, never by cancelling
         // its task: cancelling while an accepted connection waits to be
         // served leaves NIO's writer unfinished, which traps.
         let serving = Task { try await server.serve() }
-        try await withTaskCancellationHandler {
-            var address = "?"
-            do {
-                if let ipv4 = try await transport.listeningAddress.ipv4 {
-                    address = "\(ipv4.host):\(ipv4.port)"
-                } else if let ipv6 = try await transport.listeningAddress.ipv6 {
-                    address = "[\(ipv6.host)]:\(ipv6.port)"
-                }
-            } catch {
-                // A server that cannot bind (the port is taken) has no
-                // address; the reason is the server's own error.
-                var reason = "\(error)"
-                do { try await serving.value } catch { reason = "\(error)" }
-                throw P2PDBError(.unavailable, "cannot listen for peers on \(bind.host):\(bind.port): \(reason)")
-            }
-            logger.info("peer endpoint listening on \(address) (gRPC, mutual TLS)")
-            // A wildcard address means nothing to a peer: tell them only an
-            // address they can dial.
-            if bind.host == "0.0.0.0" || bind.host == "::" {
-                if advertised == nil {
-                    logger.notice("listening on all interfaces: pass --advertise IP:PORT so that peers can pass this node's address on")
-                }
+        let given = bind.host.contains(":") ? "[\(bind.host)]:\(bind.port)" : "\(bind.host):\(bind.port)"
+        let address: String
+        do {
+            let listening = try await transport.listeningAddress
+            if let ipv4 = listening.ipv4 {
+                address = "\(ipv4.host):\(ipv4.port)"
+            } else if let ipv6 = listening.ipv6 {
+                address = "[\(ipv6.host)]:\(ipv6.port)"
             } else {
-                bound.withLock { $0 = address }
+                address = given
             }
-            try await serving.value
-        } onCancel: {
-            // Open sessions end, so that the shutdown does not wait for them.
-            sessions.closeAll()
-            server.beginGracefulShutdown()
+        } catch {
+            // A server that cannot bind has no address; the reason is the
+            // server's own error.
+            var reason: any Error = error
+            do { try await serving.value } catch { reason = error }
+            return .failure(Self.listenFailure(reason, address: given))
         }
+        logger.info("peer endpoint listening on \(address) (gRPC, mutual TLS)")
+        // A wildcard address means nothing to a peer: tell them only an
+        // address they can dial.
+        if bind.host == "0.0.0.0" || bind.host == "::" {
+            if advertised == nil {
+                logger.notice("listening on all interfaces: pass --advertise IP:PORT so that peers can pass this node's address on")
+            }
+        } else {
+            bound.withLock { $0 = address }
+        }
+        return .success(PeerEndpoint(server: server, serving: serving, sessions: sessions))
+    }
+
+    private static func listenFailure(_ error: any Error, address: String) -> ListenFailure {
+        if let number = TransportErrors.errno(in: error) {
+            return ListenFailure(purpose: "peers", address: address, option: "--listen", errno: number)
+        }
+        if TransportErrors.chain(error).contains(where: { $0 is SocketAddressError }) {
+            return ListenFailure(
+                purpose: "peers", address: address, reason: "not an IP address; --listen takes one of this machine's IP addresses, or 0.0.0.0")
+        }
+        return ListenFailure(purpose: "peers", address: address, reason: "\(error)")
     }
 
     // MARK: Dialing
 
-    public func connect(to address: String) async throws -> any PeerConnection {
-        let (host, port) = try Self.parse(address)
+    public func connect(to address: String) async throws(DialFailure) -> any PeerConnection {
+        let host: String
+        let port: Int
+        do {
+            (host, port) = try Self.parse(address)
+        } catch {
+            throw .other(error.message)
+        }
         let identity = self.identity
         let proven = Mutex<NodeID?>(nil)
+        let progress = DialProgress()
         let security = HTTP2ClientTransport.Posix.TransportSecurity.mTLS(
             certificateChain: [.bytes(identity.certificateDER, format: .der)],
             privateKey: .bytes(Array(identity.privateKeyPEM.utf8), format: .pem)
@@ -135,21 +189,28 @@ public final class GRPCPeerTransport: PeerTransport {
             config.trustRoots = .certificates([])
             config.customVerificationCallback = NodeCertificate.verifier { nodeID in proven.withLock { $0 = nodeID } }
         }
-        let transport = try HTTP2ClientTransport.Posix(
-            target: Self.target(host: host, port: port),
-            transportSecurity: security,
-            config: .defaults { [logger, handshakeTimeout] config in
-                config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(10), allowWithoutCalls: true)
-                config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
-                    TLSVersionGate.install(on: channel, handshakeTimeout: handshakeTimeout, logger: logger)
-                }
-                config.backoff.initial = .milliseconds(100)
-                config.backoff.max = .seconds(1)
-            })
+        let target = Self.target(host: host, port: port)
+        let hostName = target is ResolvableTargets.DNS ? host : nil
+        let transport: HTTP2ClientTransport.Posix
+        do {
+            transport = try HTTP2ClientTransport.Posix(
+                target: target,
+                transportSecurity: security,
+                config: .defaults { [logger, handshakeTimeout] config in
+                    config.connection.keepalive = .init(time: .seconds(10), timeout: .seconds(10), allowWithoutCalls: true)
+                    config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+                        TLSVersionGate.install(on: channel, handshakeTimeout: handshakeTimeout, logger: logger, progress: progress)
+                    }
+                    config.backoff.initial = .milliseconds(100)
+                    config.backoff.max = .seconds(1)
+                })
+        } catch {
+            throw .other("cannot dial \(address): \(error)")
+        }
         let client = GRPCClient(transport: transport)
         // Ends once the client shuts down gracefully (on close or failure).
         Task { try await client.runConnections() }
-        let opened = AsyncStream.makeStream(of: GRPCPeerConnection?.self)
+        let opened = AsyncStream.makeStream(of: Result<GRPCPeerConnection, DialFailure>.self)
         let limit = queueLimit
         let logger = self.logger
         let call = Task {
@@ -172,15 +233,19 @@ public final class GRPCPeerTransport: PeerTransport {
                     }
                 } onResponse: { response in
                     var frames = response.messages.makeAsyncIterator()
-                    guard let first = try await frames.next(), let nodeID = proven.withLock({ $0 }) else {
-                        opened.continuation.yield(nil)
+                    guard let first = try await frames.next() else {
+                        opened.continuation.yield(.failure(.notAPeer("it ended the call without a Hello")))
+                        return
+                    }
+                    guard let nodeID = proven.withLock({ $0 }) else {
+                        opened.continuation.yield(.failure(.tlsFailed("no node certificate was checked")))
                         return
                     }
                     let connection = GRPCPeerConnection(
                         remoteNodeID: nodeID, remoteAddress: address, isInbound: false, limit: limit,
                         onClose: { client.beginGracefulShutdown() })
                     pending.withLock { $0 = connection }
-                    opened.continuation.yield(connection)
+                    opened.continuation.yield(.success(connection))
                     do {
                         var next: P2pdb_Peer_V1_Frame? = first
                         while let frame = next {
@@ -195,30 +260,32 @@ public final class GRPCPeerTransport: PeerTransport {
                 }
             } catch {
                 logger.debug("peer call to \(address) ended: \(error)")
+                opened.continuation.yield(.failure(TransportErrors.dialFailure(error, progress: progress, hostName: hostName)))
             }
-            opened.continuation.yield(nil)
             pending.withLock { $0 }?.close()
             client.beginGracefulShutdown()
         }
         // The first frame must come soon: a peer that completes TLS and
         // then says nothing does not get to hold a dial forever.
         let timeout = Task {
-            try await Task.sleep(for: .seconds(10))
-            opened.continuation.yield(nil)
+            try await Task.sleep(for: .nanoseconds(helloTimeout.nanoseconds))
+            opened.continuation.yield(.failure(TransportErrors.dialTimeout(progress, after: helloTimeout)))
         }
         defer { timeout.cancel() }
         var iterator = opened.stream.makeAsyncIterator()
-        let connection = await withTaskCancellationHandler {
-            await iterator.next() ?? nil
+        let outcome = await withTaskCancellationHandler {
+            await iterator.next() ?? .failure(.other("the dial was cancelled"))
         } onCancel: {
             call.cancel()
         }
-        guard let connection else {
+        switch outcome {
+        case .success(let connection):
+            return connection
+        case .failure(let failure):
             call.cancel()
             client.beginGracefulShutdown()
-            throw P2PDBError(.unavailable, "cannot open a peer session with \(address)")
+            throw failure
         }
-        return connection
     }
 
     /// IP literals are dialed as such (TLS sends no SNI for them); names
@@ -249,10 +316,17 @@ public final class GRPCPeerTransport: PeerTransport {
     }
 }
 
+/// A bound peer endpoint: its server, the task serving it, and the
+/// sessions peers opened on it.
+struct PeerEndpoint: Sendable {
+    let server: GRPCServer<HTTP2ServerTransport.Posix>
+    let serving: Task<Void, any Error>
+    let sessions: InboundSessions
+}
+
 /// The server side of `Peer.Connect`: identifies the peer from its TLS
 /// certificate and hands the session to the sync engine.
 struct PeerService: P2pdb_Peer_V1_Peer.SimpleServiceProtocol {
-    let accept: @Sendable (any PeerConnection) async -> Void
     let sessions: InboundSessions
     let queueLimit: Int
     let logger: Logger
@@ -269,30 +343,47 @@ struct PeerService: P2pdb_Peer_V1_Peer.SimpleServiceProtocol {
         }
         let connection = GRPCPeerConnection(
             remoteNodeID: nodeID, remoteAddress: context.remotePeer, isInbound: true, limit: queueLimit)
-        guard let id = sessions.add(connection) else { throw RPCError(code: .unavailable, message: "the node is shutting down") }
-        defer { sessions.remove(id) }
-        await accept(connection)
-        await connection.pump(frames: request) { frame in try await response.write(frame) }
+        switch sessions.add(connection) {
+        case .refused(let reason):
+            // A frame the dialing engine reads as a refusal, and records.
+            try await response.write(FrameCoding.frame(.refusal(reason)))
+        case .admitted(let id, let accept):
+            defer { sessions.remove(id) }
+            await accept(connection)
+            await connection.pump(frames: request) { frame in try await response.write(frame) }
+        }
     }
 }
 
 /// The sessions peers opened with this node, so that a shutdown can end
-/// them all.
+/// them all, and where new ones go: nowhere until the engine runs.
 final class InboundSessions: Sendable {
+    typealias Accept = @Sendable (any PeerConnection) async -> Void
+
     private struct State {
         var open: [Int: GRPCPeerConnection] = [:]
         var next = 0
+        var accept: Accept?
         var closed = false
+    }
+
+    enum Admission {
+        case admitted(Int, Accept)
+        case refused(String)
     }
 
     private let state = Mutex(State())
 
-    func add(_ connection: GRPCPeerConnection) -> Int? {
+    /// Starts handing sessions to `accept`.
+    func open(_ accept: @escaping Accept) { state.withLock { $0.accept = accept } }
+
+    func add(_ connection: GRPCPeerConnection) -> Admission {
         state.withLock { state in
-            guard !state.closed else { return nil }
+            guard !state.closed else { return .refused("shutting down") }
+            guard let accept = state.accept else { return .refused("starting; not accepting peers yet") }
             state.next += 1
             state.open[state.next] = connection
-            return state.next
+            return .admitted(state.next, accept)
         }
     }
 
@@ -306,4 +397,3 @@ final class InboundSessions: Sendable {
         for connection in open { connection.close() }
     }
 }
-

@@ -4,6 +4,7 @@ import Logging
 import NIOCore
 import P2PDB
 import ServiceLifecycle
+import Synchronization
 
 /// A node run as a service: its HTTP API, its change feed, its metrics, and
 /// whatever other services (peer sync) are handed in, under one
@@ -43,6 +44,7 @@ public final class NodeServer: Sendable {
         self.metrics = metrics
         let routes = APIRoutes(node: node, configuration: configuration, metrics: metrics, gate: gate, peers: peers)
         let host = configuration.host
+        let listening = ListeningFlag()
         let connections = ConcurrencyLimit(maximum: configuration.maximumConnections)
         let application = Application(
             router: routes.router(),
@@ -53,6 +55,7 @@ public final class NodeServer: Sendable {
             configuration: ApplicationConfiguration(
                 address: .hostname(host, port: configuration.port), serverName: "p2pdb", reuseAddress: true),
             onServerRunning: { channel in
+                listening.set()
                 let port = channel.localAddress?.port ?? configuration.port
                 logger.info("HTTP API listening on http://\(host):\(port)", metadata: ["node": "\(node.nodeID.short)"])
                 await onListening(port)
@@ -62,7 +65,7 @@ public final class NodeServer: Sendable {
             .init(service: ReplicaService(node: node, metrics: metrics, logger: logger))
         ]
         configured += services.map { .init(service: $0) }
-        configured.append(.init(service: application))
+        configured.append(.init(service: HTTPService(application: application, listening: listening, configuration: configuration)))
         configured.append(.init(service: GateService(gate: gate, logger: logger)))
         var groupConfiguration = ServiceGroupConfiguration(
             services: configured, gracefulShutdownSignals: handleSignals ? [.sigterm, .sigint] : [], logger: logger)
@@ -104,6 +107,34 @@ private struct ReplicaService: Service {
         }
         logger.info("replica closed")
     }
+}
+
+/// The HTTP server, whose failure to bind its address is told as such: a
+/// port in use, an address not of this machine.
+private struct HTTPService: Service {
+    let application: any Service
+    let listening: ListeningFlag
+    let configuration: ServerConfiguration
+
+    func run() async throws {
+        do {
+            try await application.run()
+        } catch where !listening.isSet {
+            let host = configuration.host.contains(":") ? "[\(configuration.host)]" : configuration.host
+            let address = "\(host):\(configuration.port)"
+            guard let number = (error as? IOError)?.errnoCode else {
+                throw ListenFailure(purpose: "HTTP requests", address: address, reason: "\(error)")
+            }
+            throw ListenFailure(purpose: "HTTP requests", address: address, option: "--http", errno: number)
+        }
+    }
+}
+
+/// Whether the HTTP server got as far as listening.
+private final class ListeningFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .relaxed) }
+    func set() { value.store(true, ordering: .relaxed) }
 }
 
 /// The first service to hear of a shutdown: from then on new requests get

@@ -67,8 +67,8 @@ struct SimulatedTransport: PeerTransport {
 
     var listenAddress: String? { address }
 
-    func connect(to address: String) async throws -> any PeerConnection {
-        throw P2PDBError(.unavailable, "simulated nodes are connected by the scheduler")
+    func connect(to address: String) async throws(DialFailure) -> any PeerConnection {
+        throw .other("simulated nodes are connected by the scheduler")
     }
 
     func run(accept: @escaping @Sendable (any PeerConnection) async -> Void) async throws {

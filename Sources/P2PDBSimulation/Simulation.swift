@@ -345,7 +345,7 @@ public final class Simulation {
             for dial in await engine.takeDialRequests() {
                 guard let target = nodes.firstIndex(where: { $0.address == dial.address }) else {
                     // An address a corrupted message made up: nobody is there.
-                    await engine.handle(.dialFailed(dial.address, reason: "no such host"))
+                    await engine.handle(.dialFailed(dial.address, reason: .unreachable("no such host")))
                     continue
                 }
                 queue.schedule(.dial(from: index, to: target), at: clock.nowMilliseconds + 1 + random.next() % 20)
@@ -443,8 +443,11 @@ public final class Simulation {
 
     private func dial(_ from: Int, _ to: Int) async throws {
         guard let dialer = nodes[from].engine else { return }
+        // As on a real network: a partition drops packets, a node that is
+        // down leaves its port closed.
         guard let acceptor = nodes[to].engine, !isCut(from, to) else {
-            await dialer.handle(.dialFailed(nodes[to].address, reason: "unreachable"))
+            let failure: DialFailure = isCut(from, to) ? .timedOut("the link is cut") : .connectionRefused
+            await dialer.handle(.dialFailed(nodes[to].address, reason: failure))
             return try await flush(from)
         }
         let id = links.count

@@ -1,10 +1,9 @@
-import Dispatch
 import GRDB
 import P2PDBCore
 import Synchronization
 
 /// The read-only connections client queries run on, each on a thread of
-/// its own.
+/// its own at a lower priority (``YieldingThread``).
 ///
 /// A query never runs on the caller's thread: on Swift's cooperative pool
 /// (one thread per core) two slow queries would stop every other task of
@@ -17,7 +16,7 @@ final class ReaderConnections: Sendable {
         let database: DatabaseQueue
         let deadline: StatementDeadline
         let authorizer: ClientAuthorizer
-        let thread: DispatchQueue
+        let thread: YieldingThread
     }
 
     private struct Lending {
@@ -37,7 +36,7 @@ final class ReaderConnections: Sendable {
             let database = try DatabaseQueue(path: path, configuration: configuration)
             let connection = Connection(
                 database: database, deadline: StatementDeadline(watchdog: watchdog), authorizer: ClientAuthorizer(),
-                thread: DispatchQueue(label: "p2pdb.reader.\(index)"))
+                thread: YieldingThread(name: "p2pdb.reader.\(index)"))
             database.inDatabase { db in
                 guard let handle = db.sqliteConnection else { return }
                 connection.deadline.install(on: handle)
@@ -57,9 +56,10 @@ final class ReaderConnections: Sendable {
         defer { giveBack(index) }
         let connection = connections[index]
         return try await withCheckedThrowingContinuation { continuation in
-            connection.thread.async {
+            let queued = connection.thread.run {
                 continuation.resume(with: Result(catching: { try connection.database.unsafeRead { db in try body(db, connection.deadline) } }))
             }
+            if !queued { continuation.resume(throwing: P2PDBError(.unavailable, "the replica is closed")) }
         }
     }
 
@@ -110,6 +110,7 @@ final class ReaderConnections: Sendable {
         for connection in connections {
             connection.database.inDatabase { _ in connection.authorizer.statements.clear() }
             try connection.database.close()
+            connection.thread.stop()
         }
     }
 }

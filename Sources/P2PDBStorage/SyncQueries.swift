@@ -36,6 +36,18 @@ extension ReplicaStore {
         }
     }
 
+    /// The canonical bytes of what `author` signed as its entry `seq`: one
+    /// entry, or more after an equivocation; none if the log lacks it.
+    public func bodies(authoredBy author: NodeID, seq: UInt64) async throws -> [[UInt8]] {
+        try await read { db in
+            guard
+                let index = try Int64.fetchOne(
+                    db, sql: "SELECT idx FROM _p2pdb_authors WHERE node_id = ?", arguments: [author.raw.bytes.databaseBlob])
+            else { return [] }
+            return try LogStore.ids(db, author: index, seq: seq).compactMap { try LogStore.body(db, id: $0) }
+        }
+    }
+
     /// The log position before the first entry that `vector` does not
     /// cover: a pull reply starts scanning there rather than at the start.
     public func startPosition(notCoveredBy vector: VersionVector) async throws -> Int64 {

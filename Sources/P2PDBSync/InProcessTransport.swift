@@ -70,14 +70,15 @@ public final class InProcessNetwork: Sendable {
         for connection in dropped { connection.close() }
     }
 
-    func connect(from nodeID: NodeID, at address: String, to target: String) async throws -> any PeerConnection {
+    /// Fails as a real network would: a cut link is unreachable, an
+    /// address nobody listens on refuses the connection.
+    func connect(from nodeID: NodeID, at address: String, to target: String) async throws(DialFailure) -> any PeerConnection {
         let link = Link(address, target)
-        let found: Listener? = state.withLock { state in
-            state.cuts.contains(link) ? nil : state.listeners[target]
+        let (cut, found): (Bool, Listener?) = state.withLock { state in
+            (state.cuts.contains(link), state.listeners[target])
         }
-        guard let listener = found else {
-            throw P2PDBError(.unavailable, "\(target) is unreachable from \(address)")
-        }
+        guard !cut else { throw .unreachable("the link from \(address) to \(target) is cut") }
+        guard let listener = found else { throw .connectionRefused }
         let (outbound, inbound) = InProcessConnection.pair(
             dialer: nodeID, dialerAddress: address, listener: listener.nodeID, listenerAddress: target, limit: queueLimit)
         state.withLock { $0.connections[link, default: []] += [outbound, inbound] }
@@ -100,7 +101,7 @@ public final class InProcessTransport: PeerTransport {
 
     public var listenAddress: String? { address }
 
-    public func connect(to address: String) async throws -> any PeerConnection {
+    public func connect(to address: String) async throws(DialFailure) -> any PeerConnection {
         try await network.connect(from: nodeID, at: self.address, to: address)
     }
 

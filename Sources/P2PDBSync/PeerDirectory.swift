@@ -19,6 +19,18 @@ struct PeerDirectory {
         var connected = false
         var failures = 0
         var nextAttempt: UInt64 = 0
+        /// Why the last attempt to open a session here failed, and when
+        /// (the engine's clock); kept after a later success, with its time.
+        var lastError: DialFailure?
+        var lastErrorAt: UInt64?
+        /// When the peer here was last heard from (the engine's clock).
+        var lastContact: UInt64?
+        /// The last round trip measured with the peer here, in ms.
+        var roundTrip: UInt64?
+        /// The kind of failure last logged as a warning, and when: repeats
+        /// of it go to the debug level for a while.
+        var warnedKind: String?
+        var warnedAt: UInt64 = 0
     }
 
     private(set) var records: [String: Record] = [:]
@@ -67,6 +79,34 @@ struct PeerDirectory {
         guard var record = records[address] else { return }
         record.connected = true
         record.failures = 0
+        // A failure after a success is news again.
+        record.warnedKind = nil
+        records[address] = record
+    }
+
+    /// Records why a dial of `address` or its Hello failed. True if it is
+    /// worth a warning: the first failure, another kind of failure, or the
+    /// same again `warningInterval` after the last warning; repeats in
+    /// between are for the debug log, so a dead seed does not flood it.
+    mutating func failed(_ address: String, _ failure: DialFailure, now: UInt64, warningInterval: UInt64) -> Bool {
+        guard var record = records[address] else { return true }
+        record.lastError = failure
+        record.lastErrorAt = now
+        let warn = record.warnedKind != failure.kind || now >= record.warnedAt + warningInterval
+        if warn {
+            record.warnedKind = failure.kind
+            record.warnedAt = now
+        }
+        records[address] = record
+        return warn
+    }
+
+    /// What a session that ended last knew of its peer: when it was heard
+    /// from and how long a round trip took.
+    mutating func heard(_ address: String, at time: UInt64, roundTrip: UInt64?) {
+        guard var record = records[address] else { return }
+        record.lastContact = max(record.lastContact ?? 0, time)
+        if let roundTrip { record.roundTrip = roundTrip }
         records[address] = record
     }
 

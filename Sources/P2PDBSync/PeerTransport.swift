@@ -26,8 +26,9 @@ public protocol PeerConnection: AnyObject, Sendable {
 public protocol PeerTransport: Sendable {
     /// Where peers can dial this node, once ``run(accept:)`` listens.
     var listenAddress: String? { get async }
-    /// Dials a peer and completes the authenticated handshake.
-    func connect(to address: String) async throws -> any PeerConnection
+    /// Dials a peer and completes the authenticated handshake; a failure
+    /// says why in the terms of ``DialFailure``, whatever the network.
+    func connect(to address: String) async throws(DialFailure) -> any PeerConnection
     /// Accepts connections until cancelled, handing each to `accept`.
     func run(accept: @escaping @Sendable (any PeerConnection) async -> Void) async throws
 }

@@ -21,20 +21,25 @@ public struct SyncConfiguration: Sendable {
     public var maximumBackoff: UInt64
     /// How often the engine's timer runs, in ms.
     public var tickInterval: UInt64
+    /// An address that keeps failing for the same reason is warned about
+    /// once per this interval, in ms; the retries between are logged at
+    /// the debug level.
+    public var failureWarningInterval: UInt64
     /// The private network this node keeps to: only peers with a valid
     /// credential for it are let in, and only such peers are talked to.
     /// Nil for open mode.
     public var network: NetworkDescriptor?
     /// This node's credential in `network`, shown to every peer.
     public var credential: Credential?
-    /// Whose time decides whether a peer's credential has expired.
+    /// Whose time decides whether a peer's credential has expired, and
+    /// turns the engine's clock into the wall times of peer status.
     public var wallClock: any WallClock
 
     public init(
         seeds: [String] = [], fanout: Int = 4, maximumPeers: Int = 32, antiEntropyInterval: UInt64 = 1000,
         peerExchangeInterval: UInt64 = 5000, deadPeerTimeout: UInt64 = 15_000, pullTimeout: UInt64 = 10_000, minimumBackoff: UInt64 = 250,
-        maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100, network: NetworkDescriptor? = nil, credential: Credential? = nil,
-        wallClock: any WallClock = SystemClock()
+        maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100, failureWarningInterval: UInt64 = 600_000,
+        network: NetworkDescriptor? = nil, credential: Credential? = nil, wallClock: any WallClock = SystemClock()
     ) {
         self.seeds = seeds
         self.fanout = fanout
@@ -46,6 +51,7 @@ public struct SyncConfiguration: Sendable {
         self.minimumBackoff = minimumBackoff
         self.maximumBackoff = maximumBackoff
         self.tickInterval = tickInterval
+        self.failureWarningInterval = failureWarningInterval
         self.network = network
         self.credential = credential
         self.wallClock = wallClock

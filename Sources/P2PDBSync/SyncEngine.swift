@@ -68,6 +68,13 @@ public actor SyncEngine: PeerStatusProvider {
         var remoteVector = VersionVector()
         var remoteHeads: [EntryID] = []
         var lastHeard: UInt64
+        /// When the session opened: a pong must answer a ping sent since.
+        let opened: UInt64
+        /// The nonce of the last pong taken, so that a repeated or
+        /// reordered pong is not measured twice.
+        var lastPong: UInt64?
+        /// The last round trip measured by ping and pong, in ms.
+        var roundTrip: UInt64?
         var pulling = false
         /// When the current pull last made progress: a pull whose reply
         /// stalls (lost, or a peer that never answers) is given up.
@@ -76,6 +83,11 @@ public actor SyncEngine: PeerStatusProvider {
         /// The pull this node is answering for the peer, if any.
         var serving: PullReply?
         var servingBusy = false
+        /// Set once the log revokes the peer. It is sent the revocation (again
+        /// at each anti-entropy round, as a message can be dropped) and
+        /// nothing more; the session ends when the peer's summary shows it
+        /// holds the revocation, so that it learns of it, or at `deadline`.
+        var revocation: (admin: NodeID, entries: [Entry], deadline: UInt64)?
 
         init(connection: any PeerConnection, sequence: Int, dialedAddress: String?, source: PeerStatus.Source, now: UInt64) {
             self.connection = connection
@@ -83,10 +95,13 @@ public actor SyncEngine: PeerStatusProvider {
             self.dialedAddress = dialedAddress
             self.source = source
             self.lastHeard = now
+            self.opened = now
         }
 
         var nodeID: NodeID { connection.remoteNodeID }
         var isEstablished: Bool { hello != nil }
+        /// Whether this node still shares its log with the peer.
+        var isShared: Bool { hello != nil && revocation == nil }
     }
 
     public init(
@@ -197,12 +212,14 @@ public actor SyncEngine: PeerStatusProvider {
     }
 
     private func dial(_ address: String, source: PeerStatus.Source) async {
+        let connection: any PeerConnection
         do {
-            let connection = try await transport.connect(to: address)
-            if await handle(.connected(connection, dialedAddress: address, source: source)) { await read(connection) }
+            connection = try await transport.connect(to: address)
         } catch {
-            await handle(.dialFailed(address, reason: "\(error)"))
+            await handle(.dialFailed(address, reason: error))
+            return
         }
+        if await handle(.connected(connection, dialedAddress: address, source: source)) { await read(connection) }
     }
 
     /// Adds an address to dial, as `--join` does at start.
@@ -230,7 +247,8 @@ public actor SyncEngine: PeerStatusProvider {
         /// An `entries` message whose entries the runtime already checked.
         case receivedEntries(CheckedEntries, from: any PeerConnection)
         case disconnected(any PeerConnection, reason: String)
-        case dialFailed(String, reason: String)
+        /// A dial requested by the engine failed, and why.
+        case dialFailed(String, reason: DialFailure)
         /// Periodic work: summaries, peer exchange, dead peers, what to dial.
         case tick
         /// Entries the replica applied, local or remote, in log order.
@@ -263,17 +281,15 @@ public actor SyncEngine: PeerStatusProvider {
             directory.disconnected(address, now: clock.nowMilliseconds, configuration: configuration, random: random)
             // An operator who gave a wrong --join address hears of it at
             // once, and again now and then, not at every retry.
+            let level = recordFailure(reason, at: address)
             let failures = directory.records[address]?.failures ?? 1
-            if failures == 1 || failures % 20 == 0 {
-                logger.info("cannot reach peer \(address) (attempt \(failures)): \(reason); retrying with backoff")
-            } else {
-                logger.debug("cannot reach \(address): \(reason)")
-            }
+            logger.log(level: level, "cannot reach peer \(address) (attempt \(failures)): \(reason); retrying with backoff")
         case .tick:
             await tick()
         case .applied(let batch):
+            let revocations = batch.map(\.entry).filter { $0.payload.membership.contains(where: \.isRevocation) }
+            if !revocations.isEmpty { stopSharing(afterRevocations: revocations) }
             push(batch)
-            if batch.contains(where: { $0.entry.payload.membership.contains(where: \.isRevocation) }) { closeRevokedSessions() }
         }
         return true
     }
@@ -296,14 +312,20 @@ public actor SyncEngine: PeerStatusProvider {
         if now >= lastSummary + configuration.antiEntropyInterval {
             lastSummary = now
             let summary = currentSummary()
-            for session in orderedSessions where session.isEstablished { send(summary, to: session) }
+            for session in orderedSessions where session.isShared { sendSummary(summary, to: session, now: now) }
+            for session in orderedSessions { if let revocation = session.revocation { send(revocation.entries, to: session) } }
         }
         if now >= lastExchange + configuration.peerExchangeInterval {
             lastExchange = now
             let peers = SyncMessage.peers(Array(shareablePeers().prefix(SyncLimits.maximumPeersPerMessage)))
-            for session in orderedSessions where session.isEstablished && session.features.contains(Hello.Feature.peerExchange) {
+            for session in orderedSessions where session.isShared && session.features.contains(Hello.Feature.peerExchange) {
                 send(peers, to: session)
             }
+        }
+        for session in orderedSessions {
+            guard let revocation = session.revocation, now > revocation.deadline else { continue }
+            _ = refuse(session, "was revoked by admin \(revocation.admin.short)")
+            session.connection.close()
         }
         for session in orderedSessions where session.pulling && now > session.pullProgress + configuration.pullTimeout {
             logger.debug("pull from \(session.nodeID.short) stalled; asking again at the next summary")
@@ -341,6 +363,8 @@ public actor SyncEngine: PeerStatusProvider {
     private func attach(_ connection: any PeerConnection, dialedAddress: String?, source: PeerStatus.Source) async -> Bool {
         guard sessions.count < configuration.maximumPeers else {
             logger.info("refusing \(connection.remoteAddress): already at the limit of \(configuration.maximumPeers) peers")
+            // Told, so that the peer records why rather than a silent close.
+            _ = connection.offer(.refusal("already at its limit of \(configuration.maximumPeers) peers"))
             connection.close()
             return false
         }
@@ -364,6 +388,7 @@ public actor SyncEngine: PeerStatusProvider {
         let now = clock.nowMilliseconds
         for address in Set([session.dialedAddress, session.hello?.listenAddress].compactMap { $0 }) {
             directory.disconnected(address, now: now, configuration: configuration, random: random)
+            if session.isEstablished { directory.heard(address, at: session.lastHeard, roundTrip: session.roundTrip) }
         }
         if session.isEstablished {
             logger.info("disconnected from peer \(session.nodeID.short) at \(session.connection.remoteAddress): \(reason)")
@@ -377,7 +402,7 @@ public actor SyncEngine: PeerStatusProvider {
         metrics.bytesReceived.increment(by: message.approximateSize)
         guard session.isEstablished else {
             switch message {
-            case .hello(let hello): return greet(session, hello)
+            case .hello(let hello): return await greet(session, hello)
             case .refusal(let reason): return refused(session, reason)
             default: return refuse(session, "sent \(message.name) before hello")
             }
@@ -391,6 +416,10 @@ public actor SyncEngine: PeerStatusProvider {
             }
             session.remoteVector = vector
             session.remoteHeads = heads
+            if let revocation = session.revocation {
+                guard revocation.entries.allSatisfy({ vector[$0.author] >= $0.seq }) else { return true }
+                return refuse(session, "was revoked by admin \(revocation.admin.short)")
+            }
             if store.summary.awaitingOwnHistory {
                 // A replica made anew for this node's key learns here how
                 // far its node had written before it writes again.
@@ -399,6 +428,7 @@ public actor SyncEngine: PeerStatusProvider {
             await catchUp(with: session)
         case .pull(let have):
             guard have.counts.count <= SyncLimits.maximumVectorSize else { return refuse(session, "sent an oversized pull") }
+            guard session.isShared else { return true }
             await answerPull(have, to: session)
         case .entries(let bodies):
             guard bodies.count <= SyncLimits.maximumEntriesPerMessage else {
@@ -410,6 +440,7 @@ public actor SyncEngine: PeerStatusProvider {
             await catchUp(with: session)
         case .want(let ids):
             guard ids.count <= SyncLimits.maximumIDsPerMessage else { return refuse(session, "asked for \(ids.count) entries at once") }
+            guard session.isShared else { return true }
             await answerWant(ids, to: session)
         case .peers(let peers):
             guard peers.count <= SyncLimits.maximumPeersPerMessage else { return refuse(session, "sent \(peers.count) addresses") }
@@ -418,8 +449,28 @@ public actor SyncEngine: PeerStatusProvider {
             }
         case .refusal(let reason):
             return refused(session, reason)
+        case .ping(let nonce):
+            send(.pong(nonce: nonce), to: session)
+        case .pong(let nonce):
+            timed(nonce, on: session)
         }
         return true
+    }
+
+    /// A summary, and a ping to time the round trip to a peer that answers
+    /// pings. The nonce is the time the ping leaves.
+    private func sendSummary(_ summary: SyncMessage, to session: Session, now: UInt64) {
+        send(summary, to: session)
+        if session.features.contains(Hello.Feature.ping) { send(.ping(nonce: now), to: session) }
+    }
+
+    /// Measures a round trip from a pong: only for a ping this session
+    /// could have sent, and once per ping, whatever the peer repeats.
+    private func timed(_ nonce: UInt64, on session: Session) {
+        let now = clock.nowMilliseconds
+        guard nonce >= session.opened, nonce <= now, session.lastPong.map({ nonce > $0 }) ?? true else { return }
+        session.lastPong = nonce
+        session.roundTrip = now - nonce
     }
 
     /// Asks for entries by ID, of a peer that takes such requests; the next
@@ -430,7 +481,8 @@ public actor SyncEngine: PeerStatusProvider {
     }
 
     private func refuse(_ session: Session, _ why: String) -> Bool {
-        logger.warning("refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
+        let level = session.dialedAddress.map { recordFailure(.refusedByThisNode("it \(why)"), at: $0) } ?? .warning
+        logger.log(level: level, "refusing peer \(session.nodeID.short) at \(session.connection.remoteAddress): it \(why)")
         metrics.refusedPeers.increment()
         // Best effort: the connection closes right after.
         send(.refusal("it \(why)"), to: session)
@@ -439,12 +491,21 @@ public actor SyncEngine: PeerStatusProvider {
 
     /// The peer refused this node and closes the connection.
     private func refused(_ session: Session, _ reason: String) -> Bool {
-        logger.warning(
-            "peer \(session.nodeID.short) at \(session.connection.remoteAddress) refused this node: \(reason.prefix(SyncLimits.maximumRefusalCharacters))")
+        let reason = String(reason.prefix(SyncLimits.maximumRefusalCharacters))
+        let level = session.dialedAddress.map { recordFailure(.refusedByPeer(reason), at: $0) } ?? .warning
+        logger.log(level: level, "peer \(session.nodeID.short) at \(session.connection.remoteAddress) refused this node: \(reason)")
         return false
     }
 
-    private func greet(_ session: Session, _ hello: Hello) -> Bool {
+    /// Records why an address failed; the level to log it at: a warning
+    /// the first time, when the kind of failure changes and now and then,
+    /// debug for the retries between.
+    private func recordFailure(_ failure: DialFailure, at address: String) -> Logger.Level {
+        let warn = directory.failed(address, failure, now: clock.nowMilliseconds, warningInterval: configuration.failureWarningInterval)
+        return warn ? .warning : .debug
+    }
+
+    private func greet(_ session: Session, _ hello: Hello) async -> Bool {
         guard hello.protocolVersion >= Hello.minimumProtocolVersion else {
             return refuse(
                 session,
@@ -453,7 +514,10 @@ public actor SyncEngine: PeerStatusProvider {
         guard hello.nodeID == session.nodeID else {
             return refuse(session, "claims node \(hello.nodeID.short) but authenticated as \(session.nodeID.short)")
         }
-        if let refusal = admissionRefusal(hello) { return refuse(session, refusal) }
+        if let refusal = admissionRefusal(hello) {
+            await showRevocations(of: hello.nodeID, to: session)
+            return refuse(session, refusal)
+        }
         if hello.nodeID == node.nodeID {
             if let address = session.dialedAddress { directory.markOwn(address) }
             logger.debug("\(session.connection.remoteAddress) is this node itself; not dialing it again")
@@ -481,19 +545,37 @@ public actor SyncEngine: PeerStatusProvider {
         }
         logger.info(
             "connected to peer \(hello.nodeID.short) at \(session.connection.remoteAddress) (\(session.connection.isInbound ? "inbound" : session.source.rawValue))")
-        send(currentSummary(), to: session)
+        sendSummary(currentSummary(), to: session, now: clock.nowMilliseconds)
         return true
     }
 
-    /// After a revocation arrives (pushed on to every peer first, the revoked
-    /// one included, so that it learns of it), sessions with revoked nodes end.
-    private func closeRevokedSessions() {
+    /// After a revocation arrives, a revoked peer is sent the revocation and
+    /// nothing more. Its session ends once it shows it holds the revocation,
+    /// not at once: a message dropped from a full queue, or cut by closing
+    /// the connection, would leave it writing without knowing why it is cut.
+    private func stopSharing(afterRevocations revocations: [Entry]) {
         guard let membership = store.summary.membership else { return }
-        for session in orderedSessions where session.isEstablished {
+        for session in orderedSessions where session.isShared {
             guard case .revoked(let admin) = membership.standing(of: session.nodeID) else { continue }
-            _ = refuse(session, "was revoked by admin \(admin.short)")
-            session.connection.close()
+            session.revocation = (admin, revocations, clock.nowMilliseconds + configuration.deadPeerTimeout)
+            session.serving = nil
+            session.pulling = false
+            send(revocations, to: session)
         }
+    }
+
+    private func send(_ entries: [Entry], to session: Session) {
+        for page in Self.pages(entries.map(\.bytes)) { send(.entries(page), to: session) }
+    }
+
+    /// Sends a revoked node, before refusing it, the entries that revoke it
+    /// (this node's Hello went first, so it takes them): it learns why it is
+    /// refused and stops writing, even if it missed them while connected.
+    private func showRevocations(of nodeID: NodeID, to session: Session) async {
+        guard let facts = store.summary.membership?.revocations(of: nodeID), !facts.isEmpty else { return }
+        var bodies: [[UInt8]] = []
+        for fact in facts { bodies += (try? await store.bodies(authoredBy: fact.author, seq: fact.seq)) ?? [] }
+        for page in Self.pages(bodies) { send(.entries(page), to: session) }
     }
 
     /// Why a peer is not let in by this node's network, or nil. Both sides
@@ -673,7 +755,7 @@ public actor SyncEngine: PeerStatusProvider {
             }
         }
         for group in groups {
-            let targets = orderedSessions.filter { ObjectIdentifier($0.connection) != group.source && $0.isEstablished }
+            let targets = orderedSessions.filter { ObjectIdentifier($0.connection) != group.source && $0.isShared }
             for target in choose(configuration.fanout, from: targets) {
                 for page in Self.pages(group.bodies) { send(.entries(page), to: target) }
             }
@@ -718,6 +800,10 @@ public actor SyncEngine: PeerStatusProvider {
 
     public func peers() async -> [PeerStatus] {
         let mine = store.summary.versionVector
+        // Times are kept on the engine's clock and shown as wall times.
+        let now = clock.nowMilliseconds
+        let wallNow = configuration.wallClock.now()
+        let wall = { (time: UInt64?) in time.map { wallNow - Int64(now - min($0, now)) } }
         var result: [PeerStatus] = []
         var listed = Set<String>()
         for session in sessions.values where session.isEstablished {
@@ -726,18 +812,21 @@ public actor SyncEngine: PeerStatusProvider {
             // When both sides dialed, the session kept may be the peer's;
             // how this node learned of the peer is still its own record's.
             let learned = directory.records.values.filter { $0.proven && $0.nodeID == session.nodeID }.min { $0.address < $1.address }
+            let record = directory.records[address]
             result.append(
                 PeerStatus(
                     nodeID: session.nodeID, address: address, connected: true,
                     source: session.connection.isInbound ? learned?.source ?? .inbound : session.source,
-                    entriesBehind: session.remoteVector.entriesAhead(of: mine),
-                    entriesAhead: mine.entriesAhead(of: session.remoteVector)))
+                    entriesBehind: session.remoteVector.entriesAhead(of: mine), entriesAhead: mine.entriesAhead(of: session.remoteVector),
+                    lastError: record?.lastError?.description, lastErrorAt: wall(record?.lastErrorAt), lastContact: wall(session.lastHeard),
+                    roundTripMilliseconds: session.roundTrip))
         }
         for record in directory.records.values where !listed.contains(record.address) && !record.connected {
             result.append(
                 PeerStatus(
                     nodeID: record.nodeID, address: record.address, connected: false, source: record.source, entriesBehind: 0,
-                    entriesAhead: 0))
+                    entriesAhead: 0, lastError: record.lastError?.description, lastErrorAt: wall(record.lastErrorAt),
+                    lastContact: wall(record.lastContact), roundTripMilliseconds: record.roundTrip))
         }
         return result.sorted { ($0.connected ? 0 : 1, $0.address) < ($1.connected ? 0 : 1, $1.address) }
     }

@@ -10,7 +10,8 @@ import P2PDB
 /// - `entries` also carries pushes of new entries (gossip);
 /// - `want` asks for particular entries (missing parents, unknown heads);
 /// - `peers` shares addresses of other nodes (peer exchange);
-/// - `refusal` says why the sender is about to close the connection.
+/// - `refusal` says why the sender is about to close the connection;
+/// - `ping` asks for a `pong` with the same nonce: the round trip.
 public enum SyncMessage: Sendable, Equatable {
     case hello(Hello)
     case summary(versionVector: VersionVector, heads: [EntryID])
@@ -20,6 +21,8 @@ public enum SyncMessage: Sendable, Equatable {
     case want([EntryID])
     case peers([PeerAddress])
     case refusal(String)
+    case ping(nonce: UInt64)
+    case pong(nonce: UInt64)
 
     /// An estimate of the encoded size, for metrics and page sizes.
     public var approximateSize: Int {
@@ -33,6 +36,7 @@ public enum SyncMessage: Sendable, Equatable {
         case .want(let ids): return 4 + ids.count * 34
         case .peers(let peers): return 4 + peers.reduce(0) { $0 + 40 + $1.address.utf8.count }
         case .refusal(let reason): return 4 + reason.utf8.count
+        case .ping, .pong: return 12
         }
     }
 
@@ -46,6 +50,8 @@ public enum SyncMessage: Sendable, Equatable {
         case .want: return "want"
         case .peers: return "peers"
         case .refusal: return "refusal"
+        case .ping: return "ping"
+        case .pong: return "pong"
         }
     }
 }
@@ -61,7 +67,7 @@ public struct Hello: Sendable, Equatable {
     /// The oldest protocol this build still speaks; an older peer is refused
     /// with a log line naming both versions.
     public static let minimumProtocolVersion: UInt32 = 1
-    public static let supportedFeatures: [String] = [Feature.want, Feature.peerExchange]
+    public static let supportedFeatures: [String] = [Feature.want, Feature.peerExchange, Feature.ping]
 
     /// Optional parts of the protocol.
     public enum Feature {
@@ -69,6 +75,8 @@ public struct Hello: Sendable, Equatable {
         public static let want = "want-v1"
         /// Sharing the addresses of known peers.
         public static let peerExchange = "peer-exchange-v1"
+        /// Ping and Pong, which measure the round trip to a peer.
+        public static let ping = "ping-v1"
     }
 
     public var protocolVersion: UInt32

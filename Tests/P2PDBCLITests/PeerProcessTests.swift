@@ -33,16 +33,21 @@ final class PeerNode {
     let namespace: String?
     var process: ServeProcess?
     private let arguments: [String]
+    private let stderr: ChildProcess.Stream
 
-    init(directory: String, host: String = "127.0.0.1", join: [PeerNode] = [], extra: [String] = [], namespace: String? = nil) throws {
+    init(
+        directory: String, host: String = "127.0.0.1", join: [PeerNode] = [], extra: [String] = [], namespace: String? = nil,
+        stderr: ChildProcess.Stream = .null
+    ) throws {
         self.directory = directory
         self.namespace = namespace
+        self.stderr = stderr
         peerAddress = "\(host):\(try freePort())"
         arguments = ["--listen", peerAddress, "--anti-entropy-interval", "300"] + join.flatMap { ["--join", $0.peerAddress] } + extra
         try start()
     }
 
-    func start() throws { process = try ServeProcess(data: directory, arguments: arguments, namespace: namespace) }
+    func start() throws { process = try ServeProcess(data: directory, arguments: arguments, namespace: namespace, stderr: stderr) }
 
     func kill9() {
         process?.stop(SIGKILL)
@@ -166,6 +171,58 @@ struct PeerProcessTests {
             node.process?.stop(SIGTERM)
             #expect(try p2pdb(in: nil, "verify", "--data", node.directory).status == 0)
         }
+    }
+
+    /// `/v1/status` says of each address why the last dial failed (a
+    /// closed port, a plain HTTP server), and of a live peer its round trip
+    /// and last contact; the failed dial is a warning in the log.
+    @Test func statusTellsWhyEachAddressFailedAndHowALivePeerAnswers() async throws {
+        let temp = try TemporaryDirectory()
+        let closed = try NonPeerServer(.silent)
+        closed.stop()
+        let http = try NonPeerServer(.http)
+        defer { http.stop() }
+        let (closedAddress, httpAddress) = ("127.0.0.1:\(closed.port)", "127.0.0.1:\(http.port)")
+        let a = try PeerNode(directory: temp.path("a"))
+        try Data().write(to: URL(fileURLWithPath: temp.path("b.log")))
+        let b = try PeerNode(
+            directory: temp.path("b"), join: [a], extra: ["--join", closedAddress, "--join", httpAddress], stderr: .file(temp.path("b.log")))
+        defer { for node in [a, b] { node.kill9() } }
+
+        var peers: [String: JSON] = [:]
+        let deadline = Date().addingTimeInterval(30)
+        repeat {
+            if case .array(let items)? = try b.status()["peers"] {
+                peers = Dictionary(items.compactMap { item in item["address"]?.stringValue.map { ($0, item) } }) { first, _ in first }
+            }
+            if peers[closedAddress]?["last_error"] != .null, peers[httpAddress]?["last_error"] != .null,
+                peers[a.peerAddress]?["round_trip_ms"] != .null
+            {
+                break
+            }
+            usleep(200_000)
+        } while Date() < deadline
+
+        let refused = try #require(peers[closedAddress])
+        #expect(refused["connected"] == .bool(false))
+        #expect(refused["last_error"] == .string("connection refused (nothing listens on that port)"))
+        #expect(refused["last_error_at"]?.stringValue.flatMap(Timestamps.milliseconds(iso8601:)) != nil)
+        #expect(refused["last_contact"] == .null)
+        let notAPeer = try #require(peers[httpAddress])
+        #expect(notAPeer["last_error"]?.stringValue?.hasPrefix("not a P2PDB peer: ") == true, "\(notAPeer)")
+        let live = try #require(peers[a.peerAddress])
+        #expect(live["connected"] == .bool(true))
+        #expect(live["round_trip_ms"]?.intValue != nil, "\(live)")
+        #expect(live["last_contact"]?.stringValue.flatMap(Timestamps.milliseconds(iso8601:)) != nil, "\(live)")
+        #expect(live["last_error"] == .null)
+
+        let text = try p2pdb(in: nil, "status", "--data", b.directory).stdout
+        #expect(text.contains("\(closedAddress), not connected, seed, last error "), "\(text)")
+        #expect(text.contains("\(a.peerAddress), connected, node "), "\(text)")
+        let log = (try? String(contentsOfFile: temp.path("b.log"), encoding: .utf8)) ?? ""
+        let warnings = log.split(separator: "\n").filter { $0.contains("warning") && $0.contains("cannot reach peer \(closedAddress)") }
+        #expect(warnings.count == 1, "\(log)")
+        #expect(warnings.first?.contains("(attempt 1): connection refused") == true, "\(log)")
     }
 
     @Test(.enabled(if: NetworkNamespaces.available, "needs root and iproute2 network namespaces"))

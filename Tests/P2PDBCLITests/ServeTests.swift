@@ -15,19 +15,21 @@ final class ServeProcess {
 
     /// - Parameter namespace: a network namespace to run in (`ip netns exec`).
     /// - Parameter environment: variables set for the process besides this one's.
+    /// - Parameter stderr: where its log goes (warnings and above).
     init(
         data directory: String, arguments: [String] = [], namespace: String? = nil, http: String = "127.0.0.1:0",
-        environment: [String: String] = [:]
+        environment: [String: String] = [:], stderr: ChildProcess.Stream = .null
     ) throws {
         self.directory = directory
         try? FileManager.default.removeItem(atPath: directory + "/serve.json")
         let serve = ["serve", "--data", directory, "--http", http, "--log-level", "warning"] + arguments
         if let namespace {
-            process = try ChildProcess("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + serve)
+            process = try ChildProcess("/usr/sbin/ip", ["netns", "exec", namespace, p2pdbBinary.path] + serve, stderr: stderr)
         } else if !environment.isEmpty {
-            process = try ChildProcess("/usr/bin/env", environment.sorted(by: <).map { "\($0)=\($1)" } + [p2pdbBinary.path] + serve)
+            process = try ChildProcess(
+                "/usr/bin/env", environment.sorted(by: <).map { "\($0)=\($1)" } + [p2pdbBinary.path] + serve, stderr: stderr)
         } else {
-            process = try ChildProcess(p2pdbBinary.path, serve)
+            process = try ChildProcess(p2pdbBinary.path, serve, stderr: stderr)
         }
         let deadline = Date().addingTimeInterval(20)
         var found: String?
@@ -141,28 +143,36 @@ struct ServeTests {
         #expect(try p2pdb("verify", "--data", dir).status == 0)
     }
 
-    /// A peer port another process holds stops the node with an error that
-    /// says so, instead of a node that runs without a peer endpoint.
+    /// A peer port another process holds stops the node with one line that
+    /// says so, before the HTTP API starts, instead of a node that runs
+    /// without a peer endpoint.
     @Test func aTakenPeerPortStopsTheNodeWithAnError() throws {
         let temp = try TemporaryDirectory()
         let dir = temp.path("node")
         try p2pdb("init", "--data", dir)
-        let holder = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(holder) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { raw in
-                bind(holder, raw, length) == 0 && listen(holder, 1) == 0 && getsockname(holder, raw, &length) == 0
-            }
-        }
-        try #require(bound)
-        let port = UInt16(bigEndian: address.sin_port)
-        let (status, errors) = try serveUntilItStops(temp, ["--data", dir, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(port)"])
-        #expect(status != 0)
-        #expect(errors.contains("cannot listen for peers on 127.0.0.1:\(port)"), "\(errors)")
+        let holder = try NonPeerServer(.silent)
+        defer { holder.stop() }
+        let (status, errors) = try serveUntilItStops(temp, ["--data", dir, "--http", "127.0.0.1:0", "--listen", "127.0.0.1:\(holder.port)"])
+        #expect(status == 1)
+        let expected =
+            "p2pdb: cannot listen for peers on 127.0.0.1:\(holder.port): address already in use; choose another --listen port or stop the process using it"
+        #expect(errors.split(separator: "\n").filter { $0.hasPrefix("p2pdb:") } == [Substring(expected)], "\(errors)")
+        #expect(!errors.contains("HTTP API listening"), "\(errors)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/serve.json"))
+    }
+
+    @Test func aTakenHTTPPortStopsTheNodeWithAnError() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        let holder = try NonPeerServer(.silent)
+        defer { holder.stop() }
+        let (status, errors) = try serveUntilItStops(temp, ["--data", dir, "--http", "127.0.0.1:\(holder.port)"])
+        #expect(status == 1)
+        let expected =
+            "p2pdb: cannot listen for HTTP requests on 127.0.0.1:\(holder.port): address already in use; choose another --http port or stop the process using it"
+        #expect(errors.split(separator: "\n").filter { $0.hasPrefix("p2pdb:") } == [Substring(expected)], "\(errors)")
+        #expect(!FileManager.default.fileExists(atPath: dir + "/serve.json"))
     }
 
     /// `--api-tokens FILE` (or P2PDB_API_TOKENS_FILE) adds tokens with roles;

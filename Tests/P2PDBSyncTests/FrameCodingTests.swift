@@ -23,6 +23,8 @@ struct FrameCodingTests {
             .want([EntryID(wanted)]),
             .peers([PeerAddress(nodeID: node, address: "10.0.0.2:7071")]),
             .refusal("it has no credential for network \"shop\""),
+            .ping(nonce: 1_234_567),
+            .pong(nonce: .max),
         ]
         for message in messages {
             #expect(try FrameCoding.decode(try FrameCoding.encode(message)) == message)

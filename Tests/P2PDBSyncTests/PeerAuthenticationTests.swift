@@ -65,11 +65,10 @@ struct PeerAuthenticationTests {
         let impostor = NodeKey()
         let forged = try Self.certificate(claiming: victim.nodeID, signedBy: impostor)
         #expect(NodeCertificate.nodeID(ofDER: forged.certificateDER) == nil)
-        let transport = GRPCPeerTransport(identity: forged, listen: nil, advertise: nil, logger: Logger(label: "impostor"))
-        await #expect(throws: (any Error).self) {
-            let connection = try await transport.connect(to: listener.address)
-            connection.close()
-        }
+        let transport = GRPCPeerTransport(
+            identity: forged, listen: nil, advertise: nil, logger: Logger(label: "impostor"),
+            handshakeTimeout: .seconds(60), helloTimeout: .seconds(60))
+        #expect(Self.isTLSFailure(await Self.failure(of: transport, dialing: listener.address)))
         await listener.stop()
     }
 
@@ -79,12 +78,37 @@ struct PeerAuthenticationTests {
         let honest = try NodeCertificate(key: NodeKey())
         let stolen = NodeCertificate(certificateDER: honest.certificateDER, privateKeyPEM: P256.Signing.PrivateKey().pemRepresentation)
         let listener = try await Listener()
-        let transport = GRPCPeerTransport(identity: stolen, listen: nil, advertise: nil, logger: Logger(label: "mitm"))
-        await #expect(throws: (any Error).self) {
-            let connection = try await transport.connect(to: listener.address)
-            connection.close()
+        let transport = GRPCPeerTransport(
+            identity: stolen, listen: nil, advertise: nil, logger: Logger(label: "mitm"),
+            handshakeTimeout: .seconds(60), helloTimeout: .seconds(60))
+        // NIOSSL will not even load a certificate with a key that is not
+        // its own: the dial fails before a byte is sent.
+        let failure = await Self.failure(of: transport, dialing: listener.address)
+        guard case .other(let detail)? = failure else {
+            Issue.record("expected a local TLS configuration failure, got \(String(describing: failure))")
+            return
         }
+        #expect(detail.contains("Couldn't create SSL context"), "\(detail)")
         await listener.stop()
+    }
+
+    /// Why a dial failed; nil if it did not.
+    static func failure(of transport: GRPCPeerTransport, dialing address: String) async -> DialFailure? {
+        do {
+            try await transport.connect(to: address).close()
+            return nil
+        } catch {
+            return error
+        }
+    }
+
+    /// A dial the peer refused in the TLS handshake reports it as such.
+    static func isTLSFailure(_ failure: DialFailure?) -> Bool {
+        guard case .tlsFailed(let detail)? = failure, detail.hasPrefix("the peer ended the handshake (alert: ") else {
+            Issue.record("expected a TLS failure, got \(String(describing: failure))")
+            return false
+        }
+        return true
     }
 
     /// A certificate whose binding names `nodeID` but is signed by `signer`.

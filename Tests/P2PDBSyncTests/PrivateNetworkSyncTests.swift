@@ -70,7 +70,16 @@ struct PrivateNetworkSyncTests {
             case "another network": "not \"other\""
             default: "refused this node: it"
             }
-        #expect(await eventually { logs.contains(otherSide) }, "\(logs.lines.withLock { $0 })")
+        #expect(await eventually(timeout: .seconds(20)) { logs.contains(otherSide) }, "\(logs.lines.withLock { $0 })")
+        // The dialing node keeps the refusal as the address's last error:
+        // its own where it refused first, else the one it was sent.
+        let recorded = kind == "open mode" || kind == "another network" ? "this node refused the peer: it " : "the peer refused this node: it "
+        let dialer = cluster.members[1].engine
+        let kept = await eventually(timeout: .seconds(20)) {
+            await dialer.peers().first { $0.address == "node-0" }?.lastError?.hasPrefix(recorded) == true
+        }
+        let known = await dialer.peers().map { "\($0.address): \($0.lastError ?? "none")" }
+        #expect(kept, "\(known)")
         try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
         try? await Task.sleep(for: .milliseconds(500))
         #expect(cluster[1].store.summary.entryCount == 0, "nothing reaches a refused node")
@@ -86,13 +95,16 @@ struct PrivateNetworkSyncTests {
         }
         defer { Task { await cluster.stop() } }
         _ = try await cluster[0].store.administer([.revoke(node: revokedKey.nodeID)])
+        try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
         try DataDirectory(path: cluster.root.appendingPathComponent("node-1").path).initialize(key: revokedKey)
         let late = try TestCluster.start(1, seeds: ["node-0"], root: cluster.root, network: cluster.network, logs: logs) { _, key in
             PrivateMembership(network: shop, credential: issue(key, .writer))
         }
         #expect(await eventually { logs.contains("was revoked from network") }, "\(logs.lines.withLock { $0 })")
         #expect(await eventually { logs.contains("refused this node: it was revoked") })
-        #expect(late.node.store.summary.entryCount == 0)
+        // It is shown the revocation, and nothing else.
+        #expect(await eventually { late.node.store.summary.entryCount == 1 })
+        #expect(late.node.store.summary.membership?.standing(of: revokedKey.nodeID) == .revoked(by: cluster[0].nodeID))
         late.task.cancel()
         _ = try? await late.task.value
         try await late.node.close()
@@ -102,7 +114,11 @@ struct PrivateNetworkSyncTests {
     @Test func anEstablishedSessionWithARevokedNodeEndsAfterItHearsOfIt() async throws {
         let shop = descriptor
         let logs = LogCapture()
-        let cluster = try await TestCluster(count: 2, seeds: { $0 == 1 ? [0] : [] }, logs: logs) { index, key in
+        // A long dead-peer timeout: the session must be the one open when
+        // the revocation arrives (a loaded machine can leave it unread for
+        // seconds, and a reconnection would be refused at the handshake,
+        // which the next test covers).
+        let cluster = try await TestCluster(count: 2, seeds: { $0 == 1 ? [0] : [] }, logs: logs, deadPeerTimeout: 60_000) { index, key in
             PrivateMembership(network: shop, credential: issue(key, index == 0 ? .admin : .writer))
         }
         defer { Task { await cluster.stop() } }
@@ -120,6 +136,45 @@ struct PrivateNetworkSyncTests {
         await #expect { try await cluster[1].execute("INSERT INTO prices VALUES ('apple', 1)") } throws: {
             ($0 as? P2PDBError)?.kind == .forbidden
         }
+        await cluster.stop()
+    }
+
+    /// A node revoked while it was away is refused when it comes back, and
+    /// is first sent the entries that revoke it: it learns why, and writes
+    /// no more.
+    @Test func aNodeRevokedWhileAwayLearnsOfItWhenRefused() async throws {
+        let shop = descriptor
+        let logs = LogCapture()
+        let membership: (Int, NodeKey) -> PrivateMembership? = { index, key in
+            PrivateMembership(network: shop, credential: issue(key, index == 0 ? .admin : .writer))
+        }
+        let cluster = try await TestCluster(count: 2, seeds: { $0 == 1 ? [0] : [] }, logs: logs, membership: membership)
+        defer { Task { await cluster.stop() } }
+        try await cluster[0].execute("CREATE TABLE prices (item TEXT PRIMARY KEY, cents INTEGER)")
+        #expect(await cluster.waitForConvergence())
+        let away = cluster.members[1]
+        let revoked = away.node.nodeID
+        away.task.cancel()
+        _ = try? await away.task.value
+        try await away.node.close()
+        _ = try await cluster[0].store.administer([.revoke(node: revoked)])
+        try await cluster[0].execute("INSERT INTO prices VALUES ('written after', 1)")
+
+        let back = try TestCluster.start(1, seeds: ["node-0"], root: cluster.root, network: cluster.network, logs: logs, membership: membership)
+        #expect(await eventually { logs.contains("refused this node: it was revoked") }, "\(logs.lines.withLock { $0 })")
+        #expect(
+            await eventually {
+                if case .revoked = back.node.store.summary.membership?.standing(of: revoked) { return true }
+                return false
+            })
+        await #expect { _ = try await back.node.execute("INSERT INTO prices VALUES ('apple', 1)") } throws: {
+            ($0 as? P2PDBError)?.kind == .forbidden
+        }
+        // It was shown its revocation, not what was written after it.
+        #expect(try await back.node.query("SELECT count(*) FROM prices").rows == [[.integer(0)]])
+        back.task.cancel()
+        _ = try? await back.task.value
+        try await back.node.close()
         await cluster.stop()
     }
 

@@ -107,6 +107,22 @@ package nonisolated struct P2pdb_Peer_V1_Frame: Sendable {
     set {kind = .refusal(newValue)}
   }
 
+  package var ping: P2pdb_Peer_V1_Ping {
+    get {
+      if case .ping(let v)? = kind {return v}
+      return P2pdb_Peer_V1_Ping()
+    }
+    set {kind = .ping(newValue)}
+  }
+
+  package var pong: P2pdb_Peer_V1_Pong {
+    get {
+      if case .pong(let v)? = kind {return v}
+      return P2pdb_Peer_V1_Pong()
+    }
+    set {kind = .pong(newValue)}
+  }
+
   package var unknownFields = SwiftProtobuf.UnknownStorage()
 
   package nonisolated enum OneOf_Kind: Equatable, Sendable {
@@ -118,6 +134,8 @@ package nonisolated struct P2pdb_Peer_V1_Frame: Sendable {
     case peers(P2pdb_Peer_V1_Peers)
     case pullDone(P2pdb_Peer_V1_PullDone)
     case refusal(P2pdb_Peer_V1_Refusal)
+    case ping(P2pdb_Peer_V1_Ping)
+    case pong(P2pdb_Peer_V1_Pong)
 
   }
 
@@ -259,7 +277,8 @@ package nonisolated struct P2pdb_Peer_V1_PullDone: Sendable {
 }
 
 /// Sent before closing a connection the sender refuses, so that the refused
-/// node can log why (another network, no credential, expired, ...).
+/// node can log and record why (another network, no credential, expired, at
+/// its peer limit, starting, shutting down, ...).
 package nonisolated struct P2pdb_Peer_V1_Refusal: Sendable {
   // SwiftProtobuf.Message conformance is added in an extension below. See the
   // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
@@ -272,13 +291,40 @@ package nonisolated struct P2pdb_Peer_V1_Refusal: Sendable {
   package init() {}
 }
 
+/// "Answer with a Pong carrying this nonce": how the sender measures the
+/// round trip to a peer. Sent only to peers whose Hello names ping-v1.
+package nonisolated struct P2pdb_Peer_V1_Ping: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var nonce: UInt64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
+/// The answer to a Ping, with its nonce.
+package nonisolated struct P2pdb_Peer_V1_Pong: Sendable {
+  // SwiftProtobuf.Message conformance is added in an extension below. See the
+  // `Message` and `Message+*Additions` files in the SwiftProtobuf library for
+  // methods supported on all messages.
+
+  package var nonce: UInt64 = 0
+
+  package var unknownFields = SwiftProtobuf.UnknownStorage()
+
+  package init() {}
+}
+
 // MARK: - Code below here is support for the SwiftProtobuf runtime.
 
 fileprivate nonisolated let _protobuf_package = "p2pdb.peer.v1"
 
 nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
   package static let protoMessageName: String = _protobuf_package + ".Frame"
-  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}summary\0\u{1}pull\0\u{1}entries\0\u{1}want\0\u{1}peers\0\u{3}pull_done\0\u{1}refusal\0")
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}hello\0\u{1}summary\0\u{1}pull\0\u{1}entries\0\u{1}want\0\u{1}peers\0\u{3}pull_done\0\u{1}refusal\0\u{1}ping\0\u{1}pong\0")
 
   package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
     while let fieldNumber = try decoder.nextFieldNumber() {
@@ -390,6 +436,32 @@ nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf.
           self.kind = .refusal(v)
         }
       }()
+      case 9: try {
+        var v: P2pdb_Peer_V1_Ping?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .ping(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .ping(v)
+        }
+      }()
+      case 10: try {
+        var v: P2pdb_Peer_V1_Pong?
+        var hadOneofValue = false
+        if let current = self.kind {
+          hadOneofValue = true
+          if case .pong(let m) = current {v = m}
+        }
+        try decoder.decodeSingularMessageField(value: &v)
+        if let v = v {
+          if hadOneofValue {try decoder.handleConflictingOneOf()}
+          self.kind = .pong(v)
+        }
+      }()
       default: break
       }
     }
@@ -432,6 +504,14 @@ nonisolated extension P2pdb_Peer_V1_Frame: SwiftProtobuf.Message, SwiftProtobuf.
     case .refusal?: try {
       guard case .refusal(let v)? = self.kind else { preconditionFailure() }
       try visitor.visitSingularMessageField(value: v, fieldNumber: 8)
+    }()
+    case .ping?: try {
+      guard case .ping(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 9)
+    }()
+    case .pong?: try {
+      guard case .pong(let v)? = self.kind else { preconditionFailure() }
+      try visitor.visitSingularMessageField(value: v, fieldNumber: 10)
     }()
     case nil: break
     }
@@ -769,6 +849,66 @@ nonisolated extension P2pdb_Peer_V1_Refusal: SwiftProtobuf.Message, SwiftProtobu
 
   package static func ==(lhs: P2pdb_Peer_V1_Refusal, rhs: P2pdb_Peer_V1_Refusal) -> Bool {
     if lhs.reason != rhs.reason {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension P2pdb_Peer_V1_Ping: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".Ping"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.nonce) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.nonce != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nonce, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: P2pdb_Peer_V1_Ping, rhs: P2pdb_Peer_V1_Ping) -> Bool {
+    if lhs.nonce != rhs.nonce {return false}
+    if lhs.unknownFields != rhs.unknownFields {return false}
+    return true
+  }
+}
+
+nonisolated extension P2pdb_Peer_V1_Pong: SwiftProtobuf.Message, SwiftProtobuf._MessageImplementationBase, SwiftProtobuf._ProtoNameProviding {
+  package static let protoMessageName: String = _protobuf_package + ".Pong"
+  package static let _protobuf_nameMap = SwiftProtobuf._NameMap(bytecode: "\0\u{1}nonce\0")
+
+  package mutating func decodeMessage<D: SwiftProtobuf.Decoder>(decoder: inout D) throws {
+    while let fieldNumber = try decoder.nextFieldNumber() {
+      // The use of inline closures is to circumvent an issue where the compiler
+      // allocates stack space for every case branch when no optimizations are
+      // enabled. https://github.com/apple/swift-protobuf/issues/1034
+      switch fieldNumber {
+      case 1: try { try decoder.decodeSingularUInt64Field(value: &self.nonce) }()
+      default: break
+      }
+    }
+  }
+
+  package func traverse<V: SwiftProtobuf.Visitor>(visitor: inout V) throws {
+    if self.nonce != 0 {
+      try visitor.visitSingularUInt64Field(value: self.nonce, fieldNumber: 1)
+    }
+    try unknownFields.traverse(visitor: &visitor)
+  }
+
+  package static func ==(lhs: P2pdb_Peer_V1_Pong, rhs: P2pdb_Peer_V1_Pong) -> Bool {
+    if lhs.nonce != rhs.nonce {return false}
     if lhs.unknownFields != rhs.unknownFields {return false}
     return true
   }
