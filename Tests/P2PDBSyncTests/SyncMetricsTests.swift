@@ -51,9 +51,10 @@ struct SyncMetricsTests {
         let entryBytes = try await nodes[0].store.entries(after: 0, limit: .max).reduce(0) { $0 + $1.entry.bytes.count }
         #expect(metrics[1].counterTotal(label: "p2pdb_sync_bytes_received_total") > Int64(entryBytes))
         #expect(metrics[0].counterTotal(label: "p2pdb_sync_bytes_sent_total") > Int64(entryBytes))
+        let twoPeers = await eventually { (try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue) == 2 }
+        let sessions = await engines[1].peers()
         #expect(
-            await eventually { (try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue) == 2 },
-            "last recorded: \(String(describing: try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue)); sessions: \(await engines[1].peers())")
+            twoPeers, "last recorded: \(String(describing: try? metrics[1].expectGauge("p2pdb_peers_connected").lastValue)); peers: \(sessions)")
         // What arrived twice was counted as a duplicate, not as received.
         #expect(await eventually { nodes[2].store.summary.entryCount == 9 })
         #expect(await eventually { metrics[2].counterTotal(label: "p2pdb_sync_entries_received_total") == 9 })
