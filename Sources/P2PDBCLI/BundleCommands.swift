@@ -9,7 +9,7 @@ struct ExportCommand: AsyncParsableCommand {
 
     @OptionGroup var target: TargetOptions
 
-    @Option(help: ArgumentHelp("The bundle file to write.", valueName: "file"))
+    @Option(help: ArgumentHelp("The bundle file to write; - for standard output.", valueName: "file"))
     var out: String
 
     @Option(help: ArgumentHelp(
@@ -17,8 +17,13 @@ struct ExportCommand: AsyncParsableCommand {
         valueName: "version-vector-json"))
     var since: String?
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
+            guard !(out == StandardStream.name && output.json) else {
+                throw P2PDBError(.invalidInput, "--json and --out - would both write to standard output; write the bundle to a file")
+            }
             let vector = try since.map(Self.parseVersionVector)
             let bytes: [UInt8]
             let count: Int
@@ -29,14 +34,14 @@ struct ExportCommand: AsyncParsableCommand {
             case .remote(let remote):
                 (bytes, count) = try await remote.exportBundle(since: vector)
             }
-            let temporary = out + ".tmp-\(getpid())"
-            guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
-                throw P2PDBError(.storage, "cannot write \(out)")
+            try StandardStream.write(bytes, to: out)
+            let message = "exported \(count) entries to \(out == StandardStream.name ? "standard output" : out)"
+            // Standard output holds the bundle itself.
+            if out == StandardStream.name {
+                printError(message)
+            } else {
+                output.emit(message, json: .object([("entries", .integer(count)), ("file", .string(out)), ("bytes", .integer(bytes.count))]))
             }
-            guard rename(temporary, out) == 0 else {
-                throw P2PDBError(.storage, "cannot write \(out): \(String(cString: strerror(errno)))")
-            }
-            print("exported \(count) entries to \(out)")
         }
     }
 
@@ -60,14 +65,16 @@ struct ImportCommand: AsyncParsableCommand {
 
     @OptionGroup var target: TargetOptions
 
-    @Argument(help: "The bundle file to read.")
+    @Argument(help: "The bundle file to read; - for standard input.")
     var file: String
+
+    @OptionGroup var output: JSONOutputOption
 
     func run() async throws {
         try await reportingErrors {
             // The directory is checked before the file, as every command does.
             let opened = try target.open()
-            let contents = FileManager.default.contents(atPath: file).map(Array.init)
+            let contents = StandardStream.read(file)
             let report: ApplyReport
             switch opened {
             case .local(let node):
@@ -86,7 +93,11 @@ struct ImportCommand: AsyncParsableCommand {
                 remoteReport.pending = json["pending"]?.intValue ?? 0
                 report = remoteReport
             }
-            print("imported \(report.applied) entries (\(report.duplicates) already held, \(report.pending) waiting for missing parents)")
+            output.emit(
+                "imported \(report.applied) entries (\(report.duplicates) already held, \(report.pending) waiting for missing parents)",
+                json: .object([
+                    ("applied", .integer(report.applied)), ("duplicates", .integer(report.duplicates)), ("pending", .integer(report.pending)),
+                ]))
         }
     }
 }

@@ -82,3 +82,44 @@ extension String {
 }
 
 func printJSON(_ json: JSON) { print(json.text) }
+
+/// `--json` for a command that prints a result: one JSON document on
+/// standard output instead of the text for people.
+struct JSONOutputOption: ParsableArguments {
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    /// Prints `json` or `text`, as asked.
+    func emit(_ text: @autoclosure () -> String, json document: @autoclosure () -> JSON) {
+        if json { printJSON(document()) } else { print(text()) }
+    }
+}
+
+/// Files given as `-` are standard input or output, as Unix tools take them.
+enum StandardStream {
+    static let name = "-"
+
+    /// The bytes of `path`, or of standard input for `-`; nil if unreadable.
+    static func read(_ path: String) -> [UInt8]? {
+        if path == name { return Array(FileHandle.standardInput.readDataToEndOfFile()) }
+        return FileManager.default.contents(atPath: path).map(Array.init)
+    }
+
+    /// Writes `bytes` to `path` atomically (a temporary file renamed into
+    /// place), or to standard output for `-`.
+    static func write(_ bytes: [UInt8], to path: String) throws {
+        if path == name {
+            FileHandle.standardOutput.write(Data(bytes))
+            return
+        }
+        let temporary = path + ".tmp-\(getpid())"
+        guard FileManager.default.createFile(atPath: temporary, contents: Data(bytes)) else {
+            throw P2PDBError(.storage, "cannot write \(path)")
+        }
+        guard rename(temporary, path) == 0 else {
+            let reason = String(cString: strerror(errno))
+            unlink(temporary)
+            throw P2PDBError(.storage, "cannot write \(path): \(reason)")
+        }
+    }
+}

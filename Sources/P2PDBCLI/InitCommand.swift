@@ -8,10 +8,12 @@ struct InitCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataOption
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             let key = try data.directory.initialize()
-            print(key.nodeID.hex)
+            output.emit(key.nodeID.hex, json: .object([("node_id", .string(key.nodeID.hex)), ("data", .string(data.data))]))
         }
     }
 }

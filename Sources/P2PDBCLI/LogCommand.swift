@@ -112,15 +112,23 @@ struct VerifyCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataOption
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             let node = try Node.open(data.directory)
             let report = try await node.store.verify()
             try await node.close()
+            let document = JSON.object([
+                ("ok", .bool(report.isValid)), ("entries", .integer(report.entriesChecked)), ("rows", .integer(report.rowsChecked)),
+                ("state_hash", .string(report.stateHash.hex)), ("problems", .array(report.problems.map(JSON.string))),
+            ])
             guard report.isValid else {
+                if output.json { printJSON(document) }
                 throw P2PDBError(.corrupt, "verification failed: \(report.problems[0])")
             }
-            print("ok: \(report.entriesChecked) entries and \(report.rowsChecked) rows verified; state hash \(report.stateHash.hex)")
+            output.emit(
+                "ok: \(report.entriesChecked) entries and \(report.rowsChecked) rows verified; state hash \(report.stateHash.hex)", json: document)
         }
     }
 }

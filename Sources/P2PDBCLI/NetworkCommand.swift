@@ -33,6 +33,8 @@ struct CreateNetworkCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("Also write the descriptor to this file (default: print it).", valueName: "network-file"))
     var descriptor: String?
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             guard !name.isEmpty, name.count <= 100, !name.contains(where: \.isNewline) else {
@@ -45,8 +47,13 @@ struct CreateNetworkCommand: AsyncParsableCommand {
             let network = NetworkDescriptor(id: NetworkID(key: key), name: name)
             try NetworkKeyFile(name: name, key: key).write(to: out)
             let text = network.json.text + "\n"
-            if let descriptor {
-                try PrivateFile.write(text, to: descriptor)
+            if let descriptor { try PrivateFile.write(text, to: descriptor) }
+            if output.json {
+                printJSON(
+                    .object([
+                        ("descriptor", network.json), ("key_file", .string(out)), ("descriptor_file", descriptor.map(JSON.string) ?? .null),
+                    ]))
+            } else if let descriptor {
                 printError("network \(network.label): key in \(out) (keep it offline), descriptor in \(descriptor)")
             } else {
                 print(text, terminator: "")
@@ -72,7 +79,7 @@ struct AdmitCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("When the credential expires: 2027-01-31 (midnight UTC) or 2027-01-31T18:00:00Z.", valueName: "date"))
     var expires: String?
 
-    @Option(help: ArgumentHelp("Where to write the credential.", valueName: "credential-file"))
+    @Option(help: ArgumentHelp("Where to write the credential; - for standard output.", valueName: "credential-file"))
     var out: String
 
     func run() async throws {
@@ -94,7 +101,11 @@ struct AdmitCommand: AsyncParsableCommand {
             }
             let networkKey = try NetworkKeyFile.read(key)
             let credential = Credential.issue(by: networkKey.key, for: nodeID, role: role, issuedAt: now, expiresAt: expiresAt)
-            try PrivateFile.write(credential.json.text + "\n", to: out)
+            if out == StandardStream.name {
+                print(credential.json.text)
+            } else {
+                try PrivateFile.write(credential.json.text + "\n", to: out)
+            }
             let until = expiresAt.map { " until \(Timestamps.iso8601(milliseconds: $0))" } ?? ""
             printError("admitted node \(nodeID.short) to network \"\(networkKey.name)\" as \(role)\(until): \(out)")
         }
@@ -118,11 +129,13 @@ struct GrantCommand: AsyncParsableCommand {
     @Option(help: "reader, writer or admin.")
     var role: String
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             guard let role = NetworkRole(name: role) else { throw P2PDBError(.invalidInput, "--role must be reader, writer or admin, not \(role)") }
             let entry = try await administer(.grant(node: try parseNodeID(node), role: role), target: target)
-            print("granted \(role) to \(node.prefix(8)) in entry \(entry)")
+            output.emit("granted \(role) to \(node.prefix(8)) in entry \(entry)", json: .object([("entry", .string(entry))]))
         }
     }
 }
@@ -142,10 +155,12 @@ struct RevokeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The node's ID: 64 hex digits.", valueName: "node-id"))
     var node: String
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             let entry = try await administer(.revoke(node: try parseNodeID(node)), target: target)
-            print("revoked \(node.prefix(8)) in entry \(entry)")
+            output.emit("revoked \(node.prefix(8)) in entry \(entry)", json: .object([("entry", .string(entry))]))
         }
     }
 }
@@ -170,6 +185,8 @@ struct RestrictCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A node that may write to it whatever its role; repeat for several.", valueName: "node-id"))
     var node: [String] = []
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             guard let minimum = NetworkRole(name: role), minimum.mayWrite else {
@@ -177,7 +194,7 @@ struct RestrictCommand: AsyncParsableCommand {
             }
             let rule = TableRule(minimumRole: minimum, nodes: try node.map(parseNodeID))
             let entry = try await administer(.restrict(table: table, rule: rule), target: target)
-            print("\(table) now takes writes from \(rule.description), from entry \(entry) on")
+            output.emit("\(table) now takes writes from \(rule.description), from entry \(entry) on", json: .object([("entry", .string(entry))]))
         }
     }
 }
@@ -217,23 +234,37 @@ struct ShowNetworkFileCommand: AsyncParsableCommand {
     @Argument(help: ArgumentHelp("A network descriptor or credential file.", valueName: "file"))
     var file: String
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             let json = try PrivateFile.readJSON(file, what: "file")
             if json["format"]?.stringValue == NetworkDescriptor.format {
                 let network = try NetworkDescriptor(json: json)
-                print("network \(network.name)\nid      \(network.id.hex)")
+                output.emit(
+                    "network \(network.name)\nid      \(network.id.hex)",
+                    json: .object([("kind", .string("network")), ("name", .string(network.name)), ("id", .string(network.id.hex))]))
                 return
             }
             let credential = try Credential(json: json)
             // The credential names its network, whose ID is its public key.
             let signed = credential.isSignedByItsNetwork
-            print("credential for node \(credential.node.hex)")
-            print("network    \(credential.network.hex)")
-            print("role       \(credential.role)")
-            print("issued     \(Timestamps.iso8601(milliseconds: credential.issuedAt))")
-            print("expires    \(credential.expiresAt.map { Timestamps.iso8601(milliseconds: $0) } ?? "never")")
-            print("signature  \(signed ? "valid" : "NOT the network key's (forged or altered)")")
+            let issued = Timestamps.iso8601(milliseconds: credential.issuedAt)
+            let expires = credential.expiresAt.map { Timestamps.iso8601(milliseconds: $0) }
+            output.emit(
+                """
+                credential for node \(credential.node.hex)
+                network    \(credential.network.hex)
+                role       \(credential.role)
+                issued     \(issued)
+                expires    \(expires ?? "never")
+                signature  \(signed ? "valid" : "NOT the network key's (forged or altered)")
+                """,
+                json: .object([
+                    ("kind", .string("credential")), ("node", .string(credential.node.hex)), ("network", .string(credential.network.hex)),
+                    ("role", .string("\(credential.role)")), ("issued", .string(issued)), ("expires", expires.map(JSON.string) ?? .null),
+                    ("signature_valid", .bool(signed)),
+                ]))
             if !signed { throw ExitCode(4) }
         }
     }

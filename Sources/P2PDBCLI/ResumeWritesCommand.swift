@@ -18,17 +18,20 @@ struct ResumeWritesCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataOption
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
         try await reportingErrors {
             let node = try Node.open(data.directory)
-            guard node.store.summary.awaitingOwnHistory else {
-                print("\(data.directory.path) is not waiting for its own entries; nothing to do")
-                try await node.close()
-                return
-            }
-            try await node.store.resumeWritesWithoutOwnHistory()
+            let waiting = node.store.summary.awaitingOwnHistory
+            if waiting { try await node.store.resumeWritesWithoutOwnHistory() }
             try await node.close()
-            print("local writes resume; the node's next entry has sequence number \(node.store.summary.versionVector[node.nodeID] + 1)")
+            let next = node.store.summary.versionVector[node.nodeID] + 1
+            output.emit(
+                waiting
+                    ? "local writes resume; the node's next entry has sequence number \(next)"
+                    : "\(data.directory.path) is not waiting for its own entries; nothing to do",
+                json: .object([("resumed", .bool(waiting)), ("next_seq", .integer(next))]))
         }
     }
 }

@@ -310,7 +310,12 @@ struct TokenCommand: AsyncParsableCommand {
 
     @OptionGroup var data: DataOption
 
+    @OptionGroup var output: JSONOutputOption
+
     func run() async throws {
-        try await reportingErrors { print(try data.directory.apiToken()) }
+        try await reportingErrors {
+            let token = try data.directory.apiToken()
+            output.emit(token, json: .object([("token", .string(token))]))
+        }
     }
 }

@@ -51,8 +51,9 @@ struct PrivateNetworkProcessTests {
         #expect(try outsider.status()["entries"] == .number("0"), "nothing reaches a node outside the network")
 
         // Head office revokes the register, through the running node's API.
-        let revoked = try p2pdb("network", "revoke", "--data", head.directory, "--node", ids["register"] ?? "")
+        let revoked = try p2pdb("network", "revoke", "--data", head.directory, "--node", ids["register"] ?? "", "--json")
         #expect(revoked.status == 0, "\(revoked.stderr)")
+        #expect(try JSON.parse(revoked.stdout)["entry"]?.stringValue?.count == 64, "\(revoked.stdout)")
         #expect(converged([head, register, backoffice]))
         let late = try register.sql("INSERT INTO prices VALUES ('plum', 5)")
         #expect(late.status != 0 && late.stderr.contains("revoked"), "\(late.stderr)")
