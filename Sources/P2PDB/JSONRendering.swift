@@ -97,6 +97,15 @@ public enum JSONRendering {
         ])
     }
 
+    /// What `verify` found: `ok` with no problems, else the problems, first
+    /// first.
+    public static func verification(_ report: VerificationReport) -> JSON {
+        .object([
+            ("ok", .bool(report.isValid)), ("entries", .integer(report.entriesChecked)), ("rows", .integer(report.rowsChecked)),
+            ("state_hash", .string(report.stateHash.hex)), ("problems", .array(report.problems.map(JSON.string))),
+        ])
+    }
+
     /// Row changes as JSON objects, optionally only those of one table.
     public static func changes(_ tables: [TableChanges], table filter: String?) -> JSON {
         var items: [JSON] = []

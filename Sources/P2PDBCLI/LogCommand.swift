@@ -1,49 +1,91 @@
 import ArgumentParser
+import Foundation
 import P2PDB
 
 struct LogCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "log", abstract: "List log entries, newest first.")
+        commandName: "log", abstract: "List log entries, newest first.",
+        discussion: "A data directory that a running `p2pdb serve` holds is read through that node.")
 
-    @OptionGroup var data: DataOption
+    @OptionGroup var target: TargetOptions
 
     @Option(help: "The most entries to list.")
     var limit = 100
+
+    @Flag(help: "Show each entry's schema and row changes: table, key, values, deltas, deletes.")
+    var changes = false
 
     @Flag(help: "Print entries as JSON.")
     var json = false
 
     func run() async throws {
         try await reportingErrors {
-            let node = try Node.open(data.directory)
-            let entries = try await node.store.recentEntries(limit: max(limit, 0))
-            if json {
-                printJSON(.array(entries.map(Self.summary)))
-            } else {
-                for applied in entries {
-                    let entry = applied.entry
-                    let parents = entry.parents.map(\.short).joined(separator: ",")
-                    print(
-                        "\(entry.id.hex)  author \(entry.author.short)  seq \(entry.seq)  lamport \(entry.lamport)  parents [\(parents)]  changes \(entry.rowChangeCount)  schema changes \(entry.payload.schemaChanges.count)"
-                    )
-                }
+            guard limit > 0 else { throw P2PDBError(.invalidInput, "--limit must be a positive number") }
+            // Both ways give the audit form of GET /v1/entries, so the
+            // output is the same whichever way the node is reached.
+            let entries: [JSON]
+            switch try target.open() {
+            case .local(let node):
+                entries = try await node.store.recentEntries(limit: limit).map(JSONRendering.entry)
+                try await node.close()
+            case .remote(let remote):
+                let page = try await remote.send(
+                    "GET", "/v1/entries", query: [URLQueryItem(name: "order", value: "newest"), URLQueryItem(name: "limit", value: "\(limit)")])
+                guard case .array(let items)? = page["entries"] else { throw P2PDBError(.corrupt, "the node answered without entries") }
+                entries = items
             }
-            try await node.close()
+            if json {
+                printJSON(.array(changes ? entries : entries.map(Self.summary)))
+            } else {
+                for entry in entries { print(Self.text(entry, changes: changes)) }
+            }
         }
     }
 
-    static func summary(_ applied: AppliedEntry) -> JSON {
-        let entry = applied.entry
-        return .object([
-            ("id", .string(entry.id.hex)),
-            ("author", .string(entry.author.hex)),
-            ("seq", .integer(entry.seq)),
-            ("lamport", .integer(entry.lamport)),
-            ("parents", .array(entry.parents.map { .string($0.hex) })),
-            ("changes", .integer(entry.rowChangeCount)),
-            ("schema_changes", .integer(entry.payload.schemaChanges.count)),
-            ("time", .integer(entry.wallTime)),
+    /// The short form, without the changes themselves.
+    static func summary(_ entry: JSON) -> JSON {
+        .object([
+            ("id", entry["id"] ?? .null), ("author", entry["author"] ?? .null), ("seq", entry["seq"] ?? .null),
+            ("lamport", entry["lamport"] ?? .null), ("parents", entry["parents"] ?? .array([])),
+            ("changes", .integer(entry["changes"]?.arrayValue?.count ?? 0)),
+            ("schema_changes", .integer(entry["schema"]?.arrayValue?.count ?? 0)), ("time", entry["time"] ?? .null),
         ])
+    }
+
+    static func text(_ entry: JSON, changes: Bool) -> String {
+        let parents = (entry["parents"]?.arrayValue ?? []).compactMap { $0.stringValue?.prefix(8) }.joined(separator: ",")
+        let rows = entry["changes"]?.arrayValue ?? []
+        let schema = entry["schema"]?.arrayValue ?? []
+        var lines = [
+            "\(entry["id"]?.stringValue ?? "?")  author \(entry["author"]?.stringValue?.prefix(8) ?? "?")  seq \(entry["seq"]?.text ?? "?")  lamport \(entry["lamport"]?.text ?? "?")  parents [\(parents)]  changes \(rows.count)  schema changes \(schema.count)"
+        ]
+        guard changes else { return lines[0] }
+        for change in schema {
+            lines.append("    \(change["op"]?.stringValue ?? "?") \(change["table"]?.stringValue ?? ""): \(change["sql"]?.stringValue ?? change["column"]?.stringValue ?? "")")
+        }
+        for row in rows {
+            var line = "    \(row["op"]?.stringValue ?? "?") \(row["table"]?.stringValue ?? "?") \(Self.members(row["key"]))"
+            if let values = row["values"] { line += " values \(Self.members(values))" }
+            if let deltas = row["deltas"] { line += " deltas \(Self.members(deltas, signed: true))" }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// `(id=1, name='apple')`: columns with their values as SQL would write them.
+    private static func members(_ json: JSON?, signed: Bool = false) -> String {
+        guard case .object(let members)? = json else { return "()" }
+        let parts = members.map { name, value -> String in
+            let shown: String
+            switch value {
+            case .string(let text): shown = "'" + text.replacingOccurrences(of: "'", with: "''") + "'"
+            case .null: shown = "NULL"
+            case .number(let number) where signed && !number.hasPrefix("-"): shown = "+" + number
+            default: shown = value["base64"].map { "base64:" + ($0.stringValue ?? "") } ?? value.text
+            }
+            return "\(name)=\(shown)"
+        }
+        return "(" + parts.joined(separator: ", ") + ")"
     }
 }
 
@@ -108,27 +150,33 @@ struct VerifyCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every entry's hash and signature and re-derive the tables from the log.",
-        discussion: "Exits with status 4 and names the first bad entry or row if anything was altered behind P2PDB's back.")
+        discussion: """
+            Exits with status 4 and names the first bad entry or row if anything was altered behind P2PDB's back. \
+            A data directory that a running `p2pdb serve` holds is verified by that node (it needs the admin token).
+            """)
 
-    @OptionGroup var data: DataOption
+    @OptionGroup var target: TargetOptions
 
     @OptionGroup var output: JSONOutputOption
 
     func run() async throws {
         try await reportingErrors {
-            let node = try Node.open(data.directory)
-            let report = try await node.store.verify()
-            try await node.close()
-            let document = JSON.object([
-                ("ok", .bool(report.isValid)), ("entries", .integer(report.entriesChecked)), ("rows", .integer(report.rowsChecked)),
-                ("state_hash", .string(report.stateHash.hex)), ("problems", .array(report.problems.map(JSON.string))),
-            ])
-            guard report.isValid else {
-                if output.json { printJSON(document) }
-                throw P2PDBError(.corrupt, "verification failed: \(report.problems[0])")
+            let report: JSON
+            switch try target.open() {
+            case .local(let node):
+                report = JSONRendering.verification(try await node.store.verify())
+                try await node.close()
+            case .remote(let remote):
+                report = try await remote.send("GET", "/v1/verify")
             }
+            guard report["ok"] == .bool(true) else {
+                if output.json { printJSON(report) }
+                let first = report["problems"]?.arrayValue?.first?.stringValue ?? "the node reported a problem"
+                throw P2PDBError(.corrupt, "verification failed: \(first)")
+            }
+            let entries = report["entries"]?.text ?? "?", rows = report["rows"]?.text ?? "?"
             output.emit(
-                "ok: \(report.entriesChecked) entries and \(report.rowsChecked) rows verified; state hash \(report.stateHash.hex)", json: document)
+                "ok: \(entries) entries and \(rows) rows verified; state hash \(report["state_hash"]?.stringValue ?? "?")", json: report)
         }
     }
 }

@@ -44,8 +44,9 @@ struct RemoteNode: Sendable {
         return try Self.json(data)
     }
 
-    func send(_ method: String, _ path: String, body: JSON? = nil) async throws -> JSON {
-        let (data, _) = try await exchange(method, path, body: body.map { Data($0.text.utf8) }, contentType: "application/json")
+    func send(_ method: String, _ path: String, query: [URLQueryItem] = [], body: JSON? = nil) async throws -> JSON {
+        let (data, _) = try await exchange(
+            method, path, query: query, body: body.map { Data($0.text.utf8) }, contentType: "application/json")
         return try Self.json(data)
     }
 

@@ -36,6 +36,12 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
+    /// The items, if this is an array.
+    public var arrayValue: [JSON]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     /// The number, if this is an integer that fits an `Int`.
     public var intValue: Int? {
         if case .number(let text) = self { return Int(text) }

@@ -10,8 +10,9 @@ import P2PDB
 /// | `POST /v1/sql` | `{"columns", "rows"}` for a query, `{"changes", "entry"}` for a write | read-only for reads, read-write for writes |
 /// | `POST /v1/tx` | `{"results": [...], "entry"}`, all statements or none | read-only for reads, read-write for writes |
 /// | `GET /v1/status` | node ID, log, state hash, version vector, peers | read-only |
-/// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit | read-only |
+/// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit (`order=newest`: the newest, newest first) | read-only |
 /// | `GET /v1/entries/ID` | one entry | read-only |
+/// | `GET /v1/verify` | `verify` on the running node: hashes, signatures, tables re-derived from the log | admin |
 /// | `GET /v1/changes` | Server-Sent Events, one per applied entry | read-only |
 /// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks | read-only |
 /// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing | read-write |
@@ -51,6 +52,11 @@ struct APIRoutes: Sendable {
         router.get("/v1/check") { _, _ in JSONResponse.make(JSONRendering.constraintProblems(try await node.store.constraintProblems())) }
         router.get("/v1/entries") { request, _ in try await entries(request) }
         router.get("/v1/entries/:id") { _, context in try await entry(context.parameters.require("id")) }
+        router.get("/v1/verify") { _, context in
+            // It replays the whole log: not for every reporting tool to start.
+            try context.tokenRole().require(.admin, for: "verifying replays the whole log")
+            return JSONResponse.make(JSONRendering.verification(try await node.store.verify()))
+        }
         router.get("/v1/changes") { request, _ in try await changes(request) }
         router.get("/v1/bundle") { request, _ in try await exportBundle(request) }
         router.post("/v1/bundle") { request, context in
@@ -131,10 +137,20 @@ struct APIRoutes: Sendable {
             }
             limit = min(value, configuration.maximumEntriesPerPage)
         }
-        var after: Int64 = 0
-        if let text = query.get("after") { after = try await position(ofEntry: text) }
-        let page = try await node.store.entries(after: after, limit: limit)
-        let full = page.count == limit
+        let page: [AppliedEntry]
+        switch query.get("order") ?? "log" {
+        case "log":
+            var after: Int64 = 0
+            if let text = query.get("after") { after = try await position(ofEntry: text) }
+            page = try await node.store.entries(after: after, limit: limit)
+        case "newest":
+            guard query.get("after") == nil else { throw P2PDBError(.invalidInput, "after pages in log order; leave it out with order=newest") }
+            page = try await node.store.recentEntries(limit: limit)
+        case let other:
+            throw P2PDBError(.invalidInput, "order must be log or newest, not \(other)")
+        }
+        // The newest entries are one page: there is no next one.
+        let full = page.count == limit && query.get("order") != "newest"
         // Up to a thousand entries with their changes: always worth the hop.
         return await respond(cost: .max) {
             .object([

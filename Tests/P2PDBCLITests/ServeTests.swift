@@ -268,10 +268,25 @@ struct ServeTests {
         #expect(refused.status == 4, "\(refused.stderr)")
         #expect(try JSON.parse(try p2pdb("status", "--data", running, "--json").stdout)["entries"] == .number("3"))
 
-        // `log` and `verify` need the node stopped, and say so.
-        let log = try p2pdb("log", "--data", running)
-        #expect(log.status == 3)
-        #expect(log.stderr.contains("go through a running node"))
+        // Commands that open the directory themselves say which go through the node.
+        let initAgain = try p2pdb("resume-writes", "--data", running)
+        #expect(initAgain.status == 3)
+        #expect(initAgain.stderr.contains("log, verify, check, export, import and the network commands go through a running node"))
+
+        // The live audit: the log with its changes, and verify, through the node.
+        let log = try p2pdb("log", "--data", running, "--changes")
+        #expect(log.status == 0, "\(log.stderr)")
+        let audit = try JSON.parse(try p2pdb("log", "--data", running, "--changes", "--json").stdout)
+        #expect(audit.arrayValue?.count == 3)
+        let changed = (audit.arrayValue ?? []).flatMap { $0["changes"]?.arrayValue ?? [] }
+        for change in changed {
+            let key = change["key"]?.text ?? "?"
+            #expect(log.stdout.contains("\(change["op"]?.stringValue ?? "?") \(change["table"]?.stringValue ?? "?") (id=\(key.filter(\.isNumber)))"), "\(log.stdout)")
+        }
+        #expect(!changed.isEmpty)
+        #expect(log.stdout.contains("v='from the running node'") && log.stdout.contains("create_table t"), "\(log.stdout)")
+        let verified = try JSON.parse(try p2pdb("verify", "--data", running, "--json").stdout)
+        #expect(verified["ok"] == .bool(true) && verified["entries"] == .number("3"), "\(verified)")
 
         server.stop(SIGINT)
         #expect(server.process.terminationReason == .exit)
