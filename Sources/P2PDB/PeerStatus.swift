@@ -54,8 +54,29 @@ public struct PeerStatus: Sendable, Equatable {
     }
 }
 
+/// How far a node stands from its established peers, by the version
+/// vectors last exchanged: what `/readyz` decides from.
+public struct CatchUpStatus: Sendable, Equatable {
+    /// Entries that some established peer holds and this node lacks,
+    /// counted once however many peers hold them.
+    public var entriesBehind: UInt64
+    /// Established peer sessions.
+    public var peers: Int
+    /// Established peers whose version vector has not arrived yet: until it
+    /// does, nothing tells whether they are ahead.
+    public var awaitingVector: Int
+
+    public init(entriesBehind: UInt64, peers: Int, awaitingVector: Int) {
+        self.entriesBehind = entriesBehind
+        self.peers = peers
+        self.awaitingVector = awaitingVector
+    }
+}
+
 /// Anything that can report the peers of a node: the sync engine, or
 /// nothing at all for a node that runs alone.
 public protocol PeerStatusProvider: Sendable {
     func peers() async -> [PeerStatus]
+    /// How far the node stands from its established peers.
+    func catchUpStatus() async -> CatchUpStatus
 }

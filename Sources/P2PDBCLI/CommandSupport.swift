@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Logging
 import P2PDB
 
 /// `--data DIR`, shared by every command that works on a data directory.
@@ -11,12 +12,16 @@ struct DataOption: ParsableArguments {
 }
 
 /// Runs a command body, turning a ``P2PDBError`` into one line on standard
-/// error and a non-zero exit status.
-func reportingErrors<T>(_ body: () async throws -> T) async throws -> T {
+/// error, through `logger` if one is given, and a non-zero exit status.
+func reportingErrors<T>(to logger: Logger? = nil, _ body: () async throws -> T) async throws -> T {
     do {
         return try await body()
     } catch let error as P2PDBError {
-        printError(error.message)
+        if let logger {
+            logger.error("\(error.message)")
+        } else {
+            printError(error.message)
+        }
         throw ExitCode(exitCode(for: error.kind))
     }
 }

@@ -13,7 +13,7 @@ struct ServeCommand: AsyncParsableCommand {
         commandName: "serve",
         abstract: "Run the node: the HTTP/JSON API, the live change feed, metrics and peer replication.",
         discussion: """
-            Initialises the data directory on first run. Every endpoint except GET /healthz needs \
+            Initialises the data directory on first run. Every endpoint except GET /healthz and GET /readyz needs \
             Authorization: Bearer <token>; the node's own token is --api-token, --api-token-file, P2PDB_API_TOKEN or the one stored in the data \
             directory (print it with `p2pdb token --data DIR`), and has the admin role. --api-tokens adds tokens with \
             other roles: read-only (GET requests, and SQL whose every statement reads), read-write (writes and bundle \
@@ -73,6 +73,11 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     @Option(help: ArgumentHelp(
+        "How log lines are written on standard error: text, or json (one object a line). Default: $P2PDB_LOG_FORMAT, else text.",
+        valueName: "format"))
+    var logFormat: LogFormat?
+
+    @Option(help: ArgumentHelp(
         "How long one SQL request may run before it is stopped, in seconds; 0 for no limit.", valueName: "seconds"))
     var statementTimeout: Double = 30
 
@@ -108,10 +113,11 @@ struct ServeCommand: AsyncParsableCommand {
     var antiEntropyInterval: UInt64 = 1000
 
     func run() async throws {
-        try await reportingErrors {
-            guard let level = Logger.Level(rawValue: logLevel) else {
-                throw P2PDBError(.invalidInput, "--log-level must be one of trace, debug, info, notice, warning, error, critical")
-            }
+        let (level, format) = try await reportingErrors { (try logLevelGiven(), try logFormatGiven()) }
+        LoggingSystem.bootstrap { label in format.handler(label: label, level: level) }
+        let logger = Logger(label: "p2pdb")
+        // A collector that reads JSON gets the reason `serve` stopped as JSON too.
+        try await reportingErrors(to: format == .json ? logger : nil) {
             let (host, port) = try ServerConfiguration.parseAddress(http)
             guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
             let givenToken = try tokenGiven()
@@ -129,12 +135,6 @@ struct ServeCommand: AsyncParsableCommand {
             guard idleTimeout > 0, idleTimeout.isFinite else {
                 throw P2PDBError(.invalidInput, "--idle-timeout must be a positive number of seconds")
             }
-            LoggingSystem.bootstrap { label in
-                var handler = StreamLogHandler.standardError(label: label)
-                handler.logLevel = level
-                return handler
-            }
-            let logger = Logger(label: "p2pdb")
             let directory = data.directory
             guard statementTimeout >= 0, statementTimeout.isFinite else {
                 throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
@@ -202,6 +202,23 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    private func logLevelGiven() throws -> Logger.Level {
+        guard let level = Logger.Level(rawValue: logLevel) else {
+            throw P2PDBError(.invalidInput, "--log-level must be one of trace, debug, info, notice, warning, error, critical")
+        }
+        return level
+    }
+
+    /// --log-format, else P2PDB_LOG_FORMAT, else text.
+    private func logFormatGiven() throws -> LogFormat {
+        if let logFormat { return logFormat }
+        guard let value = ProcessInfo.processInfo.environment["P2PDB_LOG_FORMAT"], !value.isEmpty else { return .text }
+        guard let format = LogFormat(rawValue: value) else {
+            throw P2PDBError(.invalidInput, "P2PDB_LOG_FORMAT must be text or json, not \(value)")
+        }
+        return format
+    }
+
     /// The token given on the command line, in a file or in the
     /// environment, in that order; nil for the stored one.
     private func tokenGiven() throws -> String? {

@@ -19,6 +19,7 @@ import P2PDB
 /// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` | admin |
 /// | `GET /metrics` | Prometheus text | read-only |
 /// | `GET /healthz` | 200 while the node is up | no token |
+/// | `GET /readyz` | 200 once the node has caught up with its peers, else 503 | no token |
 struct APIRoutes: Sendable {
     let node: Node
     let configuration: ServerConfiguration
@@ -46,6 +47,7 @@ struct APIRoutes: Sendable {
         router.add(middleware: BearerTokenMiddleware(tokens: configuration.tokens))
 
         router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
+        router.get("/readyz") { _, _ in try await readiness() }
         router.post("/v1/sql") { request, context in try await sql(request, role: try context.tokenRole()) }
         router.post("/v1/tx") { request, context in try await transaction(request, role: try context.tokenRole()) }
         router.get("/v1/status") { _, _ in JSONResponse.make(try await status()) }
@@ -126,6 +128,28 @@ struct APIRoutes: Sendable {
 
     private func status() async throws -> JSON {
         JSONRendering.status(try await node.status(), peers: JSONRendering.peers(await peers?.peers() ?? []))
+    }
+
+    /// Ready once no established peer is ahead by the version vectors last
+    /// exchanged and no entry waits for its parents. A node that runs alone,
+    /// or has no peer connected, serves what it holds and is ready.
+    private func readiness() async throws -> Response {
+        let catchUp = await peers?.catchUpStatus() ?? CatchUpStatus(entriesBehind: 0, peers: 0, awaitingVector: 0)
+        let pending = try await node.store.pendingCount()
+        var reason: String?
+        if catchUp.entriesBehind > 0 {
+            reason = "entries behind its peers: \(catchUp.entriesBehind)"
+        } else if catchUp.awaitingVector > 0 {
+            reason = "peers whose version vector has not arrived: \(catchUp.awaitingVector) of \(catchUp.peers)"
+        } else if pending > 0 {
+            reason = "entries waiting for their parents: \(pending)"
+        }
+        var members: [(String, JSON)] = [
+            ("ready", .bool(reason == nil)), ("entries_behind", .integer(catchUp.entriesBehind)),
+            ("pending_entries", .integer(pending)), ("peers", .integer(catchUp.peers)),
+        ]
+        if let reason { members.append(("reason", .string(reason))) }
+        return JSONResponse.make(.object(members), status: reason == nil ? .ok : .serviceUnavailable)
     }
 
     private func entries(_ request: Request) async throws -> Response {

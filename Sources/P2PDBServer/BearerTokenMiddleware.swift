@@ -2,7 +2,7 @@ import Hummingbird
 import P2PDB
 
 /// Requires `Authorization: Bearer <token>` on every request except the
-/// health check, and puts the token's role in the request context. The
+/// health and readiness checks, and puts the token's role in the request context. The
 /// header is compared with every token, each in constant time, so that
 /// response timing does not reveal which token, or how much of one, a guess
 /// got right.
@@ -13,7 +13,7 @@ struct BearerTokenMiddleware: RouterMiddleware {
     let expected: [(header: [UInt8], role: APIRole)]
     let openPaths: Set<String>
 
-    init(tokens: [APIToken], openPaths: Set<String> = ["/healthz"]) {
+    init(tokens: [APIToken], openPaths: Set<String> = ["/healthz", "/readyz"]) {
         expected = tokens.map { (header: Array("Bearer \($0.token)".utf8), role: $0.role) }
         self.openPaths = openPaths
     }

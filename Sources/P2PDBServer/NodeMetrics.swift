@@ -7,11 +7,15 @@ import Synchronization
 /// nodes can run in one process (tests, the simulator) without sharing
 /// counters through a global metrics system.
 ///
-/// Other layers (the sync engine) record through ``factory`` under the
-/// `p2pdb_` prefix; `GET /metrics` prints the whole registry.
+/// Every metric is one of ``NodeMetric/all``. Other layers (the sync
+/// engine) record through ``factory`` by those names, and the factory gives
+/// each metric the help text of its entry; `GET /metrics` prints the whole
+/// registry.
 public final class NodeMetrics: Sendable {
     public let registry: PrometheusCollectorRegistry
-    public let factory: PrometheusMetricsFactory
+    /// swift-metrics' entry to ``registry``, for the layers that do not
+    /// depend on this module.
+    public let factory: any MetricsFactory
 
     /// Handles by (route, method, status): making one costs label checks
     /// and a registry lookup, too much for every request.
@@ -25,7 +29,7 @@ public final class NodeMetrics: Sendable {
 
     public init() {
         registry = PrometheusCollectorRegistry()
-        factory = PrometheusMetricsFactory(registry: registry)
+        factory = HelpfulMetricsFactory(registry: registry)
     }
 
     func recordRequest(route: String, method: String, status: Int, seconds: Double) {
@@ -34,10 +38,10 @@ public final class NodeMetrics: Sendable {
             if let found = cache[key] { return found }
             let made = (
                 CoreMetrics.Counter(
-                    label: "p2pdb_http_requests_total", dimensions: [("route", route), ("method", method), ("status", String(status))],
+                    label: NodeMetric.httpRequests.name, dimensions: [("route", route), ("method", method), ("status", String(status))],
                     factory: factory),
                 CoreMetrics.Timer(
-                    label: "p2pdb_http_request_duration_seconds", dimensions: [("route", route), ("method", method)], factory: factory)
+                    label: NodeMetric.httpRequestDuration.name, dimensions: [("route", route), ("method", method)], factory: factory)
             )
             cache[key] = made
             return made
@@ -47,26 +51,74 @@ public final class NodeMetrics: Sendable {
     }
 
     func recordError(code: String) {
-        Counter(label: "p2pdb_http_errors_total", dimensions: [("code", code)], factory: factory).increment()
+        CoreMetrics.Counter(label: NodeMetric.httpErrors.name, dimensions: [("code", code)], factory: factory).increment()
     }
 
     /// Counts entries and row changes as the node applies them.
     func recordApplied(_ applied: AppliedEntry, localNode: NodeID) {
         let origin = applied.entry.author == localNode ? "local" : "remote"
-        Counter(label: "p2pdb_entries_applied_total", dimensions: [("origin", origin)], factory: factory).increment()
-        Counter(label: "p2pdb_rows_applied_total", dimensions: [("origin", origin)], factory: factory)
+        CoreMetrics.Counter(label: NodeMetric.entriesApplied.name, dimensions: [("origin", origin)], factory: factory).increment()
+        CoreMetrics.Counter(label: NodeMetric.rowsApplied.name, dimensions: [("origin", origin)], factory: factory)
             .increment(by: applied.entry.rowChangeCount)
     }
 
     /// Gauges read from the replica just before a scrape.
     func recordReplica(_ status: NodeStatus) {
-        Gauge(label: "p2pdb_log_entries", factory: factory).record(Double(status.summary.entryCount))
-        Gauge(label: "p2pdb_lamport_clock", factory: factory).record(Double(status.summary.lamport))
-        Gauge(label: "p2pdb_pending_entries", factory: factory).record(Double(status.pendingEntries))
-        Gauge(label: "p2pdb_heads", factory: factory).record(Double(status.summary.heads.count))
-        Gauge(label: "p2pdb_equivocations", factory: factory).record(Double(status.equivocations.count))
+        let values: [(NodeMetric, Int)] = [
+            (.logEntries, Int(status.summary.entryCount)), (.lamportClock, Int(status.summary.lamport)),
+            (.pendingEntries, status.pendingEntries), (.heads, status.summary.heads.count),
+            (.equivocations, status.equivocations.count),
+        ]
+        for (metric, value) in values { CoreMetrics.Gauge(label: metric.name, factory: factory).record(Double(value)) }
     }
 
     /// The Prometheus text exposition of every metric.
     func exposition() -> [UInt8] { registry.emitToBuffer() }
+}
+
+/// swift-metrics' factory over a Prometheus registry that registers each
+/// metric with the help text ``NodeMetric`` gives its name. A name missing
+/// there gets no `# HELP` line, which the exposition tests refuse.
+private struct HelpfulMetricsFactory: MetricsFactory {
+    let registry: PrometheusCollectorRegistry
+    /// Kept for its default buckets and for unregistering.
+    let prometheus: PrometheusMetricsFactory
+
+    init(registry: PrometheusCollectorRegistry) {
+        self.registry = registry
+        prometheus = PrometheusMetricsFactory(registry: registry)
+    }
+
+    private func descriptor(_ label: String) -> MetricNameDescriptor {
+        MetricNameDescriptor(metricName: label, unitName: "", helpText: NodeMetric.named(label)?.help ?? "")
+    }
+
+    func makeCounter(label: String, dimensions: [(String, String)]) -> any CounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeFloatingPointCounter(label: String, dimensions: [(String, String)]) -> any FloatingPointCounterHandler {
+        registry.makeCounter(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeRecorder(label: String, dimensions: [(String, String)], aggregate: Bool) -> any RecorderHandler {
+        guard aggregate else { return registry.makeGauge(descriptor: descriptor(label), labels: dimensions) }
+        return registry.makeValueHistogram(
+            descriptor: descriptor(label), labels: dimensions, buckets: prometheus.defaultValueHistogramBuckets)
+    }
+
+    func makeMeter(label: String, dimensions: [(String, String)]) -> any MeterHandler {
+        registry.makeGauge(descriptor: descriptor(label), labels: dimensions)
+    }
+
+    func makeTimer(label: String, dimensions: [(String, String)]) -> any TimerHandler {
+        registry.makeDurationHistogram(
+            descriptor: descriptor(label), labels: dimensions, buckets: prometheus.defaultDurationHistogramBuckets)
+    }
+
+    func destroyCounter(_ handler: any CounterHandler) { prometheus.destroyCounter(handler) }
+    func destroyFloatingPointCounter(_ handler: any FloatingPointCounterHandler) { prometheus.destroyFloatingPointCounter(handler) }
+    func destroyRecorder(_ handler: any RecorderHandler) { prometheus.destroyRecorder(handler) }
+    func destroyMeter(_ handler: any MeterHandler) { prometheus.destroyMeter(handler) }
+    func destroyTimer(_ handler: any TimerHandler) { prometheus.destroyTimer(handler) }
 }

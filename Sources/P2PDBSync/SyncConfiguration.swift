@@ -25,6 +25,9 @@ public struct SyncConfiguration: Sendable {
     /// once per this interval, in ms; the retries between are logged at
     /// the debug level.
     public var failureWarningInterval: UInt64
+    /// While the node catches up with its peers, its progress is logged at
+    /// most once per this interval, in ms.
+    public var progressInterval: UInt64
     /// The private network this node keeps to: only peers with a valid
     /// credential for it are let in, and only such peers are talked to.
     /// Nil for open mode.
@@ -39,6 +42,7 @@ public struct SyncConfiguration: Sendable {
         seeds: [String] = [], fanout: Int = 4, maximumPeers: Int = 32, antiEntropyInterval: UInt64 = 1000,
         peerExchangeInterval: UInt64 = 5000, deadPeerTimeout: UInt64 = 15_000, pullTimeout: UInt64 = 10_000, minimumBackoff: UInt64 = 250,
         maximumBackoff: UInt64 = 30_000, tickInterval: UInt64 = 100, failureWarningInterval: UInt64 = 600_000,
+        progressInterval: UInt64 = 5000,
         network: NetworkDescriptor? = nil, credential: Credential? = nil, wallClock: any WallClock = SystemClock()
     ) {
         self.seeds = seeds
@@ -52,6 +56,7 @@ public struct SyncConfiguration: Sendable {
         self.maximumBackoff = maximumBackoff
         self.tickInterval = tickInterval
         self.failureWarningInterval = failureWarningInterval
+        self.progressInterval = progressInterval
         self.network = network
         self.credential = credential
         self.wallClock = wallClock

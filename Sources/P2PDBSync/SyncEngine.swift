@@ -42,6 +42,7 @@ public actor SyncEngine: PeerStatusProvider {
     private var lastSummary: UInt64 = 0
     private var lastExchange: UInt64 = 0
     private var dialRequests: [(address: String, source: PeerStatus.Source)] = []
+    private var progress: CatchUpProgress
 
     private var orderedSessions: [Session] { sessions.values.sorted { $0.sequence < $1.sequence } }
     private var listenAddress: String?
@@ -66,6 +67,9 @@ public actor SyncEngine: PeerStatusProvider {
         /// The optional parts of the protocol both sides speak.
         var features: Set<String> = []
         var remoteVector = VersionVector()
+        /// Whether `remoteVector` came from the peer, or is still the empty
+        /// one a session starts with.
+        var heardVector = false
         var remoteHeads: [EntryID] = []
         var lastHeard: UInt64
         /// When the session opened: a pong must answer a ping sent since.
@@ -117,6 +121,7 @@ public actor SyncEngine: PeerStatusProvider {
         self.random = random
         self.logger = logger
         self.metrics = SyncMetrics(factory: metricsFactory ?? MetricsSystem.factory)
+        self.progress = CatchUpProgress(interval: configuration.progressInterval)
         var directory = PeerDirectory(selfID: node.nodeID)
         for seed in configuration.seeds { directory.add(seed, nodeID: nil, source: .seed) }
         self.directory = directory
@@ -337,6 +342,18 @@ public actor SyncEngine: PeerStatusProvider {
         let mine = store.summary.versionVector
         let lag = sessions.values.map { $0.remoteVector.entriesAhead(of: mine) }.max() ?? 0
         metrics.lag.record(Double(lag))
+        let shared = orderedSessions.filter(\.isShared)
+        if let line = progress.line(
+            now: now, behind: Self.entriesBehind(shared, mine: mine), pulling: shared.contains(where: \.pulling), peers: shared.count)
+        {
+            logger.info("\(line.message)", metadata: line.metadata)
+        }
+    }
+
+    /// Entries that some of the sessions' peers hold and `mine` lacks, each
+    /// counted once.
+    private static func entriesBehind(_ sessions: [Session], mine: VersionVector) -> UInt64 {
+        sessions.reduce(VersionVector()) { $0.merged(with: $1.remoteVector) }.entriesAhead(of: mine)
     }
 
     /// The address peers can dial us at, once the transport listens: sent
@@ -415,6 +432,7 @@ public actor SyncEngine: PeerStatusProvider {
                 return refuse(session, "sent an oversized summary")
             }
             session.remoteVector = vector
+            session.heardVector = true
             session.remoteHeads = heads
             if let revocation = session.revocation {
                 guard revocation.entries.allSatisfy({ vector[$0.author] >= $0.seq }) else { return true }
@@ -722,6 +740,7 @@ public actor SyncEngine: PeerStatusProvider {
         do {
             let report = try await store.apply(entries)
             metrics.entriesReceived.increment(by: report.applied)
+            progress.applied(report.applied)
             for (id, reason) in report.rejected.prefix(3) {
                 logger.warning("refused entry \(id.short) from peer \(session.nodeID.short): \(reason)")
             }
@@ -829,6 +848,15 @@ public actor SyncEngine: PeerStatusProvider {
                     lastContact: wall(record.lastContact), roundTripMilliseconds: record.roundTrip))
         }
         return result.sorted { ($0.connected ? 0 : 1, $0.address) < ($1.connected ? 0 : 1, $1.address) }
+    }
+
+    /// How far this node stands from the peers it shares its log with, by
+    /// their last version vectors: what `/readyz` answers from.
+    public func catchUpStatus() async -> CatchUpStatus {
+        let shared = sessions.values.filter(\.isShared)
+        return CatchUpStatus(
+            entriesBehind: Self.entriesBehind(shared, mine: store.summary.versionVector), peers: shared.count,
+            awaitingVector: shared.filter { !$0.heardVector }.count)
     }
 
     /// Node IDs of the peers with an established session.

@@ -1,6 +1,7 @@
 import CoreMetrics
+import P2PDB
 
-/// The sync engine's metrics, under the `p2pdb_` prefix.
+/// The sync engine's metrics, named by their ``NodeMetric`` entries.
 struct SyncMetrics {
     let peers: Gauge
     let lag: Gauge
@@ -14,15 +15,15 @@ struct SyncMetrics {
     let messagesDropped: Counter
 
     init(factory: any MetricsFactory) {
-        peers = Gauge(label: "p2pdb_peers_connected", factory: factory)
-        lag = Gauge(label: "p2pdb_sync_lag_entries", factory: factory)
-        bytesSent = Counter(label: "p2pdb_sync_bytes_sent_total", factory: factory)
-        bytesReceived = Counter(label: "p2pdb_sync_bytes_received_total", factory: factory)
-        entriesSent = Counter(label: "p2pdb_sync_entries_sent_total", factory: factory)
-        entriesReceived = Counter(label: "p2pdb_sync_entries_received_total", factory: factory)
-        duplicatesReceived = Counter(label: "p2pdb_sync_duplicates_received_total", factory: factory)
-        entriesRefused = Counter(label: "p2pdb_sync_entries_refused_total", factory: factory)
-        refusedPeers = Counter(label: "p2pdb_sync_peers_refused_total", factory: factory)
-        messagesDropped = Counter(label: "p2pdb_sync_messages_dropped_total", factory: factory)
+        peers = Gauge(label: NodeMetric.peersConnected.name, factory: factory)
+        lag = Gauge(label: NodeMetric.syncLag.name, factory: factory)
+        bytesSent = Counter(label: NodeMetric.syncBytesSent.name, factory: factory)
+        bytesReceived = Counter(label: NodeMetric.syncBytesReceived.name, factory: factory)
+        entriesSent = Counter(label: NodeMetric.syncEntriesSent.name, factory: factory)
+        entriesReceived = Counter(label: NodeMetric.syncEntriesReceived.name, factory: factory)
+        duplicatesReceived = Counter(label: NodeMetric.syncDuplicatesReceived.name, factory: factory)
+        entriesRefused = Counter(label: NodeMetric.syncEntriesRefused.name, factory: factory)
+        refusedPeers = Counter(label: NodeMetric.syncPeersRefused.name, factory: factory)
+        messagesDropped = Counter(label: NodeMetric.syncMessagesDropped.name, factory: factory)
     }
 }

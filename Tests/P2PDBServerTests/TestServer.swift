@@ -23,7 +23,7 @@ final class TestServer: Sendable {
 
     init(
         maximumBodySize: Int = ServerConfiguration.defaultMaximumBodySize, heartbeat: Duration = .seconds(15),
-        configure: (inout ServerConfiguration) -> Void = { _ in }
+        peers: (any PeerStatusProvider)? = nil, configure: (inout ServerConfiguration) -> Void = { _ in }
     ) async throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-server-\(UUID().uuidString)")
         let node = try Node.open(DataDirectory(path: directory.path), createIfNeeded: true, options: StoreOptions(durability: .off))
@@ -34,7 +34,7 @@ final class TestServer: Sendable {
         configure(&configuration)
         server = NodeServer(
             node: node,
-            configuration: configuration,
+            configuration: configuration, peers: peers,
             logger: logger, onListening: { portContinuation.yield($0) })
         let server = self.server
         running = Task { try await server.run() }
