@@ -1,5 +1,4 @@
 import ArgumentParser
-import Foundation
 import P2PDB
 
 struct LogCommand: AsyncParsableCommand {
@@ -29,10 +28,7 @@ struct LogCommand: AsyncParsableCommand {
                 entries = try await node.store.recentEntries(limit: limit).map(JSONRendering.entry)
                 try await node.close()
             case .remote(let remote):
-                let page = try await remote.send(
-                    "GET", "/v1/entries", query: [URLQueryItem(name: "order", value: "newest"), URLQueryItem(name: "limit", value: "\(limit)")])
-                guard case .array(let items)? = page["entries"] else { throw P2PDBError(.corrupt, "the node answered without entries") }
-                entries = items
+                entries = try await remote.recentEntries(limit: limit)
             }
             if json {
                 printJSON(.array(changes ? entries : entries.map(Self.summary)))
@@ -110,27 +106,32 @@ struct StatusCommand: AsyncParsableCommand {
             }
             if json {
                 printJSON(status)
-                return
-            }
-            guard case .object(let members) = status else { return }
-            for (name, value) in members {
-                let text: String
-                switch value {
-                case .string(let string): text = string
-                case .number(let number): text = number
-                case .array(let items) where name == "heads": text = items.map { $0.stringValue ?? $0.text }.joined(separator: " ")
-                case .array(let items) where name == "peers" && !items.isEmpty:
-                    text = items.map(Self.peerLine).joined(separator: "\n" + String(repeating: " ", count: 16))
-                case .array(let items): text = items.isEmpty ? "none" : value.text
-                default: text = value.text
-                }
-                print("\(name):".padding(toLength: 16, withPad: " ", startingAt: 0) + text)
+            } else {
+                print(Self.text(status))
             }
         }
     }
 }
 
 extension StatusCommand {
+    /// The status for people: a member a line, peers one a line.
+    static func text(_ status: JSON) -> String {
+        guard case .object(let members) = status else { return status.text }
+        return members.map { name, value in
+            let text: String
+            switch value {
+            case .string(let string): text = string
+            case .number(let number): text = number
+            case .array(let items) where name == "heads": text = items.map { $0.stringValue ?? $0.text }.joined(separator: " ")
+            case .array(let items) where name == "peers" && !items.isEmpty:
+                text = items.map(Self.peerLine).joined(separator: "\n" + String(repeating: " ", count: 16))
+            case .array(let items): text = items.isEmpty ? "none" : value.text
+            default: text = value.text
+            }
+            return "\(name):".padding(toLength: 16, withPad: " ", startingAt: 0) + text
+        }.joined(separator: "\n")
+    }
+
     /// One peer of `/v1/status` on one line: where, whether connected, how
     /// it was learned, then what is known of it.
     static func peerLine(_ peer: JSON) -> String {

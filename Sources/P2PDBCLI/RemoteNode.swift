@@ -29,6 +29,14 @@ struct RemoteNode: Sendable {
 
     func status() async throws -> JSON { try await send("GET", "/v1/status") }
 
+    /// The newest entries, newest first, as `GET /v1/entries` renders them.
+    func recentEntries(limit: Int) async throws -> [JSON] {
+        let page = try await send(
+            "GET", "/v1/entries", query: [URLQueryItem(name: "order", value: "newest"), URLQueryItem(name: "limit", value: "\(limit)")])
+        guard let entries = page["entries"]?.arrayValue else { throw P2PDBError(.corrupt, "the node answered without entries") }
+        return entries
+    }
+
     /// A bundle of the entries `since` lacks, and how many it holds.
     func exportBundle(since: VersionVector?) async throws -> (bytes: [UInt8], count: Int) {
         var query: [URLQueryItem] = []

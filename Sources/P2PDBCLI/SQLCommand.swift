@@ -28,25 +28,27 @@ struct SQLCommand: AsyncParsableCommand {
             let values = try parameters.map(parseParameter)
             switch try target.open() {
             case .local(let node):
-                try await run(name: node.nodeID.short, values) { try await node.execute($0, $1) }
+                try await run(
+                    ShellNode(
+                        name: node.nodeID.short, execute: { try await node.execute($0, $1) },
+                        status: { JSONRendering.status(try await node.status()) },
+                        recentEntries: { try await node.store.recentEntries(limit: $0).map(JSONRendering.entry) }), values)
                 try await node.close()
             case .remote(let remote):
-                try await run(name: remote.baseURL.absoluteString, values) { try await remote.execute($0, $1) }
+                try await run(
+                    ShellNode(
+                        name: remote.baseURL.absoluteString, execute: { try await remote.execute($0, $1) }, status: { try await remote.status() },
+                        recentEntries: { try await remote.recentEntries(limit: $0) }), values)
             }
         }
     }
 
-    private func run(
-        name: String, _ values: [Value], execute: (String, [Value]) async throws -> TransactionResult
-    ) async throws {
-        if let sql {
-            printResult(try await execute(sql, values))
-        } else {
-            try await shell(name: name) { try await execute($0, []) }
+    private func run(_ node: ShellNode, _ values: [Value]) async throws {
+        guard let sql else {
+            var shell = Shell(node: node, mode: json ? .json : .table)
+            return try await shell.run()
         }
-    }
-
-    private func printResult(_ result: TransactionResult) {
+        let result = try await node.execute(sql, values)
         if json {
             printJSON(JSONRendering.transaction(result))
             return
@@ -54,74 +56,6 @@ struct SQLCommand: AsyncParsableCommand {
         if let query = result.lastQuery { print(TablePrinter.render(query)) }
         if result.entry != nil || result.lastQuery == nil {
             print("changes: \(result.changes), entry: \(result.entry?.hex ?? "none")")
-        }
-    }
-
-    /// Reads statements until end of input, running each as it completes.
-    ///
-    /// `BEGIN` starts a transaction: the statements that follow are kept
-    /// and sent together at `COMMIT` (one transaction, one entry), or
-    /// dropped at `ROLLBACK`. Their results print at `COMMIT`.
-    private func shell(name: String, execute: (String) async throws -> TransactionResult) async throws {
-        let interactive = isatty(STDIN_FILENO) != 0
-        var buffer = ""
-        var transaction: [String]?
-        if interactive { print("p2pdb \(name) — end statements with ';', Ctrl-D quits") }
-        func run(_ sql: String, all: Bool) async throws {
-            do {
-                let result = try await execute(sql)
-                if all && !json {
-                    for query in result.results where query.isQuery { print(TablePrinter.render(query)) }
-                    print("changes: \(result.changes), entry: \(result.entry?.hex ?? "none")")
-                } else {
-                    printResult(result)
-                }
-                // Each result is an acknowledgement: do not let it sit in a buffer.
-                fflush(nil)
-            } catch let error as P2PDBError {
-                printError(error.message)
-                if !interactive { throw ExitCode(1) }
-            }
-        }
-        while true {
-            if interactive {
-                print(buffer.isEmpty ? (transaction == nil ? "p2pdb> " : "p2pdb*> ") : "   ...> ", terminator: "")
-                fflush(nil)
-            }
-            guard let line = readLine(strippingNewline: false) else { break }
-            buffer += line
-            guard SQLCompleteness.isComplete(buffer) else { continue }
-            let input = buffer
-            buffer = ""
-            switch (ShellInput.control(input), transaction) {
-            case (.begin, nil):
-                transaction = []
-                if interactive { print("transaction started: statements are sent together at COMMIT, dropped at ROLLBACK") }
-            case (.begin, _?):
-                printError("a transaction is already open: COMMIT or ROLLBACK it first")
-                if !interactive { throw ExitCode(1) }
-            case (.commit, let statements?):
-                transaction = nil
-                if !statements.isEmpty { try await run(statements.joined(separator: "\n"), all: true) }
-            case (.rollback, _?):
-                transaction = nil
-                if interactive { print("rolled back: nothing was sent") }
-            case (.commit, nil), (.rollback, nil):
-                printError("no transaction is open")
-                if !interactive { throw ExitCode(1) }
-            case (nil, var statements?):
-                statements.append(input)
-                transaction = statements
-            case (nil, nil):
-                try await run(input, all: false)
-            }
-        }
-        if !buffer.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            if transaction != nil { transaction?.append(buffer) } else { try await run(buffer, all: false) }
-        }
-        if let statements = transaction, !statements.isEmpty {
-            printError("the input ended inside a transaction: its \(statements.count) statement(s) were not committed")
-            throw ExitCode(1)
         }
     }
 }
