@@ -24,6 +24,7 @@ struct Shell {
     var mode: OutputMode
     var timer = false
     private let interactive = isatty(STDIN_FILENO) != 0
+    private let editor: LineEditor
     private var transaction: [String]?
     /// Files being `.read` (their lines and the next one), innermost last,
     /// read before standard input.
@@ -32,6 +33,7 @@ struct Shell {
     init(node: ShellNode, mode: OutputMode) {
         self.node = node
         self.mode = mode
+        editor = LineEditor(terminal: interactive && isatty(STDOUT_FILENO) != 0, historyPath: LineEditor.defaultHistoryPath)
     }
 
     static let help = """
@@ -49,14 +51,13 @@ struct Shell {
         """
 
     mutating func run() async throws {
-        if interactive { print("p2pdb \(node.name) — end statements with ';', .help for commands, Ctrl-D quits") }
+        if interactive {
+            print("p2pdb \(node.name) — end statements with ';', .help for commands, Ctrl-D quits")
+        }
         var buffer = ""
         while true {
-            if interactive && files.isEmpty {
-                print(buffer.isEmpty ? (transaction == nil ? "p2pdb> " : "p2pdb*> ") : "   ...> ", terminator: "")
-                fflush(nil)
-            }
-            guard let line = nextLine() else { break }
+            let prompt = buffer.isEmpty ? (transaction == nil ? "p2pdb> " : "p2pdb*> ") : "   ...> "
+            guard let line = nextLine(prompt: prompt) else { break }
             // A dot-command only starts a statement; blank lines before it do not count.
             if buffer.allSatisfy(\.isWhitespace), line.trimmingCharacters(in: .whitespaces).hasPrefix(".") {
                 buffer = ""
@@ -78,7 +79,7 @@ struct Shell {
         }
     }
 
-    private mutating func nextLine() -> String? {
+    private mutating func nextLine(prompt: String) -> String? {
         while let file = files.last {
             guard file.next < file.lines.count else {
                 files.removeLast()
@@ -87,7 +88,11 @@ struct Shell {
             files[files.count - 1].next += 1
             return String(file.lines[file.next]) + "\n"
         }
-        return readLine(strippingNewline: false)
+        if interactive && !editor.isEditing {
+            print(prompt, terminator: "")
+            fflush(nil)
+        }
+        return editor.read(prompt: prompt)
     }
 
     private mutating func statement(_ input: String) async throws {

@@ -74,3 +74,53 @@ struct ShellTests {
         #expect(try p2pdb("status", "--data", dir, "--json").stdout.contains(#""entries":0"#), "a failed script changed nothing")
     }
 }
+
+/// The shell on a terminal: a pseudo-terminal made by util-linux's
+/// `script`, fed keystrokes one burst at a time as a person types them.
+@Suite("The SQL shell on a terminal", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+struct TerminalShellTests {
+    /// Runs the shell on a terminal, typing `keys` a burst at a time; what
+    /// the terminal showed.
+    static func session(_ data: String, history: String, keys: [String], in temp: TemporaryDirectory) throws -> String {
+        let screen = temp.path("screen-\(UUID().uuidString)")
+        try Data().write(to: URL(fileURLWithPath: screen))
+        let command = "'\(p2pdbBinary.path)' sql --data '\(data)'"
+        let shell = try ChildProcess(
+            "/usr/bin/env", ["P2PDB_HISTORY=\(history)", "TERM=xterm", "/usr/bin/script", "-qfec", command, "/dev/null"], stdin: .pipe,
+            stdout: .file(screen))
+        for burst in keys {
+            // Each burst after the shell has answered the previous one.
+            usleep(700_000)
+            shell.standardInput?.write(Data(burst.utf8))
+        }
+        usleep(700_000)
+        try shell.standardInput?.close()
+        shell.waitUntilExit()
+        return (try? String(contentsOfFile: screen, encoding: .utf8)) ?? ""
+    }
+
+    /// How many lines of a terminal's output are `text` (a terminal ends
+    /// lines with "\r\n", which Swift reads as one character).
+    static func lines(_ screen: String, equalTo text: String) -> Int {
+        screen.split(whereSeparator: \.isNewline).filter { $0.trimmingCharacters(in: .whitespaces) == text }.count
+    }
+
+    @Test func linesAreEditedAndTheHistoryLastsBetweenSessions() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node"), history = temp.path("history")
+        try p2pdb("init", "--data", dir)
+        let up = "\u{1B}[A", clearLine = "\u{15}", endOfInput = "\u{04}"
+        let first = try Self.session(
+            dir, history: history,
+            keys: ["CREATE TABLE t (id INTEGER PRIMARY KEY);\r", "SELECT 4" + clearLine, "SELECT 41 + 1 AS answer;\r", up + "\r", endOfInput],
+            in: temp)
+        // Ctrl-U dropped "SELECT 4"; the Up arrow ran the last statement again.
+        #expect(!first.contains("syntax error") && !first.contains("unrecognized token"), "\(first)")
+        #expect(Self.lines(first, equalTo: "42") == 2, "\(first)")
+        let kept = try String(contentsOfFile: history, encoding: .utf8)
+        #expect(kept.contains("SELECT") && kept.contains("answer"), "\(kept)")
+        // A new session starts with the old one's history.
+        let second = try Self.session(dir, history: history, keys: [up + "\r", endOfInput], in: temp)
+        #expect(Self.lines(second, equalTo: "42") == 1, "\(second)")
+    }
+}
