@@ -318,7 +318,7 @@ public actor SyncEngine: PeerStatusProvider {
             lastSummary = now
             let summary = currentSummary()
             for session in orderedSessions where session.isShared { sendSummary(summary, to: session, now: now) }
-            for session in orderedSessions { if let revocation = session.revocation { send(revocation.entries, to: session) } }
+            for session in orderedSessions { if let revocation = session.revocation { send(bodies: revocation.entries.map(\.bytes), to: session) } }
         }
         if now >= lastExchange + configuration.peerExchangeInterval {
             lastExchange = now
@@ -578,12 +578,13 @@ public actor SyncEngine: PeerStatusProvider {
             session.revocation = (admin, revocations, clock.nowMilliseconds + configuration.deadPeerTimeout)
             session.serving = nil
             session.pulling = false
-            send(revocations, to: session)
+            send(bodies: revocations.map(\.bytes), to: session)
         }
     }
 
-    private func send(_ entries: [Entry], to session: Session) {
-        for page in Self.pages(entries.map(\.bytes)) { send(.entries(page), to: session) }
+    /// Entries' bodies in messages of at most a page each.
+    private func send(bodies: [[UInt8]], to session: Session) {
+        for page in Self.pages(bodies) { send(.entries(page), to: session) }
     }
 
     /// Sends a revoked node, before refusing it, the entries that revoke it
@@ -593,7 +594,7 @@ public actor SyncEngine: PeerStatusProvider {
         guard let facts = store.summary.membership?.revocations(of: nodeID), !facts.isEmpty else { return }
         var bodies: [[UInt8]] = []
         for fact in facts { bodies += (try? await store.bodies(authoredBy: fact.author, seq: fact.seq)) ?? [] }
-        for page in Self.pages(bodies) { send(.entries(page), to: session) }
+        send(bodies: bodies, to: session)
     }
 
     /// Why a peer is not let in by this node's network, or nil. Both sides
@@ -699,7 +700,7 @@ public actor SyncEngine: PeerStatusProvider {
 
     private func answerWant(_ ids: [EntryID], to session: Session) async {
         guard let bodies = try? await store.bodies(of: ids), !bodies.isEmpty else { return }
-        for page in Self.pages(bodies) { send(.entries(page), to: session) }
+        send(bodies: bodies, to: session)
     }
 
     /// Entries cut into messages of at most a page each, by count and size.
@@ -776,7 +777,7 @@ public actor SyncEngine: PeerStatusProvider {
         for group in groups {
             let targets = orderedSessions.filter { ObjectIdentifier($0.connection) != group.source && $0.isShared }
             for target in choose(configuration.fanout, from: targets) {
-                for page in Self.pages(group.bodies) { send(.entries(page), to: target) }
+                send(bodies: group.bodies, to: target)
             }
         }
     }
