@@ -206,6 +206,7 @@ let package = Package(
         .testTarget(
             name: "P2PDBCoreTests",
             dependencies: [
+                "P2PDBTestSupport",
                 "P2PDBCore",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
@@ -215,6 +216,7 @@ let package = Package(
             name: "P2PDBStorageTests",
             dependencies: [
                 "P2PDB",
+                "P2PDBTestSupport",
                 "P2PDBStorage",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),

@@ -5,7 +5,7 @@ import P2PDB
 
 /// `--data DIR`, shared by every command that works on a data directory.
 struct DataOption: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The node's data directory.", valueName: "dir"))
+    @Option(name: .long, help: ArgumentHelp("The node's data directory (default: $P2PDB_DATA).", valueName: "dir"))
     var data: String
 
     var directory: DataDirectory { DataDirectory(path: data) }

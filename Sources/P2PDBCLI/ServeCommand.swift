@@ -73,9 +73,8 @@ struct ServeCommand: AsyncParsableCommand {
     var logLevel = "info"
 
     @Option(help: ArgumentHelp(
-        "How log lines are written on standard error: text, or json (one object a line). Default: $P2PDB_LOG_FORMAT, else text.",
-        valueName: "format"))
-    var logFormat: LogFormat?
+        "How log lines are written on standard error: text, or json (one object a line).", valueName: "format"))
+    var logFormat: LogFormat = .text
 
     @Option(help: ArgumentHelp(
         "How long one SQL request may run before it is stopped, in seconds; 0 for no limit.", valueName: "seconds"))
@@ -112,33 +111,32 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How often to compare logs with each peer, in milliseconds.", valueName: "ms"))
     var antiEntropyInterval: UInt64 = 1000
 
+    @Option(help: ArgumentHelp(
+        "A JSON file of settings whose keys are the long flags, e.g. {\"http\": \"127.0.0.1:7070\", \"join\": [\"10.0.0.2:7071\"]}. Default: $P2PDB_CONFIG. Every flag also comes from the environment as P2PDB_<FLAG>, e.g. P2PDB_MAX_CONNECTIONS. The command line wins over the environment, which wins over the file.",
+        valueName: "file"))
+    var config: String?
+
+    @Flag(help: "Print the settings in effect and where each came from, then exit without starting the node.")
+    var printConfig = false
+
+    @Flag(help: "With --print-config, print the settings as JSON.")
+    var json = false
+
     func run() async throws {
-        let (level, format) = try await reportingErrors { (try logLevelGiven(), try logFormatGiven()) }
+        let (level, format) = try await reportingErrors { (try logLevelGiven(), logFormat) }
         LoggingSystem.bootstrap { label in format.handler(label: label, level: level) }
         let logger = Logger(label: "p2pdb")
         // A collector that reads JSON gets the reason `serve` stopped as JSON too.
-        try await reportingErrors(to: format == .json ? logger : nil) {
+        try await reportingErrors(to: format == .json && !printConfig ? logger : nil) {
             let (host, port) = try ServerConfiguration.parseAddress(http)
-            guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
             let givenToken = try tokenGiven()
-            let tokenFile = try tokenFileGiven()
-            guard maxConnections > 0, maxChangeSubscribers > 0, (1...64).contains(readConnections) else {
-                throw P2PDBError(
-                    .invalidInput, "--max-connections and --max-change-subscribers must be positive, --read-connections from 1 to 64")
-            }
-            guard (1...(1 << 30)).contains(maxTempDisk) else {
-                throw P2PDBError(.invalidInput, "--max-temp-disk must be a positive number of MiB")
-            }
-            guard (64...(1 << 30)).contains(maxSQLiteMemory) else {
-                throw P2PDBError(.invalidInput, "--max-sqlite-memory must be at least 64 (MiB)")
-            }
-            guard idleTimeout > 0, idleTimeout.isFinite else {
-                throw P2PDBError(.invalidInput, "--idle-timeout must be a positive number of seconds")
+            let tokenFile = try apiTokens.map(APITokenFile.init(path:))
+            try checkLimits()
+            if printConfig {
+                try printSettings()
+                return
             }
             let directory = data.directory
-            guard statementTimeout >= 0, statementTimeout.isFinite else {
-                throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
-            }
             SQLiteMemoryLimit.set(bytes: maxSQLiteMemory << 20)
             var limits = StatementLimits(readConnections: readConnections, maximumTemporaryBytes: maxTempDisk << 20)
             limits.timeout = statementTimeout == 0 ? nil : .milliseconds(Int64(statementTimeout * 1000))
@@ -162,9 +160,6 @@ struct ServeCommand: AsyncParsableCommand {
             let metrics = NodeMetrics()
             var services: [any Service] = []
             var peers: (any PeerStatusProvider)?
-            if mdns && listen == nil {
-                throw P2PDBError(.invalidInput, "--mdns announces the peer endpoint: pass --listen IP:PORT too")
-            }
             if listen != nil || !join.isEmpty {
                 let engine = try await makeSyncEngine(node: node, key: try directory.loadKey(), metrics: metrics, logger: logger)
                 services.append(CancellableService { try await engine.run() })
@@ -209,35 +204,89 @@ extension ServeCommand {
         return level
     }
 
-    /// --log-format, else P2PDB_LOG_FORMAT, else text.
-    private func logFormatGiven() throws -> LogFormat {
-        if let logFormat { return logFormat }
-        guard let value = ProcessInfo.processInfo.environment["P2PDB_LOG_FORMAT"], !value.isEmpty else { return .text }
-        guard let format = LogFormat(rawValue: value) else {
-            throw P2PDBError(.invalidInput, "P2PDB_LOG_FORMAT must be text or json, not \(value)")
-        }
-        return format
-    }
-
-    /// The token given on the command line, in a file or in the
-    /// environment, in that order; nil for the stored one.
+    /// The token given by --api-token or in --api-token-file; nil for the
+    /// one stored in the data directory.
     private func tokenGiven() throws -> String? {
         var token: (value: String, source: String)?
-        if let apiToken {
-            token = (apiToken, "--api-token")
-        } else if let apiTokenFile {
-            guard let text = try? String(contentsOfFile: apiTokenFile, encoding: .utf8) else {
-                throw P2PDBError(.invalidInput, "cannot read the API token file \(apiTokenFile)")
+        switch (apiToken, apiTokenFile) {
+        case (let value?, nil):
+            token = (value, "--api-token")
+        case (nil, let path?):
+            guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                throw P2PDBError(.invalidInput, "cannot read the API token file \(path)")
             }
-            token = (String(text.split(whereSeparator: \.isNewline).first ?? ""), "the file \(apiTokenFile)")
-        } else if let value = ProcessInfo.processInfo.environment["P2PDB_API_TOKEN"] {
-            token = (value, "P2PDB_API_TOKEN")
+            token = (String(text.split(whereSeparator: \.isNewline).first ?? ""), "the file \(path)")
+        case (nil, nil):
+            return nil
+        case (_?, _?):
+            throw P2PDBError(.invalidInput, "give the API token one way: --api-token or --api-token-file (P2PDB_API_TOKEN or P2PDB_API_TOKEN_FILE), not both")
         }
         guard let token else { return nil }
         guard APIToken.isWellFormed(token.value) else {
             throw P2PDBError(.invalidInput, "the API token from \(token.source) must be \(APIToken.rule)")
         }
         return token.value
+    }
+
+    /// `--print-config`: every setting, its value in effect and its source.
+    private func printSettings() throws {
+        let resolved = try ResolvedCommandLine.resolve(
+            Array(CommandLine.arguments.dropFirst()), environment: ProcessInfo.processInfo.environment)
+        let report = resolved.report()
+        if json {
+            printJSON(.object([
+                ("config", resolved.configurationFile.map(JSON.string) ?? .null),
+                ("settings", .array(report.map { row in
+                    .object([("name", .string(row.name)), ("value", row.value), ("source", .string(row.source.kind)), ("variable", .string(row.variable))])
+                })),
+            ]))
+            return
+        }
+        let width = report.map(\.name.count).max() ?? 0
+        let valueWidth = min(40, report.map { Self.text($0.value).count }.max() ?? 0)
+        for row in report {
+            let value = Self.text(row.value)
+            print(row.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  "
+                + value.padding(toLength: max(valueWidth, value.count), withPad: " ", startingAt: 0) + "  " + row.source.description)
+        }
+    }
+
+    private static func text(_ value: JSON) -> String {
+        switch value {
+        case .null: return "(not set)"
+        case .string(let text): return text
+        case .array(let items): return items.map(text).joined(separator: ", ")
+        default: return value.text
+        }
+    }
+
+    /// Checks the numeric settings, before anything is opened.
+    private func checkLimits() throws {
+        guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
+        guard maxConnections > 0, maxChangeSubscribers > 0, (1...64).contains(readConnections) else {
+            throw P2PDBError(
+                .invalidInput, "--max-connections and --max-change-subscribers must be positive, --read-connections from 1 to 64")
+        }
+        guard (1...(1 << 30)).contains(maxTempDisk) else {
+            throw P2PDBError(.invalidInput, "--max-temp-disk must be a positive number of MiB")
+        }
+        guard (64...(1 << 30)).contains(maxSQLiteMemory) else {
+            throw P2PDBError(.invalidInput, "--max-sqlite-memory must be at least 64 (MiB)")
+        }
+        guard idleTimeout > 0, idleTimeout.isFinite else {
+            throw P2PDBError(.invalidInput, "--idle-timeout must be a positive number of seconds")
+        }
+        guard statementTimeout >= 0, statementTimeout.isFinite else {
+            throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
+        }
+        guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
+            throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
+        }
+        if let listen { _ = try ServerConfiguration.parseAddress(listen) }
+        for address in join { _ = try ServerConfiguration.parseAddress(address) }
+        if mdns && listen == nil {
+            throw P2PDBError(.invalidInput, "--mdns announces the peer endpoint: pass --listen IP:PORT too")
+        }
     }
 
     /// The network and credential given on the command line, checked
@@ -277,23 +326,11 @@ extension ServeCommand {
         return "private network \(network.label)"
     }
 
-    /// The file of more tokens from --api-tokens or P2PDB_API_TOKENS_FILE,
-    /// read and checked before the node opens.
-    private func tokenFileGiven() throws -> APITokenFile? {
-        let environment = ProcessInfo.processInfo.environment["P2PDB_API_TOKENS_FILE"]
-        guard let path = apiTokens ?? environment.flatMap({ $0.isEmpty ? nil : $0 }) else { return nil }
-        return try APITokenFile(path: path)
-    }
-
     /// The engine on a peer endpoint already bound: a --listen address that
     /// cannot be bound stops `serve` here, before the HTTP API starts.
     private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) async throws -> SyncEngine {
-        guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
-            throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
-        }
         var bind: (host: String, port: Int)?
         if let listen { bind = try ServerConfiguration.parseAddress(listen) }
-        for address in join { _ = try ServerConfiguration.parseAddress(address) }
         let transport = try GRPCPeerTransport(key: key, listen: bind, advertise: advertise, logger: logger)
         do {
             try await transport.bind()

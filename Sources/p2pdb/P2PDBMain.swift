@@ -3,6 +3,6 @@ import P2PDBCLI
 @main
 struct P2PDBMain {
     static func main() async {
-        await RootCommand.main()
+        await RootCommand.runFromCommandLine()
     }
 }

@@ -175,7 +175,7 @@ struct ServeTests {
         #expect(!FileManager.default.fileExists(atPath: dir + "/serve.json"))
     }
 
-    /// `--api-tokens FILE` (or P2PDB_API_TOKENS_FILE) adds tokens with roles;
+    /// `--api-tokens FILE` (or P2PDB_API_TOKENS) adds tokens with roles;
     /// a bad file stops `serve` before it starts, naming the file and line.
     @Test func tokensWithRolesComeFromAFile() async throws {
         let temp = try TemporaryDirectory()
@@ -198,7 +198,7 @@ struct ServeTests {
 
         try "# reporting\nread-only \(reader)\n".write(toFile: file, atomically: false, encoding: .utf8)
         chmod(file, 0o600)
-        let server = try ServeProcess(data: dir, environment: ["P2PDB_API_TOKENS_FILE": file])
+        let server = try ServeProcess(data: dir, environment: ["P2PDB_API_TOKENS": file])
         defer { server.stop(SIGKILL) }
         let admin = try p2pdb("token", "--data", dir).stdout.trimmingCharacters(in: .whitespacesAndNewlines)
         #expect(try p2pdb("sql", "--url", server.url, "--token", admin, "CREATE TABLE t (id INTEGER PRIMARY KEY)").status == 0)

@@ -1,4 +1,5 @@
 import P2PDBCore
+import P2PDBTestSupport
 import PropertyBased
 import Testing
 
@@ -113,7 +114,7 @@ struct SchemaMergeTests {
         var reference = ReplicatedSchema()
         for (change, origin) in changes { reference.apply(change, origin: origin) }
         await propertyCheck(input: Gen.int(in: 0...Int.max)) { (seed: Int) in
-            var generator = SplitMix(seed: UInt64(seed))
+            var generator = SeededGenerator(seed: UInt64(seed))
             var schema = ReplicatedSchema()
             for (change, origin) in changes.shuffled(using: &generator) { schema.apply(change, origin: origin) }
             #expect(schema == reference)
@@ -139,18 +140,5 @@ struct SchemaMergeTests {
         #expect(
             schema.table(named: "items")?.createSQL
                 == "CREATE TABLE \"items\" (\"id\" INTEGER, \"stock\" ANY NOT NULL DEFAULT 0, \"name\" TEXT COLLATE \"NOCASE\", PRIMARY KEY (\"id\")) STRICT")
-    }
-}
-
-/// A small seeded generator for shuffles in tests.
-struct SplitMix: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
