@@ -81,6 +81,8 @@ struct RemoteNode: Sendable {
         let response: URLResponse
         do {
             (data, response) = try await URLSession.shared.data(for: request)
+        } catch where Task.isCancelled {
+            throw P2PDBError(.cancelled, "the request was cancelled; a write the node had already received may still commit (see `p2pdb log`)")
         } catch {
             throw P2PDBError(.unavailable, "cannot reach the node at \(baseURL.absoluteString): \(error.localizedDescription)")
         }

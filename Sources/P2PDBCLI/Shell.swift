@@ -4,12 +4,12 @@ import P2PDB
 
 /// What the interactive shell needs of a node, opened in this process or
 /// reached over HTTP.
-struct ShellNode {
+struct ShellNode: Sendable {
     let name: String
-    let execute: (String, [Value]) async throws -> TransactionResult
-    let status: () async throws -> JSON
+    let execute: @Sendable (String, [Value]) async throws -> TransactionResult
+    let status: @Sendable () async throws -> JSON
     /// The newest entries, newest first, in the audit form of `GET /v1/entries`.
-    let recentEntries: (Int) async throws -> [JSON]
+    let recentEntries: @Sendable (Int) async throws -> [JSON]
 }
 
 /// `p2pdb sql` without SQL: reads statements and dot-commands until the
@@ -34,6 +34,7 @@ struct Shell {
         self.node = node
         self.mode = mode
         editor = LineEditor(terminal: interactive && isatty(STDOUT_FILENO) != 0, historyPath: LineEditor.defaultHistoryPath)
+        if interactive { ShellInterrupt.install() }
     }
 
     static let help = """
@@ -52,12 +53,22 @@ struct Shell {
 
     mutating func run() async throws {
         if interactive {
-            print("p2pdb \(node.name) — end statements with ';', .help for commands, Ctrl-D quits")
+            print("p2pdb \(node.name) — end statements with ';', .help for commands, Ctrl-C cancels, Ctrl-D quits")
         }
         var buffer = ""
-        while true {
+        reading: while true {
             let prompt = buffer.isEmpty ? (transaction == nil ? "p2pdb> " : "p2pdb*> ") : "   ...> "
-            guard let line = nextLine(prompt: prompt) else { break }
+            let line: String
+            switch nextLine(prompt: prompt) {
+            case .line(let text):
+                line = text
+            case .interrupted:
+                // Drops the statement being typed; an open transaction stays open.
+                buffer = ""
+                continue
+            case .end:
+                break reading
+            }
             // A dot-command only starts a statement; blank lines before it do not count.
             if buffer.allSatisfy(\.isWhitespace), line.trimmingCharacters(in: .whitespaces).hasPrefix(".") {
                 buffer = ""
@@ -79,14 +90,14 @@ struct Shell {
         }
     }
 
-    private mutating func nextLine(prompt: String) -> String? {
+    private mutating func nextLine(prompt: String) -> LineEditor.Input {
         while let file = files.last {
             guard file.next < file.lines.count else {
                 files.removeLast()
                 continue
             }
             files[files.count - 1].next += 1
-            return String(file.lines[file.next]) + "\n"
+            return .line(String(file.lines[file.next]) + "\n")
         }
         if interactive && !editor.isEditing {
             print(prompt, terminator: "")
@@ -126,11 +137,14 @@ struct Shell {
 
     private func run(_ sql: String, all: Bool) async throws {
         let started = ContinuousClock.now
+        let execute = node.execute
         do {
-            show(try await node.execute(sql, []), all: all)
+            show(try await ShellInterrupt.interruptible { try await execute(sql, []) }, all: all)
             if timer { print("Run Time: real \(Self.seconds(ContinuousClock.now - started)) s") }
             // Each result is an acknowledgement: do not let it sit in a buffer.
             fflush(nil)
+        } catch let error as P2PDBError where error.kind == .cancelled && interactive {
+            printError("interrupted: \(error.message)")
         } catch let error as P2PDBError {
             try failed(error.message)
         }

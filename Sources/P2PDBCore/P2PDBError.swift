@@ -40,6 +40,9 @@ public struct P2PDBError: Error, Sendable, Equatable, CustomStringConvertible {
         case busy
         /// The disk or SQLite failed.
         case storage
+        /// The caller gave up on the request (its task was cancelled, or
+        /// Ctrl-C in the shell) and it was stopped.
+        case cancelled
     }
 
     public let kind: Kind

@@ -31,7 +31,7 @@ struct APIError: HTTPResponseError {
         case .refused, .forbidden: return .forbidden
         case .constraint: return .conflict
         case .notFound: return .notFound
-        case .unavailable, .locked, .busy: return .serviceUnavailable
+        case .unavailable, .locked, .busy, .cancelled: return .serviceUnavailable
         case .notInitialized, .storage: return .internalServerError
         }
     }

@@ -55,11 +55,17 @@ final class ReaderConnections: Sendable {
         let index = try await borrow()
         defer { giveBack(index) }
         let connection = connections[index]
-        return try await withCheckedThrowingContinuation { continuation in
-            let queued = connection.thread.run {
-                continuation.resume(with: Result(catching: { try connection.database.unsafeRead { db in try body(db, connection.deadline) } }))
+        defer { connection.deadline.clearCancellation() }
+        // A caller that gives up stops its statement rather than leaving it to run.
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { continuation in
+                let queued = connection.thread.run {
+                    continuation.resume(with: Result(catching: { try connection.database.unsafeRead { db in try body(db, connection.deadline) } }))
+                }
+                if !queued { continuation.resume(throwing: P2PDBError(.unavailable, "the replica is closed")) }
             }
-            if !queued { continuation.resume(throwing: P2PDBError(.unavailable, "the replica is closed")) }
+        } onCancel: {
+            connection.deadline.cancel()
         }
     }
 

@@ -61,20 +61,27 @@ public struct StatementLimits: Sendable, Equatable {
 /// request runs past it, a timer on the watchdog's thread marks it expired
 /// and calls `sqlite3_interrupt`, which stops whatever the connection is
 /// doing at its next check, and the connection's progress handler stops
-/// every statement the request starts after that.
+/// every statement the request starts after that. A caller that gives up
+/// (``cancel()``) stops it the same way.
 ///
 /// One per connection; the lock makes arming, disarming and interrupting
 /// exclusive, so an interrupt meant for one request never reaches the next.
 final class StatementDeadline: Sendable {
+    private enum Stop { case expired, cancelled }
+
     private struct Armed {
         var connection: UInt?
         var request: UInt64 = 0
         var running = false
+        /// Why the running request is being stopped; nil while it may go on.
+        var stop: Stop?
+        /// A cancellation that came before the request started.
+        var cancelPending = false
     }
 
     private let watchdog: StatementWatchdog
     private let armed = Mutex(Armed())
-    private let expired = Atomic<Bool>(false)
+    private let stopping = Atomic<Bool>(false)
 
     init(watchdog: StatementWatchdog) {
         self.watchdog = watchdog
@@ -89,14 +96,15 @@ final class StatementDeadline: Sendable {
             connection, 4096,
             { context in
                 guard let context else { return 0 }
-                return Unmanaged<StatementDeadline>.fromOpaque(context).takeUnretainedValue().expired.load(ordering: .relaxed) ? 1 : 0
+                return Unmanaged<StatementDeadline>.fromOpaque(context).takeUnretainedValue().stopping.load(ordering: .relaxed) ? 1 : 0
             },
             context)
     }
 
     /// Runs one client request under the deadline and the temporary disk
     /// budget. A statement stopped by either fails with
-    /// ``P2PDBError/Kind/limitExceeded``.
+    /// ``P2PDBError/Kind/limitExceeded``; one stopped by ``cancel()`` with
+    /// ``P2PDBError/Kind/cancelled``.
     func run<T>(_ body: () throws -> T) throws -> T {
         let budget = p2pdb_temp_budget_begin(Int64(watchdog.temporaryBytes))
         let result = Result { try runWithinDeadline(body) }
@@ -109,39 +117,76 @@ final class StatementDeadline: Sendable {
         return try result.get()
     }
 
+    /// Stops the request running on the connection, or the next one to
+    /// start if none runs yet; ``clearCancellation()`` forgets it.
+    func cancel() {
+        armed.withLock { armed in
+            guard armed.running else {
+                armed.cancelPending = true
+                return
+            }
+            interrupt(&armed, .cancelled)
+        }
+    }
+
+    /// Forgets a cancellation that no request took up.
+    func clearCancellation() {
+        armed.withLock { $0.cancelPending = false }
+    }
+
     private func runWithinDeadline<T>(_ body: () throws -> T) throws -> T {
-        guard let timeout = watchdog.timeout else { return try body() }
-        let request: UInt64 = armed.withLock { armed in
+        let request: UInt64? = armed.withLock { armed in
+            guard !armed.cancelPending else { return nil }
             armed.request &+= 1
             armed.running = true
             return armed.request
         }
-        let alarm = DispatchWorkItem { [self] in interrupt(request) }
-        watchdog.queue.asyncAfter(deadline: .now() + timeout.timeInterval, execute: alarm)
+        guard let request else { throw Self.cancelled }
+        var alarm: DispatchWorkItem?
+        if let timeout = watchdog.timeout {
+            let item = DispatchWorkItem { [self] in expire(request) }
+            watchdog.queue.asyncAfter(deadline: .now() + timeout.timeInterval, execute: item)
+            alarm = item
+        }
+        let stop: () -> Stop? = { [self] in armed.withLock { $0.stop } }
         defer {
-            alarm.cancel()
+            alarm?.cancel()
             armed.withLock { armed in
                 armed.running = false
-                expired.store(false, ordering: .relaxed)
+                armed.stop = nil
+                stopping.store(false, ordering: .relaxed)
             }
         }
         do {
             return try body()
-        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT && expired.load(ordering: .relaxed) {
-            throw P2PDBError(
-                .limitExceeded,
-                "the request ran for longer than \(timeout) and was stopped; narrow it (WHERE, LIMIT, an index) or raise the statement timeout")
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_INTERRUPT {
+            switch stop() {
+            case .expired?:
+                throw P2PDBError(
+                    .limitExceeded,
+                    "the request ran for longer than \(watchdog.timeout.map { "\($0)" } ?? "its limit") and was stopped; narrow it (WHERE, LIMIT, an index) or raise the statement timeout")
+            case .cancelled?:
+                throw Self.cancelled
+            case nil:
+                throw error
+            }
         }
     }
 
-    private func interrupt(_ request: UInt64) {
+    private static let cancelled = P2PDBError(.cancelled, "the request was cancelled and stopped; nothing it would have written was kept")
+
+    private func expire(_ request: UInt64) {
         armed.withLock { armed in
-            guard armed.running, armed.request == request, let connection = armed.connection,
-                let handle = OpaquePointer(bitPattern: connection)
-            else { return }
-            expired.store(true, ordering: .relaxed)
-            sqlite3_interrupt(handle)
+            guard armed.running, armed.request == request else { return }
+            interrupt(&armed, .expired)
         }
+    }
+
+    private func interrupt(_ armed: inout Armed, _ reason: Stop) {
+        guard armed.stop == nil, let connection = armed.connection, let handle = OpaquePointer(bitPattern: connection) else { return }
+        armed.stop = reason
+        stopping.store(true, ordering: .relaxed)
+        sqlite3_interrupt(handle)
     }
 }
 

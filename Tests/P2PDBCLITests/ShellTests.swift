@@ -123,4 +123,35 @@ struct TerminalShellTests {
         let second = try Self.session(dir, history: history, keys: [up + "\r", endOfInput], in: temp)
         #expect(Self.lines(second, equalTo: "42") == 1, "\(second)")
     }
+
+    /// Ctrl-C drops the statement being typed, or stops the one running,
+    /// and the shell goes on; Ctrl-D still ends it.
+    @Test func ctrlCCancelsTheLineOrTheStatementAndTheShellGoesOn() throws {
+        let temp = try TemporaryDirectory()
+        let dir = temp.path("node")
+        try p2pdb("init", "--data", dir)
+        let interrupt = "\u{03}", endOfInput = "\u{04}"
+        let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;\r"
+        let screen = try Self.session(
+            dir, history: temp.path("history"),
+            keys: [
+                "SELECT 1 +\r", "2 +" + interrupt, "SELECT 40 + 2 AS answer;\r", endless, interrupt, "SELECT 'still here', 'é' || 'ü';\r",
+                endOfInput,
+            ],
+            in: temp)
+        // Had Ctrl-C not dropped the first statement, it would have run as "SELECT 1 + 2 + SELECT 40 ...".
+        #expect(!screen.contains("syntax error") && !screen.contains("near \"SELECT\""), "\(screen)")
+        #expect(Self.lines(screen, equalTo: "42") == 1, "\(screen)")
+        #expect(screen.contains("interrupted"), "\(screen)")
+        // Non-ASCII typed on the terminal arrives whole.
+        #expect(screen.split(whereSeparator: \.isNewline).contains { $0.hasPrefix("still here ") && $0.hasSuffix("| éü") }, "\(screen)")
+
+        // Through a running node, Ctrl-C gives up on the request.
+        let server = try ServeProcess(data: dir)
+        // The node itself stops the abandoned query only at its statement timeout.
+        defer { server.stop(SIGKILL) }
+        let remote = try Self.session(dir, history: temp.path("history"), keys: [endless, interrupt, "SELECT 6 * 7;\r", endOfInput], in: temp)
+        #expect(remote.contains("interrupted: the request was cancelled"), "\(remote)")
+        #expect(Self.lines(remote, equalTo: "42") == 1, "\(remote)")
+    }
 }

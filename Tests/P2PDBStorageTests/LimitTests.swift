@@ -29,6 +29,27 @@ struct LimitTests {
         #expect(session)
     }
 
+    /// A caller that gives up (its task cancelled, as Ctrl-C in the shell
+    /// does) stops its query, with or without a statement timeout, and the
+    /// cancellation reaches no later request on the connection.
+    @Test(.timeLimit(.minutes(1)), arguments: [nil, Duration.seconds(60)])
+    func aCancelledQueryStopsAndTheNextOneRuns(timeout: Duration?) async throws {
+        let replica = try TestReplica(limits: StatementLimits(timeout: timeout, readConnections: 1))
+        try await replica.sql("CREATE TABLE t (id INTEGER PRIMARY KEY)")
+        for delay in [0, 5, 50, 200] {
+            let query = Task { try await replica.rows(Self.endless) }
+            try await Task.sleep(for: .milliseconds(delay))
+            query.cancel()
+            await #expect("after \(delay) ms") {
+                try await query.value
+            } throws: { error in
+                (error as? P2PDBError)?.kind == .cancelled
+            }
+            // One reader connection: the next query runs on the same one.
+            #expect(try await replica.rows("SELECT count(*) FROM t") == [[0]], "after \(delay) ms")
+        }
+    }
+
     @Test func anEndlessWriteFailsAloneAndOtherWritersCommit() async throws {
         let replica = try TestReplica(limits: StatementLimits(timeout: .seconds(3)))
         try await replica.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
