@@ -158,6 +158,7 @@ let package = Package(
             name: "P2PDBServer",
             dependencies: [
                 "P2PDB",
+                .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -226,7 +227,7 @@ let package = Package(
         ),
         .testTarget(
             name: "P2PDBServerTests",
-            dependencies: ["P2PDB", "P2PDBServer", .product(name: "PropertyBased", package: "swift-property-based")],
+            dependencies: ["P2PDB", "P2PDBServer", "P2PDBTestSupport", .product(name: "PropertyBased", package: "swift-property-based")],
             swiftSettings: strictSwift
         ),
         // Starts child processes for the tests without Foundation's Process.

@@ -69,6 +69,11 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The largest bundle POST /v1/bundle (and `p2pdb import`) accepts, in bytes.", valueName: "bytes"))
     var maxBundle = ServerConfiguration.defaultMaximumBundleSize
 
+    @Option(help: ArgumentHelp(
+        "The web origin whose pages may call the API from a browser (CORS), e.g. https://office.example, or * for any. Default: none.",
+        valueName: "origin"))
+    var corsOrigin: String?
+
     @Option(help: "trace, debug, info, notice, warning, error or critical.")
     var logLevel = "info"
 
@@ -150,10 +155,12 @@ struct ServeCommand: AsyncParsableCommand {
             if let membership { try directory.join(membership.network, credential: membership.credential, node: nodeID, now: SystemClock().now()) }
             try requireConsistentNetwork(node)
             let apiToken = try givenToken ?? directory.apiToken()
-            let configuration = ServerConfiguration(
+            var served = ServerConfiguration(
                 host: host, port: port, apiToken: apiToken, additionalTokens: try tokenFile?.tokens(besides: apiToken) ?? [],
                 maximumBodySize: maxBody, maximumBundleSize: maxBundle, idleTimeout: .milliseconds(Int64(idleTimeout * 1000)),
                 maximumConnections: maxConnections, maximumChangeSubscribers: maxChangeSubscribers)
+            served.corsOrigin = corsOrigin
+            let configuration = served
             if let tokenFile { logger.info("\(configuration.additionalTokens.count) more API tokens from \(tokenFile.path)") }
             let mode = try modeDescription(directory)
             logger.info("node \(node.nodeID.hex) serving \(directory.path) in \(mode)")

@@ -22,6 +22,14 @@ struct APIError: HTTPResponseError {
         status: .unauthorized, code: "unauthorized",
         message: "missing or wrong bearer token: send Authorization: Bearer <token> (see `p2pdb token --data DIR`)")
 
+    static let ticketInvalid = APIError(
+        status: .unauthorized, code: "unauthorized",
+        message: "the ticket is wrong or has expired (tickets last a minute, and a restart of the node voids them): get a new one with POST /v1/tickets")
+
+    static let ticketScope = APIError(
+        status: .unauthorized, code: "unauthorized",
+        message: "a ticket opens event streams only (GET /v1/changes); send Authorization: Bearer <token> for anything else")
+
     static let shuttingDown = APIError(
         status: .serviceUnavailable, code: "unavailable", message: "the node is shutting down; retry on another node or later")
 

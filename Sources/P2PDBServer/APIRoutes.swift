@@ -13,7 +13,8 @@ import P2PDB
 /// | `GET /v1/entries?after=ID&limit=N` | entries in log order, for audit (`order=newest`: the newest, newest first) | read-only |
 /// | `GET /v1/entries/ID` | one entry | read-only |
 /// | `GET /v1/verify` | `verify` on the running node: hashes, signatures, tables re-derived from the log | admin |
-/// | `GET /v1/changes` | Server-Sent Events, one per applied entry | read-only |
+/// | `GET /v1/changes?since=0&include_rows=true` | Server-Sent Events, one per applied entry | read-only, or a ticket |
+/// | `POST /v1/tickets` | a ticket that opens one event stream for a minute (`EventSource`) | read-only |
 /// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks | read-only |
 /// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing | read-write |
 /// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` | admin |
@@ -28,6 +29,7 @@ struct APIRoutes: Sendable {
     let peers: (any PeerStatusProvider)?
     let subscribers: ConcurrencyLimit
     let bundleUploads: ConcurrencyLimit
+    let tickets = StreamTicketIssuer()
 
     init(node: Node, configuration: ServerConfiguration, metrics: NodeMetrics, gate: ShutdownGate, peers: (any PeerStatusProvider)?) {
         self.node = node
@@ -42,9 +44,15 @@ struct APIRoutes: Sendable {
     func router() -> Router<APIRequestContext> {
         let router = Router(context: APIRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(metrics: metrics))
+        if let origin = configuration.corsOrigin {
+            // Outside the token check: a browser's preflight carries no token.
+            router.add(middleware: CORSMiddleware(
+                allowOrigin: origin == "*" ? .all : .custom(origin), allowHeaders: [.authorization, .contentType, .lastEventID],
+                allowMethods: [.get, .post, .head, .options], exposedHeaders: ["Retry-After"], maxAge: .seconds(600)))
+        }
         router.add(middleware: ErrorMiddleware(maximumBodySize: configuration.maximumBodySize, metrics: metrics))
         router.add(middleware: ShutdownMiddleware(gate: gate))
-        router.add(middleware: BearerTokenMiddleware(tokens: configuration.tokens))
+        router.add(middleware: BearerTokenMiddleware(tokens: configuration.tokens, tickets: tickets))
 
         router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in try await readiness() }
@@ -60,6 +68,13 @@ struct APIRoutes: Sendable {
             return JSONResponse.make(JSONRendering.verification(try await node.store.verify()))
         }
         router.get("/v1/changes") { request, _ in try await changes(request) }
+        router.post("/v1/tickets") { _, context in
+            let issued = tickets.issue(role: min(try context.tokenRole(), .readOnly), now: SystemClock().now())
+            return JSONResponse.make(.object([
+                ("ticket", .string(issued.ticket)), ("expires_at", .integer(issued.expires)),
+                ("expires_in", .integer(tickets.lifetime.components.seconds)),
+            ]))
+        }
         router.get("/v1/bundle") { request, _ in try await exportBundle(request) }
         router.post("/v1/bundle") { request, context in
             try context.tokenRole().require(.readWrite, for: "importing a bundle writes")
@@ -209,17 +224,31 @@ struct APIRoutes: Sendable {
             throw P2PDBError(
                 .busy, "the node holds its limit of \(subscribers.maximum) change feed subscribers; retry shortly, or share one feed")
         }
-        // Last-Event-ID (set by a reconnecting EventSource) wins over ?after=.
-        let resumeFrom = request.headers[.lastEventID] ?? request.uri.queryParameters.get("after")
+        // Last-Event-ID (set by a reconnecting EventSource) wins over ?after= and ?since=.
+        let parameters = request.uri.queryParameters
+        let resumeFrom = request.headers[.lastEventID].flatMap { $0.isEmpty ? nil : $0 } ?? parameters.get("after")
         let after: Int64
-        if let resumeFrom, !resumeFrom.isEmpty {
-            after = try await position(ofEntry: resumeFrom)
-        } else {
+        switch (resumeFrom, parameters.get("since")) {
+        case (let entry?, nil), (let entry?, _) where request.headers[.lastEventID] != nil:
+            after = try await position(ofEntry: entry)
+        case (nil, "0"?):
+            after = 0
+        case (nil, "now"?), (nil, nil):
             after = node.store.summary.lastPosition
+        case (nil, let other?):
+            throw P2PDBError(.invalidInput, "since must be 0 (from the first entry) or now, not \(other); to resume after an entry, use ?after=ID")
+        case (_?, _?):
+            throw P2PDBError(.invalidInput, "give one of ?after=ID and ?since=")
+        }
+        let includeRows: Bool
+        switch parameters.get("include_rows") {
+        case nil, "false"?: includeRows = false
+        case "true"?: includeRows = true
+        case let other?: throw P2PDBError(.invalidInput, "include_rows must be true or false, not \(other)")
         }
         let stream = ChangeEventStream(
             store: node.store, gate: gate, heartbeat: configuration.changeFeedHeartbeat,
-            table: request.uri.queryParameters.get("table"), after: after)
+            table: parameters.get("table"), after: after, includeRows: includeRows)
         return Response(
             status: .ok, headers: ChangeEventStream.headers,
             body: ResponseBody { writer in

@@ -2,7 +2,9 @@ import Hummingbird
 import P2PDB
 
 /// Requires `Authorization: Bearer <token>` on every request except the
-/// health and readiness checks, and puts the token's role in the request context. The
+/// health and readiness checks, and puts the token's role in the request
+/// context. A GET of an event stream may carry a ``StreamTicketIssuer``
+/// ticket in `?ticket=` instead, for browsers' `EventSource`. The
 /// header is compared with every token, each in constant time, so that
 /// response timing does not reveal which token, or how much of one, a guess
 /// got right.
@@ -12,15 +14,33 @@ struct BearerTokenMiddleware: RouterMiddleware {
     /// Each whole expected header value, `Bearer <token>`, with its role.
     let expected: [(header: [UInt8], role: APIRole)]
     let openPaths: Set<String>
+    let tickets: StreamTicketIssuer
+    let clock: any WallClock
 
-    init(tokens: [APIToken], openPaths: Set<String> = ["/healthz", "/readyz"]) {
+    /// Paths whose GET streams events, which a ticket may open.
+    static let streamPaths: Set<String> = ["/v1/changes"]
+
+    init(
+        tokens: [APIToken], tickets: StreamTicketIssuer = StreamTicketIssuer(), clock: any WallClock = SystemClock(),
+        openPaths: Set<String> = ["/healthz", "/readyz"]
+    ) {
         expected = tokens.map { (header: Array("Bearer \($0.token)".utf8), role: $0.role) }
         self.openPaths = openPaths
+        self.tickets = tickets
+        self.clock = clock
     }
 
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         if openPaths.contains(request.uri.path) { return try await next(request, context) }
-        guard let header = request.headers[.authorization], let role = role(of: Array(header.utf8)) else {
+        let role: APIRole
+        if let header = request.headers[.authorization] {
+            guard let tokenRole = self.role(of: Array(header.utf8)) else { throw APIError.unauthorized }
+            role = tokenRole
+        } else if let ticket = request.uri.queryParameters.get("ticket") {
+            guard request.method == .get, Self.streamPaths.contains(request.uri.path) else { throw APIError.ticketScope }
+            guard let ticketRole = tickets.role(of: ticket, now: clock.now()) else { throw APIError.ticketInvalid }
+            role = ticketRole
+        } else {
             throw APIError.unauthorized
         }
         var context = context

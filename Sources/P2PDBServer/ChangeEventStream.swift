@@ -18,6 +18,9 @@ struct ChangeEventStream: Sendable {
     let table: String?
     /// The log position after which to start.
     let after: Int64
+    /// Whether each change carries the whole row as it is when the event is
+    /// sent (`include_rows`).
+    let includeRows: Bool
 
     static let headers: HTTPFields = [
         .contentType: "text/event-stream; charset=utf-8",
@@ -62,8 +65,9 @@ struct ChangeEventStream: Sendable {
                 while true {
                     let batch = try await store.entries(after: last, limit: 256)
                     guard let final = batch.last else { break }
+                    let rows = includeRows ? try await currentRows(of: batch) : [:]
                     var buffer = ByteBuffer()
-                    for applied in batch { append(applied, to: &buffer) }
+                    for applied in batch { append(applied, rows: rows, to: &buffer) }
                     last = final.position
                     if buffer.readableBytes > 0 {
                         try await writer.write(buffer)
@@ -82,12 +86,37 @@ struct ChangeEventStream: Sendable {
         try await writer.finish(nil)
     }
 
-    private func append(_ applied: AppliedEntry, to buffer: inout ByteBuffer) {
-        let entry = applied.entry
-        let changes = JSONRendering.changes(entry.payload.tableChanges, table: table)
-        let schema = entry.payload.schemaChanges.filter { change in
-            table.map { SQLText.key($0) == SQLText.key(change.tableName) } ?? true
+    /// The rows the changes in `batch` name, read in one snapshot.
+    private func currentRows(of batch: [AppliedEntry]) async throws -> [RowKey: JSON] {
+        var keys: [RowKey] = []
+        for applied in batch {
+            for changes in applied.entry.payload.tableChanges where isIncluded(changes.table) {
+                keys += changes.rows.map { RowKey(table: changes.table, columns: changes.primaryKeyColumns, values: $0.primaryKey) }
+            }
         }
+        let unique = Array(Set(keys))
+        let rows = try await store.currentRows(unique)
+        return Dictionary(uniqueKeysWithValues: zip(unique, rows.map { row in row.map { .object($0.map { ($0, $1.json) }) } ?? .null }))
+    }
+
+    private func isIncluded(_ changed: String) -> Bool {
+        table.map { SQLText.key($0) == SQLText.key(changed) } ?? true
+    }
+
+    private func append(_ applied: AppliedEntry, rows: [RowKey: JSON], to buffer: inout ByteBuffer) {
+        let entry = applied.entry
+        var changes = JSONRendering.changes(entry.payload.tableChanges, table: table)
+        if includeRows, case .array(let items) = changes {
+            // The same changes in the same order, each with its row.
+            let keys = entry.payload.tableChanges.filter { isIncluded($0.table) }.flatMap { changes in
+                changes.rows.map { RowKey(table: changes.table, columns: changes.primaryKeyColumns, values: $0.primaryKey) }
+            }
+            changes = .array(zip(items, keys).map { item, key in
+                guard case .object(let members) = item else { return item }
+                return .object(members + [("row", rows[key] ?? .null)])
+            })
+        }
+        let schema = entry.payload.schemaChanges.filter { isIncluded($0.tableName) }
         if table != nil, case .array(let items) = changes, items.isEmpty, schema.isEmpty { return }
         let data = JSON.object([
             ("entry", .string(entry.id.hex)),

@@ -34,6 +34,9 @@ public struct ServerConfiguration: Sendable {
     public var maximumConnections: Int
     /// `GET /v1/changes` streams open at once; the next is answered 503.
     public var maximumChangeSubscribers: Int
+    /// The web origin (`https://shop.example`) whose pages may call the
+    /// API from a browser, or `*` for any; nil for none (no CORS headers).
+    public var corsOrigin: String?
     /// `POST /v1/bundle` uploads at once (each may hold `maximumBundleSize`
     /// bytes in memory); the next is answered 503.
     public var maximumBundleUploads: Int

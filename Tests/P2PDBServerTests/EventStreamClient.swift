@@ -26,11 +26,13 @@ final class EventStreamClient: NSObject, URLSessionDataDelegate, Sendable {
     /// Everything received so far, comments included.
     var received: String { String(decoding: raw.withLock { $0 }, as: UTF8.self) }
 
-    init(url: URL, token: String, lastEventID: String? = nil) {
+    /// - Parameter token: nil for no `Authorization` header, as a browser's
+    ///   `EventSource` sends.
+    init(url: URL, token: String?, lastEventID: String? = nil) {
         (chunks, continuation) = AsyncStream.makeStream(of: [UInt8].self)
         super.init()
         var request = URLRequest(url: url)
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         request.setValue("text/event-stream", forHTTPHeaderField: "Accept")
         if let lastEventID { request.setValue(lastEventID, forHTTPHeaderField: "Last-Event-ID") }
         request.timeoutInterval = 60
