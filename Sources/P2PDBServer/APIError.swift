@@ -28,7 +28,7 @@ struct APIError: HTTPResponseError {
 
     static let ticketScope = APIError(
         status: .unauthorized, code: "unauthorized",
-        message: "a ticket opens event streams only (GET /v1/changes); send Authorization: Bearer <token> for anything else")
+        message: "a ticket opens event streams only (GET /v1/changes, GET /v1/subscriptions/ID/events); send Authorization: Bearer <token> for anything else")
 
     static let shuttingDown = APIError(
         status: .serviceUnavailable, code: "unavailable", message: "the node is shutting down; retry on another node or later")

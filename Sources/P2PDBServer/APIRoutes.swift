@@ -14,6 +14,7 @@ import P2PDB
 /// | `GET /v1/entries/ID` | one entry | read-only |
 /// | `GET /v1/verify` | `verify` on the running node: hashes, signatures, tables re-derived from the log | admin |
 /// | `GET /v1/changes?since=0&include_rows=true` | Server-Sent Events, one per applied entry | read-only, or a ticket |
+/// | `POST /v1/subscriptions` | `{"id", "events"}`: a live query whose result `GET /v1/subscriptions/ID/events` streams | read-only |
 /// | `POST /v1/tickets` | a ticket that opens one event stream for a minute (`EventSource`) | read-only |
 /// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks | read-only |
 /// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing | read-write |
@@ -30,6 +31,7 @@ struct APIRoutes: Sendable {
     let subscribers: ConcurrencyLimit
     let bundleUploads: ConcurrencyLimit
     let tickets = StreamTicketIssuer()
+    let subscriptions = QuerySubscriptions()
 
     init(node: Node, configuration: ServerConfiguration, metrics: NodeMetrics, gate: ShutdownGate, peers: (any PeerStatusProvider)?) {
         self.node = node
@@ -68,6 +70,15 @@ struct APIRoutes: Sendable {
             return JSONResponse.make(JSONRendering.verification(try await node.store.verify()))
         }
         router.get("/v1/changes") { request, _ in try await changes(request) }
+        router.post("/v1/subscriptions") { request, _ in try await subscribe(request) }
+        router.get("/v1/subscriptions/:id/events") { request, context in
+            try await subscriptionEvents(context.parameters.require("id"), request)
+        }
+        router.delete("/v1/subscriptions/:id") { _, context in
+            let id = try context.parameters.require("id")
+            guard subscriptions.remove(id) else { throw P2PDBError(.notFound, "no subscription \(id) on this node") }
+            return JSONResponse.make(.object([("deleted", .string(id))]))
+        }
         router.post("/v1/tickets") { _, context in
             let issued = tickets.issue(role: min(try context.tokenRole(), .readOnly), now: SystemClock().now())
             return JSONResponse.make(.object([
@@ -246,17 +257,56 @@ struct APIRoutes: Sendable {
         case "true"?: includeRows = true
         case let other?: throw P2PDBError(.invalidInput, "include_rows must be true or false, not \(other)")
         }
-        let stream = ChangeEventStream(
-            store: node.store, gate: gate, heartbeat: configuration.changeFeedHeartbeat,
-            table: parameters.get("table"), after: after, includeRows: includeRows)
+        let stream = ChangeEventStream(events: serverSentEvents, table: parameters.get("table"), after: after, includeRows: includeRows)
         return Response(
-            status: .ok, headers: ChangeEventStream.headers,
+            status: .ok, headers: ServerSentEvents.headers,
             body: ResponseBody { writer in
                 // The slot is held while the stream runs, and given back
                 // with the body even if it never starts.
                 defer { withExtendedLifetime(slot) {} }
                 try await stream.write(to: &writer)
             })
+    }
+
+    /// Registers a live query after running it once, so that SQL that does
+    /// not compile or that writes is refused at once.
+    private func subscribe(_ request: Request) async throws -> Response {
+        let query = try await body(request) { json throws(P2PDBError) -> QuerySubscriptions.Query in
+            guard case .object(let members) = json else { throw P2PDBError(.invalidInput, "the body must be a JSON object: {\"sql\": ..., \"key\": [...]}") }
+            let statement = try RequestDecoding.statement(.object(members.filter { $0.0 != "key" }))
+            var key: [String] = []
+            if let given = json["key"] {
+                guard let names = given.arrayValue?.compactMap(\.stringValue), names.count == given.arrayValue?.count else {
+                    throw P2PDBError(.invalidInput, "key must be a list of result column names, such as [\"id\"]")
+                }
+                key = names
+            }
+            return QuerySubscriptions.Query(request: statement, key: key)
+        }
+        let result = try await node.store.query(query.request).last { $0.isQuery }
+        guard let result else { throw P2PDBError(.invalidInput, "a subscription needs a query that returns rows (SELECT ...)") }
+        if let missing = query.key.first(where: { name in !result.columns.contains { SQLText.key($0) == SQLText.key(name) } }) {
+            throw P2PDBError(.invalidInput, "the key column \(missing) is not a column of the query's result (\(result.columns.joined(separator: ", ")))")
+        }
+        let id = try subscriptions.register(query)
+        return JSONResponse.make(.object([("id", .string(id)), ("events", .string("/v1/subscriptions/\(id)/events"))]))
+    }
+
+    private func subscriptionEvents(_ id: String, _ request: Request) async throws -> Response {
+        guard let slot = subscribers.take() else {
+            throw P2PDBError(.busy, "the node holds its limit of \(subscribers.maximum) event streams; retry shortly")
+        }
+        let stream = try subscriptions.stream(id, lastEventID: request.headers[.lastEventID], events: serverSentEvents)
+        return Response(
+            status: .ok, headers: ServerSentEvents.headers,
+            body: ResponseBody { writer in
+                defer { withExtendedLifetime(slot) {} }
+                try await stream.write(to: &writer)
+            })
+    }
+
+    private var serverSentEvents: ServerSentEvents {
+        ServerSentEvents(store: node.store, gate: gate, heartbeat: configuration.changeFeedHeartbeat)
     }
 
     private func exportBundle(_ request: Request) async throws -> Response {

@@ -17,8 +17,10 @@ struct BearerTokenMiddleware: RouterMiddleware {
     let tickets: StreamTicketIssuer
     let clock: any WallClock
 
-    /// Paths whose GET streams events, which a ticket may open.
-    static let streamPaths: Set<String> = ["/v1/changes"]
+    /// Whether a GET of `path` streams events, which a ticket may open.
+    static func isStream(_ path: String) -> Bool {
+        path == "/v1/changes" || (path.hasPrefix("/v1/subscriptions/") && path.hasSuffix("/events"))
+    }
 
     init(
         tokens: [APIToken], tickets: StreamTicketIssuer = StreamTicketIssuer(), clock: any WallClock = SystemClock(),
@@ -37,7 +39,7 @@ struct BearerTokenMiddleware: RouterMiddleware {
             guard let tokenRole = self.role(of: Array(header.utf8)) else { throw APIError.unauthorized }
             role = tokenRole
         } else if let ticket = request.uri.queryParameters.get("ticket") {
-            guard request.method == .get, Self.streamPaths.contains(request.uri.path) else { throw APIError.ticketScope }
+            guard request.method == .get, Self.isStream(request.uri.path) else { throw APIError.ticketScope }
             guard let ticketRole = tickets.role(of: ticket, now: clock.now()) else { throw APIError.ticketInvalid }
             role = ticketRole
         } else {

@@ -11,9 +11,7 @@ import P2PDB
 /// log is its buffer), and a client that reconnects with `Last-Event-ID`
 /// resumes exactly after the last event it saw.
 struct ChangeEventStream: Sendable {
-    let store: ReplicaStore
-    let gate: ShutdownGate
-    let heartbeat: Duration
+    let events: ServerSentEvents
     /// Only changes to this table, when set.
     let table: String?
     /// The log position after which to start.
@@ -22,68 +20,26 @@ struct ChangeEventStream: Sendable {
     /// sent (`include_rows`).
     let includeRows: Bool
 
-    static let headers: HTTPFields = [
-        .contentType: "text/event-stream; charset=utf-8",
-        .cacheControl: "no-cache",
-    ]
+    private var store: ReplicaStore { events.store }
 
     func write(to writer: inout any ResponseBodyWriter) async throws {
-        let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
-        guard let closeID = gate.onClose({ wake.finish() }) else {
-            try await writer.finish(nil)
-            return
-        }
-        defer { gate.cancel(closeID) }
-        let store = self.store
-        let heartbeat = self.heartbeat
-        // Subscribed before the first read of the log: an entry committed
-        // between that read and the subscription would wake nobody.
-        let initial = store.changes(bufferSize: 64)
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask {
-                // A subscriber that falls behind is dropped by the feed;
-                // subscribe again, the log fills any gap.
-                var changes = initial
-                while !Task.isCancelled {
-                    for await _ in changes { wake.yield() }
-                    try await Task.sleep(for: .milliseconds(10))
-                    changes = store.changes(bufferSize: 64)
-                    wake.yield()
+        var last = after
+        try await events.run(to: &writer) { writer in
+            var sent = ServerSentEvents.Sent.nothing
+            while true {
+                let batch = try await store.entries(after: last, limit: 256)
+                guard let final = batch.last else { break }
+                let rows = includeRows ? try await currentRows(of: batch) : [:]
+                var buffer = ByteBuffer()
+                for applied in batch { append(applied, rows: rows, to: &buffer) }
+                last = final.position
+                if buffer.readableBytes > 0 {
+                    try await writer.write(buffer)
+                    sent = .events
                 }
             }
-            group.addTask {
-                while !Task.isCancelled {
-                    try await Task.sleep(for: heartbeat)
-                    wake.yield()
-                }
-            }
-            try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
-            var last = after
-            var lastWrite = ContinuousClock.now
-            var iterator = wakeUps.makeAsyncIterator()
-            repeat {
-                while true {
-                    let batch = try await store.entries(after: last, limit: 256)
-                    guard let final = batch.last else { break }
-                    let rows = includeRows ? try await currentRows(of: batch) : [:]
-                    var buffer = ByteBuffer()
-                    for applied in batch { append(applied, rows: rows, to: &buffer) }
-                    last = final.position
-                    if buffer.readableBytes > 0 {
-                        try await writer.write(buffer)
-                        lastWrite = .now
-                    }
-                }
-                // Half the period: timer wake-ups drift, and a late
-                // heartbeat is worse than an early one.
-                if ContinuousClock.now - lastWrite >= heartbeat / 2 {
-                    try await writer.write(ByteBuffer(string: ": keep-alive\n\n"))
-                    lastWrite = .now
-                }
-            } while await iterator.next() != nil
-            group.cancelAll()
+            return sent
         }
-        try await writer.finish(nil)
     }
 
     /// The rows the changes in `batch` name, read in one snapshot.

@@ -11,6 +11,8 @@ import FoundationNetworking
 final class EventStreamClient: NSObject, URLSessionDataDelegate, Sendable {
     struct Event: Equatable {
         var id: String?
+        /// The `event:` name; nil for the default, `message`.
+        var name: String? = nil
         var data: String
         var json: JSON? { try? JSON.parse(data) }
     }
@@ -92,6 +94,7 @@ final class EventStreamClient: NSObject, URLSessionDataDelegate, Sendable {
             var hasData = false
             for line in block.split(separator: "\n", omittingEmptySubsequences: false) {
                 if line.hasPrefix("id: ") { event.id = String(line.dropFirst(4)) }
+                if line.hasPrefix("event: ") { event.name = String(line.dropFirst(7)) }
                 if line.hasPrefix("data: ") {
                     event.data += (hasData ? "\n" : "") + line.dropFirst(6)
                     hasData = true
