@@ -54,22 +54,17 @@ extension Value: Codable {
     private enum BlobKey: String, CodingKey { case base64 }
 
     public func encode(to encoder: any Encoder) throws {
-        switch self {
-        case .null:
-            var container = encoder.singleValueContainer()
-            try container.encodeNil()
-        case .integer(let value):
-            var container = encoder.singleValueContainer()
-            try container.encode(value)
-        case .real(let value):
-            var container = encoder.singleValueContainer()
-            try container.encode(value)
-        case .text(let value):
-            var container = encoder.singleValueContainer()
-            try container.encode(value)
-        case .blob(let bytes):
+        if case .blob(let bytes) = self {
             var container = encoder.container(keyedBy: BlobKey.self)
-            try container.encode(Data(bytes).base64EncodedString(), forKey: .base64)
+            return try container.encode(Data(bytes).base64EncodedString(), forKey: .base64)
+        }
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .integer(let value): try container.encode(value)
+        case .real(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
+        case .blob: break
         }
     }
 

@@ -103,6 +103,42 @@ import Testing
         for collector in all { collector.cancel() }
     }
 
+    /// The tables SQLite reports reading, whichever way the query reaches them.
+    @Test func tablesReadAreThoseSQLiteReports() async throws {
+        let replica = try TestReplica()
+        for table in ["a", "b", "c", "unread"] { try await replica.sql("CREATE TABLE \(table)(id INTEGER PRIMARY KEY, x INTEGER)") }
+        try await replica.sql("CREATE VIEW ab AS SELECT a.id, b.x FROM a JOIN b ON a.id = b.id")
+        let cases: [(String, Set<String>)] = [
+            ("SELECT * FROM a", ["a"]),
+            ("SELECT count(*) FROM A", ["a"]),
+            ("SELECT 1 FROM b", ["b"]),
+            ("SELECT EXISTS(SELECT 1 FROM c)", ["c"]),
+            ("SELECT * FROM ab", ["a", "b"]),
+            ("SELECT x FROM a WHERE id IN (SELECT id FROM c)", ["a", "c"]),
+            ("WITH r AS (SELECT id FROM b) SELECT * FROM r JOIN c USING (id)", ["b", "c"]),
+            ("SELECT 1", []),
+        ]
+        for (sql, expected) in cases {
+            let (_, tables) = try await replica.store.readRecordingTables(SQLRequest(sql))
+            // The names of views and CTEs show as well; the tables must.
+            let read = Set(tables.map(\.text)).subtracting(["r", "ab"])
+            #expect(read == expected, "\(sql)")
+        }
+    }
+
+    /// With `removingDuplicates: false`, a write to a read table yields
+    /// even when the result stays the same.
+    @Test func duplicatesCanBeKept() async throws {
+        let replica = try TestReplica()
+        try await replica.sql("CREATE TABLE t(id INTEGER PRIMARY KEY, x INTEGER)")
+        let observed = Collector.start(replica.store.observe(SQLRequest("SELECT count(*) FROM t WHERE x > 10"), removingDuplicates: false))
+        #expect(await observed.wait { $0.values.count == 1 })
+        try await replica.sql("INSERT INTO t VALUES (1, 1)")
+        #expect(await observed.wait { $0.values.count == 2 })
+        #expect(observed.values[0] == observed.values[1])
+        observed.cancel()
+    }
+
     /// A hundred writes at once yield far fewer results, and the last
     /// result is the final state.
     @Test func burstsCoalesce() async throws {
@@ -172,6 +208,23 @@ import Testing
         try await replica.sql("INSERT INTO t VALUES (1)")
         try await Task.sleep(for: .milliseconds(100))
         #expect(observed.values.count == 1)
+    }
+
+    /// A consumer that stops iterating (leaves its loop) releases the
+    /// observation too.
+    @Test func leavingTheLoopReleasesIt() async throws {
+        let replica = try TestReplica()
+        try await replica.sql("CREATE TABLE t(id INTEGER PRIMARY KEY)")
+        let before = replica.store.feed.subscriberCount
+        for try await result in replica.store.observe(SQLRequest("SELECT count(*) FROM t")) {
+            #expect(Self.count(result) == 0)
+            break
+        }
+        let deadline = ContinuousClock.now + .seconds(10)
+        while replica.store.feed.subscriberCount != before, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(replica.store.feed.subscriberCount == before)
     }
 
     @Test func closingTheReplicaEndsIt() async throws {
