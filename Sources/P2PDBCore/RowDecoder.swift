@@ -55,22 +55,26 @@ public struct RowDecoder: Sendable {
 
     /// Decodes one row, given the names of its columns.
     public func decode<T: Decodable>(_ type: T.Type, columns: [String], row: [Value]) throws(P2PDBError) -> T {
-        try decode(type, columns: columns, row: row, index: nil)
+        try decode(type, RowDecoding.ColumnNames(columns), row, index: nil)
     }
 
-    /// Decodes every row of a result.
+    /// Every row of `rows`.
     public func decode<T: Decodable>(_ type: T.Type, columns: [String], rows: [[Value]]) throws(P2PDBError) -> [T] {
+        let names = RowDecoding.ColumnNames(columns)
         var decoded: [T] = []
         decoded.reserveCapacity(rows.count)
-        for (index, row) in rows.enumerated() { decoded.append(try decode(type, columns: columns, row: row, index: index)) }
+        for (index, row) in rows.enumerated() { decoded.append(try decode(type, names, row, index: index)) }
         return decoded
     }
 
-    private func decode<T: Decodable>(_ type: T.Type, columns: [String], row: [Value], index: Int?) throws(P2PDBError) -> T {
+    private func decode<T: Decodable>(_ type: T.Type, _ names: RowDecoding.ColumnNames, _ row: [Value], index: Int?) throws(P2PDBError) -> T {
+        let place = index.map { " from row \($0 + 1)" } ?? ""
+        guard row.count == names.names.count else {
+            throw P2PDBError(.invalidInput, "cannot decode \(T.self)\(place): the row has \(row.count) values for \(names.names.count) columns")
+        }
         do {
-            return try RowDecoding.decodeRow(type, RowDecoding.Row(columns: columns, values: row))
+            return try RowDecoding.decodeRow(type, RowDecoding.Row(names: names, values: row))
         } catch {
-            let place = index.map { " from row \($0 + 1)" } ?? ""
             throw P2PDBError(.invalidInput, "cannot decode \(T.self)\(place): \(RowDecoding.explain(error))")
         }
     }
@@ -78,16 +82,39 @@ public struct RowDecoder: Sendable {
 
 /// The machinery behind ``RowDecoder``.
 enum RowDecoding {
-    struct Row {
-        let columns: [String]
-        let values: [Value]
+    /// A result's column names, indexed once for all its rows.
+    final class ColumnNames {
+        let names: [String]
+        /// By their bytes (Swift's `==` would take NFC and NFD spellings
+        /// for one name, SQLite two), and folded as SQLite folds them; the
+        /// leftmost of equal names.
+        private let exact: [[UInt8]: Int]
+        private let folded: [IdentifierKey: Int]
+
+        init(_ names: [String]) {
+            self.names = names
+            var exact: [[UInt8]: Int] = [:]
+            var folded: [IdentifierKey: Int] = [:]
+            for (index, name) in names.enumerated().reversed() {
+                exact[Array(name.utf8)] = index
+                folded[IdentifierKey(name)] = index
+            }
+            self.exact = exact
+            self.folded = folded
+        }
 
         /// The leftmost column named `name`: exactly, else ignoring ASCII case.
         func index(of name: String) -> Int? {
-            if let exact = columns.firstIndex(where: { $0.utf8.elementsEqual(name.utf8) }) { return exact }
-            let key = IdentifierKey(name)
-            return columns.firstIndex { IdentifierKey($0) == key }
+            exact[Array(name.utf8)] ?? folded[IdentifierKey(name)]
         }
+    }
+
+    struct Row {
+        let names: ColumnNames
+        let values: [Value]
+
+        var columns: [String] { names.names }
+        func index(of name: String) -> Int? { names.index(of: name) }
     }
 
     /// Thrown by a column's decoder when the type asks for a keyed or

@@ -233,6 +233,8 @@ import Testing
         #expect(columns.contains("select one column"), "\(columns)")
         let json = message([String].self, ["tags"], [["not json"]])
         #expect(json.contains("not JSON"), "\(json)")
+        let short = message(Pair.self, ["id", "qty"], [["a"]])
+        #expect(short.contains("1 values for 2 columns"), "\(short)")
         let bool = message(Bool.self, ["flag"], [[2]])
         #expect(bool.contains("Bool needs 0 or 1"), "\(bool)")
         // Names match exactly, or else ignoring ASCII case as SQLite's do;
