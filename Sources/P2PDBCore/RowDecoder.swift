@@ -29,7 +29,7 @@ import Foundation
 ///
 /// | Swift type | SQLite value |
 /// | --- | --- |
-/// | `Int`, `Int8` ... `UInt64` | INTEGER in the type's range, or a REAL with no fraction (SQLite stores `2.0` in a REAL column, and a whole-number REAL from a NUMERIC one, as either) |
+/// | `Int`, `Int8` ... `UInt64` | INTEGER in the type's range, or a REAL with no fraction (what a REAL column or `avg()` returns for a whole number) |
 /// | `Double`, `Float` | REAL or INTEGER |
 /// | `Bool` | INTEGER 0 or 1 |
 /// | `String` | TEXT, byte for byte |

@@ -48,8 +48,8 @@ extension ReplicaStore {
                 continuation.finish()
             } catch {
                 // A replica closed under the observation ends it quietly, as
-                // its change feed does.
-                continuation.finish(throwing: self.isClosed ? nil : error)
+                // its change feed does; one closed before it started is an error.
+                continuation.finish(throwing: self.isClosed && last != nil ? nil : error)
             }
         }
         continuation.onTermination = { _ in task.cancel() }

@@ -235,6 +235,11 @@ import Testing
         try await replica.store.close()
         #expect(await observed.wait { $0.end != nil })
         if case .failure(let error) = observed.end { Issue.record("closing ended it with \(error)") }
+        // Observing a closed replica fails, and says why.
+        let late = Collector.start(replica.store.observe(SQLRequest("SELECT count(*) FROM t")))
+        #expect(await late.wait { $0.end != nil })
+        guard case .failure(let error as P2PDBError) = late.end else { Issue.record("no error"); return }
+        #expect(error.kind == .unavailable)
     }
 
     @Test func queryErrorsEndIt() async throws {
