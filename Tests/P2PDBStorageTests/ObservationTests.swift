@@ -162,6 +162,31 @@ import Testing
         observed.cancel()
     }
 
+    /// One commit after another, each waited for, while a slower query
+    /// runs: the commits that land during a run make one more run, not one
+    /// each.
+    @Test func commitsDuringARunMakeOneMoreRun() async throws {
+        let replica = try TestReplica()
+        try await replica.sql("CREATE TABLE hits(id INTEGER PRIMARY KEY, n INTEGER)")
+        // About a few milliseconds of work per run, whatever the table holds.
+        let slow = """
+            WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 30000)
+            SELECT (SELECT count(*) FROM hits) + 0 * (SELECT count(*) FROM k)
+            """
+        let observed = Collector.start(replica.store.observe(SQLRequest(slow)))
+        #expect(await observed.wait { $0.values.count == 1 })
+        for index in 0..<100 {
+            try await replica.sql("INSERT INTO hits(id, n) VALUES (?, 1)", [.integer(Int64(index))])
+        }
+        #expect(await observed.wait { $0.values.last.flatMap(Self.count) == 100 })
+        try await Task.sleep(for: .milliseconds(200))
+        let counts = observed.values.compactMap(Self.count)
+        #expect(counts.last == 100)
+        #expect(counts.count < 30, "100 commits yielded \(counts.count) results")
+        #expect(counts == counts.sorted())
+        observed.cancel()
+    }
+
     /// Entries from another replica trigger the observation like local
     /// writes do.
     @Test func replicatedWritesCount() async throws {
