@@ -471,19 +471,25 @@ enum DateText {
         guard let year = number(4), take("-"), let month = number(2), take("-"), let day = number(2),
             (1...12).contains(month), (1...31).contains(day)
         else { return nil }
-        var seconds: Double = 0
+        // Whole seconds and a fraction kept as integers, so that the text
+        // of a whole millisecond gives back exactly the date it was made of.
+        var seconds: Int64 = 0
+        var fraction: Int64 = 0
+        var fractionScale: Int64 = 1
         if index < bytes.count, take(" ") || take("T") {
             guard let hour = number(2), take(":"), let minute = number(2), hour < 24, minute < 60 else { return nil }
-            seconds = Double(hour * 3600 + minute * 60)
+            seconds = hour * 3600 + minute * 60
             if take(":") {
                 guard let second = number(2), second < 60 else { return nil }
-                seconds += Double(second)
+                seconds += second
                 if take(".") {
-                    var scale = 0.1
                     let start = index
                     while index < bytes.count, (0x30...0x39).contains(bytes[index]) {
-                        seconds += Double(bytes[index] - 0x30) * scale
-                        scale /= 10
+                        // Digits past the nanosecond are dropped.
+                        if fractionScale < 1_000_000_000 {
+                            fraction = fraction * 10 + Int64(bytes[index] - 0x30)
+                            fractionScale *= 10
+                        }
                         index += 1
                     }
                     guard index > start else { return nil }
@@ -491,14 +497,19 @@ enum DateText {
             }
             if take("Z") {
             } else if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-") {
-                let sign: Double = bytes[index] == UInt8(ascii: "+") ? 1 : -1
+                let sign: Int64 = bytes[index] == UInt8(ascii: "+") ? 1 : -1
                 index += 1
                 guard let hours = number(2), take(":"), let minutes = number(2), hours < 24, minutes < 60 else { return nil }
-                seconds -= sign * Double(hours * 3600 + minutes * 60)
+                seconds -= sign * (hours * 3600 + minutes * 60)
             }
         }
         guard index == bytes.count else { return nil }
-        return Date(timeIntervalSince1970: Double(days(fromCivil: year, month, day)) * 86_400 + seconds)
+        let whole = days(fromCivil: year, month, day) * 86_400 + seconds
+        if fractionScale <= 1000 {
+            let milliseconds = whole * 1000 + fraction * (1000 / fractionScale)
+            return Date(timeIntervalSince1970: Double(milliseconds) / 1000)
+        }
+        return Date(timeIntervalSince1970: Double(whole) + Double(fraction) / Double(fractionScale))
     }
 
     private static func floorDivide(_ a: Int64, _ b: Int64) -> (Int64, Int64) {

@@ -198,6 +198,22 @@ import Testing
         }
     }
 
+    /// Every whole millisecond of the years 0000 to 9999 comes back as the
+    /// same date, and the texts sort as the dates do.
+    @Test func datesRoundTripToTheMillisecondAndSort() async {
+        let range: ClosedRange<Int64> = -62_167_219_200_000...253_402_300_799_999
+        await propertyCheck(count: 500, input: Gen.int64(in: range), Gen.int64(in: range)) { (a: Int64, b: Int64) in
+            let first = Date(timeIntervalSince1970: Double(a) / 1000)
+            let second = Date(timeIntervalSince1970: Double(b) / 1000)
+            guard case .text(let firstText) = try Value(encoding: first), case .text(let secondText) = try Value(encoding: second) else {
+                Issue.record("a date encoded as something else than text")
+                return
+            }
+            #expect(try RowDecoder().decode(Date.self, columns: ["at"], row: [.text(firstText)]) == first, "\(firstText)")
+            #expect((firstText < secondText) == (first < second), "\(firstText) \(secondText)")
+        }
+    }
+
     @Test func encodingRefusesWhatSQLiteCannotHold() {
         #expect(throws: P2PDBError.self) { try Value(encoding: UInt64.max) }
         #expect(throws: P2PDBError.self) { try Value(encoding: Double.nan) }
