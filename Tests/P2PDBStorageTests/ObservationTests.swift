@@ -152,13 +152,18 @@ import Testing
             }
             try await group.waitForAll()
         }
-        #expect(await observed.wait { $0.values.last.flatMap(Self.count) == 100 })
-        try await Task.sleep(for: .milliseconds(200))
+        await Self.expectCoalesced(observed)
+    }
+
+    /// The observation of a count reached 100 in far fewer than 100 results,
+    /// each a later snapshot than the one before.
+    static func expectCoalesced(_ observed: Collector<StatementResult>, sourceLocation: SourceLocation = #_sourceLocation) async {
+        #expect(await observed.wait { $0.values.last.flatMap(Self.count) == 100 }, sourceLocation: sourceLocation)
+        try? await Task.sleep(for: .milliseconds(200))
         let counts = observed.values.compactMap(Self.count)
-        #expect(counts.last == 100)
-        #expect(counts.count < 30, "100 writes yielded \(counts.count) results")
-        // Results only move forward: each is a later snapshot.
-        #expect(counts == counts.sorted())
+        #expect(counts.last == 100, sourceLocation: sourceLocation)
+        #expect(counts.count < 30, "100 commits yielded \(counts.count) results", sourceLocation: sourceLocation)
+        #expect(counts == counts.sorted(), sourceLocation: sourceLocation)
         observed.cancel()
     }
 
@@ -178,13 +183,7 @@ import Testing
         for index in 0..<100 {
             try await replica.sql("INSERT INTO hits(id, n) VALUES (?, 1)", [.integer(Int64(index))])
         }
-        #expect(await observed.wait { $0.values.last.flatMap(Self.count) == 100 })
-        try await Task.sleep(for: .milliseconds(200))
-        let counts = observed.values.compactMap(Self.count)
-        #expect(counts.last == 100)
-        #expect(counts.count < 30, "100 commits yielded \(counts.count) results")
-        #expect(counts == counts.sorted())
-        observed.cancel()
+        await Self.expectCoalesced(observed)
     }
 
     /// Entries from another replica trigger the observation like local
