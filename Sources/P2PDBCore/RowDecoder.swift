@@ -161,7 +161,17 @@ enum RowDecoding {
                 throw mismatch(T.self, value, place, needs: "TEXT holding JSON")
             }
             do {
-                return try JSONDecoder().decode(T.self, from: Data(text.utf8))
+                let json = JSONDecoder()
+                // Dates inside JSON in the text form ValueEncoder writes there too.
+                json.dateDecodingStrategy = .custom { decoder in
+                    let container = try decoder.singleValueContainer()
+                    let text = try container.decode(String.self)
+                    guard let date = DateText.parse(text) else {
+                        throw DecodingError.dataCorruptedError(in: container, debugDescription: "\(text) is not a date YYYY-MM-DD HH:MM:SS.SSS")
+                    }
+                    return date
+                }
+                return try json.decode(T.self, from: Data(text.utf8))
             } catch {
                 throw DecodingError.dataCorrupted(
                     .init(
@@ -187,7 +197,7 @@ enum RowDecoding {
         if type == Decimal.self {
             switch value {
             case .integer(let integer): return Decimal(integer) as? T
-            case .real(let real): return Decimal(real) as? T
+            case .real(let real) where real.isFinite: return Decimal(real) as? T
             case .text(let text):
                 if let decimal = Decimal(string: text, locale: Locale(identifier: "en_US_POSIX")) { return decimal as? T }
                 throw DecodingError.dataCorrupted(.init(codingPath: place.codingPath, debugDescription: "\(place.name) holds TEXT \(preview(value)) that is not a decimal number"))

@@ -43,7 +43,7 @@ import Foundation
 /// | `Value` | itself |
 /// | `Optional` | `nil` is NULL |
 /// | `RawRepresentable` enums | their raw value |
-/// | anything else (arrays, dictionaries, nested structs) | TEXT holding JSON from `JSONEncoder` with sorted keys, so that equal values give equal text on every replica |
+/// | anything else (arrays, dictionaries, nested structs) | TEXT holding JSON from `JSONEncoder` with sorted keys, so that equal values give equal text on every replica; dates inside it in the text form above |
 ///
 /// Errors are ``P2PDBError`` with kind `.invalidParameters`.
 public struct ValueEncoder: Sendable {

@@ -115,6 +115,7 @@ import Testing
     struct Detail: Codable, Equatable, Sendable {
         var origin: String
         var grams: Int
+        var picked: Date?
     }
 
     struct Item: Codable, Equatable, Sendable {
@@ -156,7 +157,9 @@ import Testing
             raw: (0..<Int.random(in: 0...5, using: &random)).map { _ in UInt8.random(in: 0 ... .max, using: &random) },
             added: Date(timeIntervalSince1970: Double(Int64.random(in: -62_000_000_000_000...253_000_000_000_000, using: &random)) / 1000),
             ref: UUID(), tags: (0..<Int.random(in: 0...3, using: &random)).map { _ in text() },
-            detail: Detail(origin: text(), grams: Int.random(in: -5...5000, using: &random)),
+            detail: Detail(
+                origin: text(), grams: Int.random(in: -5...5000, using: &random),
+                picked: Bool.random(using: &random) ? Date(timeIntervalSince1970: Double(Int64.random(in: 0...4_000_000_000_000, using: &random)) / 1000) : nil),
             kind: Bool.random(using: &random) ? .fruit : .tool,
             link: URL(string: "https://example.com/\(id)?q=\(Int.random(in: 0...9, using: &random))") ?? URL(fileURLWithPath: "/"))
     }
