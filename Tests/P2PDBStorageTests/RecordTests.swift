@@ -291,6 +291,42 @@ import Testing
     }
 }
 
+/// The README's "Embedding" examples, as written there.
+@Suite struct EmbeddingExampleTests {
+    struct Delivery: Codable, Sendable {
+        var id: String
+        var item: String
+        var qty: Int
+        var at: Date
+        var note: String?
+    }
+
+    @Test func theReadmeExamplesRun() async throws {
+        let test = try TestNode()
+        let node = test.node
+        try await node.execute("CREATE TABLE sales (id TEXT PRIMARY KEY, item TEXT, qty INTEGER)")
+        try await node.execute("INSERT INTO sales VALUES (?, ?, ?)", ["s-1", "apple", 2])
+        try await node.execute("CREATE TABLE deliveries (id TEXT PRIMARY KEY, item TEXT, qty INTEGER, at TEXT, note TEXT)")
+        try await node.execute(
+            "INSERT INTO deliveries(id, item, qty, at, note) VALUES (:id, :item, :qty, :at, :note)",
+            record: Delivery(id: "d-1", item: "pear", qty: 12, at: Date(), note: nil))
+        let since = try Value(encoding: Date(timeIntervalSinceNow: -3600))
+        let recent = try await node.query(Delivery.self, "SELECT * FROM deliveries WHERE at >= ?", [since])
+        #expect(recent.map(\.id) == ["d-1"])
+        let sold = try await node.queryOne(Int.self, "SELECT sum(qty) FROM sales")
+        #expect(sold == 2)
+        for try await totals in node.observe("SELECT item, sum(qty) AS qty FROM sales GROUP BY item") {
+            #expect(totals.rows == [["apple", 2]])
+            break
+        }
+        for try await large in node.observe(Delivery.self, "SELECT * FROM deliveries WHERE qty > ?", [10]) {
+            #expect(large.map(\.item) == ["pear"])
+            break
+        }
+        try await node.close()
+    }
+}
+
 /// A node in a temporary data directory, removed when the test ends.
 final class TestNode: Sendable {
     let node: Node
