@@ -219,6 +219,25 @@ import Testing
         observed.cancel()
     }
 
+    /// With one reader and no line to wait in, observers that wake
+    /// together find it busy: they wait their turn instead of failing.
+    @Test func busyReadersAreWaitedFor() async throws {
+        let replica = try TestReplica(limits: StatementLimits(readConnections: 1, maximumWaitingReads: 0))
+        try await replica.sql("CREATE TABLE t(id INTEGER PRIMARY KEY)")
+        let slow = """
+            WITH RECURSIVE k(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM k WHERE i < 20000)
+            SELECT (SELECT count(*) FROM t) + 0 * (SELECT count(*) FROM k)
+            """
+        let observers = (0..<6).map { _ in Collector.start(replica.store.observe(SQLRequest(slow))) }
+        for observer in observers { #expect(await observer.wait { $0.values.count == 1 }) }
+        try await replica.sql("INSERT INTO t VALUES (1)")
+        for observer in observers {
+            #expect(await observer.wait { $0.values.last.flatMap(Self.count) == 1 })
+            #expect(observer.end == nil)
+            observer.cancel()
+        }
+    }
+
     @Test func cancellationEndsTheObservationAndReleasesIt() async throws {
         let replica = try TestReplica()
         try await replica.sql("CREATE TABLE t(id INTEGER PRIMARY KEY)")
