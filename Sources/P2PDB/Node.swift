@@ -10,6 +10,11 @@ import Foundation
 /// let result = try await node.execute("INSERT INTO sales VALUES (?, ?, ?)", ["s-1", "apple", 2])
 /// print(result.entry!)                       // the signed log entry
 /// for await applied in node.changes() { … }  // local and replicated writes
+///
+/// struct Sale: Codable, Sendable { var id: String; var item: String; var qty: Int }
+/// try await node.execute("INSERT INTO sales VALUES (:id, :item, :qty)", record: Sale(id: "s-2", item: "pear", qty: 1))
+/// let sales = try await node.query(Sale.self, "SELECT * FROM sales")            // decoded rows
+/// for try await totals in node.observe("SELECT sum(qty) FROM sales") { … }      // a live query
 /// ```
 ///
 /// Every write is one signed entry, durable before the call returns. Reads

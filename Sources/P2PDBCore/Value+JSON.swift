@@ -46,3 +46,46 @@ extension Value {
         }
     }
 }
+
+/// `Codable` in the same JSON form, so that a `Value` can sit in a record
+/// (``RowDecoder`` and ``ValueEncoder`` take it as is) or in a value stored
+/// as JSON.
+extension Value: Codable {
+    private enum BlobKey: String, CodingKey { case base64 }
+
+    public func encode(to encoder: any Encoder) throws {
+        if case .blob(let bytes) = self {
+            var container = encoder.container(keyedBy: BlobKey.self)
+            return try container.encode(Data(bytes).base64EncodedString(), forKey: .base64)
+        }
+        var container = encoder.singleValueContainer()
+        switch self {
+        case .null: try container.encodeNil()
+        case .integer(let value): try container.encode(value)
+        case .real(let value): try container.encode(value)
+        case .text(let value): try container.encode(value)
+        case .blob: break
+        }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        if let blob = try? decoder.container(keyedBy: BlobKey.self), blob.contains(.base64) {
+            let encoded = try blob.decode(String.self, forKey: .base64)
+            guard let data = Data(base64Encoded: encoded) else {
+                throw DecodingError.dataCorruptedError(forKey: .base64, in: blob, debugDescription: "blob is not valid base64")
+            }
+            self = .blob(Array(data))
+            return
+        }
+        let container = try decoder.singleValueContainer()
+        if container.decodeNil() {
+            self = .null
+        } else if let integer = try? container.decode(Int64.self) {
+            self = .integer(integer)
+        } else if let real = try? container.decode(Double.self) {
+            self = .real(real)
+        } else {
+            self = .text(try container.decode(String.self))
+        }
+    }
+}

@@ -5,7 +5,13 @@ import Synchronization
 final class ChangeFeed: Sendable {
     private let subscribers = Mutex<[Int: AsyncStream<AppliedEntry>.Continuation]>([:])
     private let batchSubscribers = Mutex<[Int: AsyncStream<[AppliedEntry]>.Continuation]>([:])
+    private let wakeSubscribers = Mutex<[Int: WakeUp]>([:])
     private let nextID = Atomic<Int>(0)
+
+    private struct WakeUp: Sendable {
+        let filter: @Sendable ([AppliedEntry]) -> Bool
+        let continuation: AsyncStream<Void>.Continuation
+    }
 
     func subscribe(bufferSize: Int) -> AsyncStream<AppliedEntry> {
         let (stream, continuation) = AsyncStream.makeStream(
@@ -31,8 +37,34 @@ final class ChangeFeed: Sendable {
         return stream
     }
 
+    /// A wake-up after each commit whose entries pass `filter`, which runs
+    /// on the committing thread and must be quick. Wake-ups that arrive
+    /// while the subscriber is busy merge into one, so this never falls
+    /// behind. End it with ``unsubscribeWakeUps(_:)``.
+    func subscribeWakeUps(_ filter: @escaping @Sendable ([AppliedEntry]) -> Bool) -> (id: Int, wakeUps: AsyncStream<Void>) {
+        let (stream, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        wakeSubscribers.withLock { $0[id] = WakeUp(filter: filter, continuation: continuation) }
+        continuation.onTermination = { [weak self] _ in
+            _ = self?.wakeSubscribers.withLock { $0.removeValue(forKey: id) }
+        }
+        return (id, stream)
+    }
+
+    func unsubscribeWakeUps(_ id: Int) {
+        wakeSubscribers.withLock { $0.removeValue(forKey: id) }?.continuation.finish()
+    }
+
+    /// Subscribers of every kind: for tests that check that subscriptions end.
+    var subscriberCount: Int {
+        subscribers.withLock { $0.count } + batchSubscribers.withLock { $0.count } + wakeSubscribers.withLock { $0.count }
+    }
+
     func publish(_ entries: [AppliedEntry]) {
         guard !entries.isEmpty else { return }
+        for wakeUp in wakeSubscribers.withLock({ Array($0.values) }) where wakeUp.filter(entries) {
+            wakeUp.continuation.yield()
+        }
         for continuation in batchSubscribers.withLock({ Array($0.values) }) {
             if case .dropped = continuation.yield(entries) { continuation.finish() }
         }
@@ -59,5 +91,10 @@ final class ChangeFeed: Sendable {
             return Array(subscribers.values)
         }
         for continuation in batches { continuation.finish() }
+        let wakeUps = wakeSubscribers.withLock { subscribers in
+            defer { subscribers = [:] }
+            return Array(subscribers.values)
+        }
+        for wakeUp in wakeUps { wakeUp.continuation.finish() }
     }
 }

@@ -39,6 +39,8 @@ final class ClientAuthorizer: @unchecked Sendable {
     let statements = ClientStatementCache()
     /// Why the last refusal was made, for the error.
     private var denial: String?
+    /// The tables SQLite reported reading while ``recordingReads(_:)`` runs.
+    private var readTables: Set<IdentifierKey>?
 
     /// Installs the authorizer on `connection`, in place of GRDB's (which
     /// feeds features P2PDB does not use: its schema cache and database
@@ -91,11 +93,27 @@ final class ClientAuthorizer: @unchecked Sendable {
         }
     }
 
+    /// Runs `body` and returns, with its result, every table SQLite
+    /// reported reading (`SQLITE_READ`) meanwhile: the tables of the
+    /// statements `body` prepares, those read through views and
+    /// subqueries included. Only statements prepared inside `body` report;
+    /// a statement from a cache was prepared before.
+    func recordingReads<T>(_ body: () throws -> T) throws -> (T, Set<IdentifierKey>) {
+        let outer = readTables
+        readTables = []
+        defer { readTables = outer }
+        let result = try body()
+        return (result, readTables ?? [])
+    }
+
     // MARK: Rules
 
     private func authorize(
         _ action: Int32, _ first: UnsafePointer<CChar>?, _ second: UnsafePointer<CChar>?, _ inner: UnsafePointer<CChar>?
     ) -> Int32 {
+        if action == SQLITE_READ, readTables != nil, let first {
+            readTables?.insert(IdentifierKey(String(cString: first)))
+        }
         guard strict else { return SQLITE_OK }
         // The bodies of P2PDB's capture triggers.
         if let inner, Self.isInternal(inner) { return SQLITE_OK }

@@ -23,7 +23,7 @@ public final class ReplicaStore: Sendable {
     private let pool: DatabasePool
     private let readers: ReaderConnections
     private let writer: GroupCommitWriter
-    private let feed = ChangeFeed()
+    let feed = ChangeFeed()
     private let options: StoreOptions
     private let closed = Atomic<Bool>(false)
 
@@ -205,11 +205,41 @@ public final class ReplicaStore: Sendable {
         return results
     }
 
-    private static func readOnly(_ requests: [SQLRequest], _ db: Database, _ limits: StatementLimits) throws -> [StatementResult]? {
+    /// Runs read-only SQL as ``query(_:)-(SQLRequest)`` does, on one
+    /// snapshot, preparing it anew so that the connection's authorizer
+    /// reports every table it reads: for ``observe(_:removingDuplicates:)``.
+    func readRecordingTables(_ request: SQLRequest) async throws -> (result: StatementResult, tables: Set<IdentifierKey>) {
+        try ensureOpen()
+        do {
+            let limits = options.limits
+            return try await readers.read { db, deadline in
+                try deadline.run {
+                    guard let authorizer = ClientAuthorizer.of(db) else {
+                        throw P2PDBError(.storage, "the reader connection has no authorizer to report the tables a query reads")
+                    }
+                    var results: [StatementResult]?
+                    let (_, tables) = try authorizer.recordingReads {
+                        try db.inTransaction(.deferred) {
+                            results = try Self.readOnly([request], db, limits, fresh: true)
+                            return .commit
+                        }
+                    }
+                    guard let results else { throw P2PDBError.statementWrites }
+                    return (results.last { $0.isQuery } ?? StatementResult(), tables)
+                }
+            }
+        } catch {
+            throw StoreErrors.map(error)
+        }
+    }
+
+    private static func readOnly(
+        _ requests: [SQLRequest], _ db: Database, _ limits: StatementLimits, fresh: Bool = false
+    ) throws -> [StatementResult]? {
         var results: [StatementResult] = []
         var budget = limits.maximumResultBytes
         for request in requests {
-            let readOnly = try StatementSource.forEach(request, db) { statement, _ in
+            let readOnly = try StatementSource.forEach(request, db, fresh: fresh) { statement, _ in
                 guard try StatementGuard.classify(statement.rawSQL) == .plain, statement.isReadonly else { return false }
                 results.append(try LocalTransaction.execute(statement, db, budget: &budget, limits: limits))
                 return true
@@ -396,6 +426,8 @@ public final class ReplicaStore: Sendable {
             throw StoreErrors.map(error)
         }
     }
+
+    var isClosed: Bool { closed.load(ordering: .acquiring) }
 
     private func ensureOpen() throws(P2PDBError) {
         guard !closed.load(ordering: .acquiring) else {

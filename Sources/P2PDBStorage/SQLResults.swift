@@ -28,6 +28,17 @@ public struct StatementResult: Sendable, Equatable {
     }
 }
 
+extension StatementResult {
+    /// The rows decoded into `type`, by column name: see ``RowDecoder``.
+    ///
+    /// ```swift
+    /// let items = try await store.query(SQLRequest("SELECT * FROM items")).last?.decode(Item.self) ?? []
+    /// ```
+    public func decode<Record: Decodable>(_ type: Record.Type) throws(P2PDBError) -> [Record] {
+        try RowDecoder().decode(type, columns: columns, rows: rows)
+    }
+}
+
 /// What a transaction returned: a result per statement, and the entry that
 /// records its writes (nil when it wrote nothing).
 public struct TransactionResult: Sendable, Equatable {

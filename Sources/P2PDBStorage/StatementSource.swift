@@ -52,10 +52,16 @@ enum StatementSource {
     /// false.
     ///
     /// - Returns: false if `body` stopped the iteration.
+    ///
+    /// - Parameter fresh: prepare every statement now rather than take it
+    ///   from the cache, so that the authorizer sees it (for the tables it
+    ///   reads).
     @discardableResult
-    static func forEach(_ request: SQLRequest, _ db: Database, _ body: (Statement, ArraySlice<Value>) throws -> Bool) throws -> Bool {
+    static func forEach(
+        _ request: SQLRequest, _ db: Database, fresh: Bool = false, _ body: (Statement, ArraySlice<Value>) throws -> Bool
+    ) throws -> Bool {
         var last: (sql: String, statement: Statement)?
-        return try forEach(request, db, last: &last, body)
+        return try forEach(request, db, last: &last, fresh: fresh, body)
     }
 
     /// The same, reusing `last` when the request repeats the text it was
@@ -63,7 +69,7 @@ enum StatementSource {
     /// statement up once.
     @discardableResult
     static func forEach(
-        _ request: SQLRequest, _ db: Database, last: inout (sql: String, statement: Statement)?,
+        _ request: SQLRequest, _ db: Database, last: inout (sql: String, statement: Statement)?, fresh: Bool = false,
         _ body: (Statement, ArraySlice<Value>) throws -> Bool
     ) throws -> Bool {
         // SQLite reads SQL as a C string: whatever follows a NUL would be
@@ -80,7 +86,7 @@ enum StatementSource {
         // By bytes: `==` takes NFC and NFD spellings for one text.
         if let last, last.sql.utf8.elementsEqual(request.sql.utf8) {
             guard try run(last.statement) else { return false }
-        } else if let statement = try? cachedStatement(request.sql, db) {
+        } else if !fresh, let statement = try? cachedStatement(request.sql, db) {
             last = (request.sql, statement)
             guard try run(statement) else { return false }
         } else {
