@@ -32,6 +32,17 @@ public enum PrivateFile {
         }
     }
 
+    /// Creates the empty file `path`, mode 0600, failing if anything is
+    /// there already: a file that will receive secrets (a backup) is private
+    /// before the first byte goes in.
+    public static func createEmpty(_ path: String) throws(P2PDBError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw P2PDBError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        close(descriptor)
+    }
+
     /// The JSON document in the file at `path`, which need not be private
     /// (a network descriptor copied from a USB stick); `what` names it in
     /// errors.
