@@ -43,6 +43,21 @@ public enum PrivateFile {
         close(descriptor)
     }
 
+    /// Creates the file `path`, mode 0600, holding `contents`, failing if
+    /// anything is there already.
+    public static func create(_ path: String, contents: Data) throws(P2PDBError) {
+        try createEmpty(path)
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.write(contentsOf: contents)
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            unlink(path)
+            throw P2PDBError(.storage, "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
     /// The JSON document in the file at `path`, which need not be private
     /// (a network descriptor copied from a USB stick); `what` names it in
     /// errors.

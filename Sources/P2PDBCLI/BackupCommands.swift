@@ -52,19 +52,11 @@ struct BackupCommand: AsyncParsableCommand {
                 try await local.close()
             case .remote(let remote):
                 let answer = try await remote.backup()
-                try PrivateFile.createEmpty(temporary)
-                guard let handle = FileHandle(forWritingAtPath: temporary) else { throw P2PDBError(.storage, "cannot write \(temporary)") }
-                do {
-                    try handle.write(contentsOf: answer.bytes)
-                    try handle.synchronize()
-                    try handle.close()
-                } catch {
-                    throw P2PDBError(.storage, "cannot write \(temporary): \(error.localizedDescription)")
-                }
+                try PrivateFile.create(temporary, contents: answer.bytes)
                 (entries, node) = (answer.entries, answer.node)
             }
             let files = try target.data.map { try Self.identityFiles(DataDirectory(path: $0), of: node) } ?? []
-            try ReplicaBackup.add(files: files, to: temporary)
+            try await ReplicaBackup.add(files: files, to: temporary)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: temporary)[.size] as? Int) ?? 0
             if toStandardOutput {
                 guard let contents = FileManager.default.contents(atPath: temporary) else { throw P2PDBError(.storage, "cannot read \(temporary)") }
@@ -136,10 +128,7 @@ struct RestoreCommand: AsyncParsableCommand {
             var source = file
             if file == StandardStream.name {
                 source = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-restore-\(UUID().uuidString)").path
-                try PrivateFile.createEmpty(source)
-                guard FileManager.default.createFile(atPath: source, contents: FileHandle.standardInput.readDataToEndOfFile()) else {
-                    throw P2PDBError(.storage, "cannot write \(source)")
-                }
+                try PrivateFile.create(source, contents: FileHandle.standardInput.readDataToEndOfFile())
             }
             defer { if source != file { unlink(source) } }
             guard FileManager.default.fileExists(atPath: source) else { throw P2PDBError(.notFound, "cannot read \(file)") }
@@ -207,11 +196,9 @@ struct RestoreCommand: AsyncParsableCommand {
             try directory.initialize()
         }
         let staged = directory.url.appendingPathComponent("replica.restoring").path
-        try PrivateFile.createEmpty(staged)
-        guard let bytes = FileManager.default.contents(atPath: source), FileManager.default.createFile(atPath: staged, contents: bytes) else {
-            throw P2PDBError(.storage, "cannot copy \(source) into \(directory.path)")
-        }
-        try ReplicaBackup.prepareRestoredReplica(at: staged, sameKey: sameKey)
+        guard let bytes = FileManager.default.contents(atPath: source) else { throw P2PDBError(.notFound, "cannot read \(source)") }
+        try PrivateFile.create(staged, contents: bytes)
+        try await ReplicaBackup.prepareRestoredReplica(at: staged, sameKey: sameKey)
         guard rename(staged, directory.replicaURL.path) == 0 else {
             throw P2PDBError(.storage, "cannot write \(directory.replicaURL.path): \(String(cString: strerror(errno)))")
         }

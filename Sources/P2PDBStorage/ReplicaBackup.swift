@@ -39,14 +39,15 @@ public enum ReplicaBackup {
     }
 
     /// Adds identity files to the backup at `path`.
-    public static func add(files: [(name: String, contents: [UInt8])], to path: String) throws {
+    public static func add(files: [(name: String, contents: [UInt8])], to path: String) async throws {
+        let files = files.map { (name: $0.name, contents: Data($0.contents)) }
         do {
             let queue = try DatabaseQueue(path: path)
-            try queue.write { db in
+            try await queue.write { db in
                 for file in files where identityFiles.contains(file.name) {
                     try db.execute(
                         sql: "INSERT OR REPLACE INTO \(filesTable)(name, contents) VALUES (?, ?)",
-                        arguments: [file.name, Data(file.contents)])
+                        arguments: [file.name, file.contents])
                 }
             }
             try queue.close()
@@ -91,10 +92,10 @@ public enum ReplicaBackup {
     /// be. For the backed-up key, unknown: the node may have written after
     /// the backup, and must learn how far before it writes again (see
     /// ``OwnHistory``). For a new key, complete: it never wrote.
-    public static func prepareRestoredReplica(at path: String, sameKey: Bool) throws {
+    public static func prepareRestoredReplica(at path: String, sameKey: Bool) async throws {
         do {
             let queue = try DatabaseQueue(path: path)
-            try queue.write { db in
+            try await queue.write { db in
                 try db.execute(sql: "DROP TABLE IF EXISTS \(filesTable)")
                 if !sameKey {
                     try OwnHistory.complete.save(db)
