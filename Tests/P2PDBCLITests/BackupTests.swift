@@ -51,12 +51,23 @@ struct BackupTests {
         return .object([("sql", .string("INSERT INTO t VALUES \(rows)")), ("params", .array(params))])
     }
 
-    /// The same insert through `p2pdb sql --param`.
+    /// A value as a SQL literal: a command line cannot carry a NUL.
+    static func literal(_ value: Value) -> String {
+        switch value {
+        case .null: return "NULL"
+        case .integer(let integer): return integer == .min ? "(-9223372036854775807 - 1)" : "\(integer)"
+        case .real(let real): return "(\(real.sign == .minus && real == 0 ? "-0.0" : "\(real)"))"
+        case .text(let text): return "CAST(X'\(Hex.encode(Array(text.utf8)))' AS TEXT)"
+        case .blob(let bytes): return "X'\(Hex.encode(bytes))'"
+        }
+    }
+
+    /// An insert of a few random rows through `p2pdb sql --data`.
     static func insertArguments(_ random: inout Seeded, from id: Int, data: String) -> [String] {
-        let request = insert(&random, from: id)
-        var arguments = ["sql", "--data", data, request["sql"]?.stringValue ?? ""]
-        for param in request["params"]?.arrayValue ?? [] { arguments += ["--param", param.text] }
-        return arguments
+        let rows = (0..<Int.random(in: 1...4, using: &random)).map { row in
+            "(\(id + row), " + (0..<3).map { _ in literal(randomValue(&random)) }.joined(separator: ", ") + ")"
+        }
+        return ["sql", "--data", data, "INSERT INTO t VALUES " + rows.joined(separator: ", ")]
     }
 
     static func rows(_ data: String) throws -> String {
