@@ -129,7 +129,9 @@ public enum ReplicaBackup {
         configuration.readonly = true
         guard let queue = try? DatabaseQueue(path: path, configuration: configuration) else { return Salvage() }
         defer { try? queue.close() }
-        let read = (try? await queue.read { db in readRows(db, nodeID: nodeID) }) ?? RawSalvage()
+        // Outside a transaction: a damaged page rolls a transaction back,
+        // which would throw away what was read before it.
+        let read = (try? await queue.unsafeRead { db in readRows(db, nodeID: nodeID) }) ?? RawSalvage()
         let checked = await ComputeQueue.signatures.run { EntryVerifier.check(read.bodies) }
         var salvage = Salvage()
         var seen = Set<EntryID>()
