@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "P2PDBCoreTests",
             dependencies: [
-                "P2PDBCore",
+                "P2PDBCore", "P2PDBTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSwift
@@ -216,6 +216,7 @@ let package = Package(
             dependencies: [
                 "P2PDB",
                 "P2PDBStorage",
+                "P2PDBTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

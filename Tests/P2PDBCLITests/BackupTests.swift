@@ -9,17 +9,8 @@ import Testing
 /// and rebuilds of damaged replicas that keep the node's own entries.
 @Suite("backup, restore, rebuild", .serialized)
 struct BackupTests {
-    /// SplitMix64: random contents that a failure's seed reproduces.
-    struct Seeded: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    /// Random contents that a failure's seed reproduces.
+    typealias Seeded = SeededGenerator
 
     /// A value of any SQLite storage class, edge cases included.
     static func randomValue(_ random: inout Seeded) -> Value {
@@ -94,7 +85,7 @@ struct BackupTests {
 
     @Test func aRunningNodeIsBackedUpWhileItWritesAndRestoresOntoAnEmptyDirectory() async throws {
         let seed = UInt64.random(in: 0 ... .max)
-        var random = Seeded(state: seed)
+        var random = Seeded(seed: seed)
         let temp = try TemporaryDirectory()
         let a = temp.path("a")
         let server = try ServeProcess(data: a)
@@ -161,7 +152,7 @@ struct BackupTests {
     }
 
     @Test func restoreRefusesANonEmptyDirectoryAndABadFileAndABackupWithoutKeyIsANewNode() async throws {
-        var random = Seeded(state: UInt64.random(in: 0 ... .max))
+        var random = Seeded(seed: UInt64.random(in: 0 ... .max))
         let temp = try TemporaryDirectory()
         let a = temp.path("a")
         try p2pdb("init", "--data", a)
@@ -208,7 +199,7 @@ struct BackupTests {
     /// and goes on at the next sequence number.
     @Test func aDamagedReplicaIsRebuiltWithItsKeyAndItsOwnEntries() throws {
         let seed = UInt64.random(in: 0 ... .max)
-        var random = Seeded(state: seed)
+        var random = Seeded(seed: seed)
         let temp = try TemporaryDirectory()
         let a = temp.path("a")
         try p2pdb("init", "--data", a)
@@ -258,7 +249,7 @@ struct BackupTests {
     /// writes until a peer says how far the node wrote, then goes on after
     /// that. The peer's answer comes over the network (--from).
     @Test func anUnreadableReplicaIsRebuiltFromAPeerBeforeItWrites() throws {
-        var random = Seeded(state: UInt64.random(in: 0 ... .max))
+        var random = Seeded(seed: UInt64.random(in: 0 ... .max))
         let temp = try TemporaryDirectory()
         let a = temp.path("a")
         try p2pdb("init", "--data", a)

@@ -1,6 +1,7 @@
 import Foundation
 import P2PDBCore
 import P2PDBStorage
+import P2PDBTestSupport
 import Testing
 
 /// A replica in a temporary directory, removed when the test ends.
@@ -91,15 +92,5 @@ func expectConverged(_ replicas: [TestReplica], sourceLocation: SourceLocation =
     }
 }
 
-/// A small seeded generator, so a failing seed replays exactly.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
+/// The shared seeded generator, for every file of these tests.
+typealias SeededGenerator = P2PDBTestSupport.SeededGenerator
