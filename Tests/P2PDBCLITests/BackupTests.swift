@@ -162,6 +162,13 @@ struct BackupTests {
         let piped = try ChildProcess.run("/bin/sh", ["-c", #""$0" backup --data "$1" --out - > "$2""#, p2pdbBinary.path, a, temp.path("a.backup")])
         #expect(piped.status == 0 && piped.stderr.contains("backed up 2 entries"), "\(piped.stderr)")
 
+        // From standard input.
+        let fromPipe = try ChildProcess.run(
+            "/bin/sh", ["-c", #""$0" restore --data "$1" - --json < "$2""#, p2pdbBinary.path, temp.path("p"), temp.path("a.backup")])
+        #expect(fromPipe.status == 0, "\(fromPipe.stderr)")
+        #expect(try JSON.parse(fromPipe.stdout)["entries"] == .integer(2))
+        #expect(try Self.rows(temp.path("p")) == Self.rows(a))
+
         // A directory with anything in it is left exactly as it was.
         let x = temp.path("x")
         try p2pdb("init", "--data", x)
@@ -279,6 +286,12 @@ struct BackupTests {
         #expect(alone["salvaged"] == .integer(0) && alone["awaiting_own_history"] == .bool(true), "\(alone)")
         let refused = try p2pdb("sql", "--data", a, "INSERT INTO t (id) VALUES (-1)")
         #expect(refused.status == 1, "\(refused.stderr)")
+
+        // A peer that cannot be reached: a failure that names the next step.
+        let closed = "127.0.0.1:\(try freePort())"
+        let unreachable = try p2pdb("rebuild", "--data", a, "--from", closed, "--timeout", "2")
+        #expect(unreachable.status == 1 && unreachable.stderr.contains("did not catch up from \(closed)"), "\(unreachable.stderr)")
+        #expect(unreachable.stderr.contains("p2pdb serve --data \(a) --join \(closed)"), "\(unreachable.stderr)")
 
         let fromPeer = try p2pdb("rebuild", "--data", a, "--from", peer.peerAddress, "--timeout", "60", "--json")
         #expect(fromPeer.status == 0, "\(fromPeer.stderr)")
