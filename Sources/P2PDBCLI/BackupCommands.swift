@@ -110,8 +110,9 @@ struct RestoreCommand: AsyncParsableCommand {
             Checks the backup, writes its identity files and replica into the directory (which must be absent or \
             empty) and verifies the result. The node may have written after the backup was taken, so the restored \
             node refuses local writes until a peer (`p2pdb serve --join`) or a bundle shows how far it wrote; \
-            `p2pdb resume-writes` skips that wait, only if the node wrote nothing since the backup. A backup \
-            without a node key restores as a new node with a new key.
+            `p2pdb resume-writes` skips that wait, only if the node wrote nothing since the backup. Restore a \
+            node's backup only where that node no longer runs: two running copies of one key sign conflicting \
+            entries. A backup without a node key (taken with --url alone) restores as a new node with a new key.
             """)
 
     @OptionGroup var data: DataOption
