@@ -15,7 +15,7 @@ struct BackupTests {
     /// A value of any SQLite storage class, edge cases included.
     static func randomValue(_ random: inout Seeded) -> Value {
         let pieces = ["a", "\u{0}", "é", "日本", "🙂", "'", "\"", "\\", "\n", " "]
-        let specialReals = [-0.0, 0.0, 2.0, -7.0, 1e300, 5e-324, 0.1]
+        let specialReals = [-0.0, 0.0, 2.0, -7.0, 1e300, .leastNonzeroMagnitude, 0.1]
         let specialIntegers: [Int64] = [0, 1, -1, .max, .min]
         switch Int.random(in: 0..<8, using: &random) {
         case 0: return .null
@@ -180,7 +180,7 @@ struct BackupTests {
 
         // A file that is not a backup: status 4, no directory made.
         let junk = temp.path("junk")
-        FileManager.default.createFile(atPath: junk, contents: Data((0..<4096).map { _ in UInt8.random(in: 0...255) }))
+        #expect(FileManager.default.createFile(atPath: junk, contents: Data((0..<4096).map { _ in UInt8.random(in: 0...255) })))
         let bad = try p2pdb("restore", "--data", temp.path("j"), junk)
         #expect(bad.status == 4 && bad.stderr.contains("not a P2PDB backup"), "\(bad.stderr)")
         #expect(!FileManager.default.fileExists(atPath: temp.path("j")))
@@ -270,7 +270,7 @@ struct BackupTests {
 
         let replica = a + "/replica.sqlite"
         let size = try FileManager.default.attributesOfItem(atPath: replica)[.size] as? Int ?? 4096
-        FileManager.default.createFile(atPath: replica, contents: Data((0..<size).map { _ in UInt8.random(in: 0...255) }))
+        #expect(FileManager.default.createFile(atPath: replica, contents: Data((0..<size).map { _ in UInt8.random(in: 0...255) })))
         let verify = try p2pdb("verify", "--data", a)
         #expect(verify.status == 4 && verify.stderr.contains("p2pdb rebuild --data"), "\(verify.stderr)")
 
