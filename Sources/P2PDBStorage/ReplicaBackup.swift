@@ -117,7 +117,8 @@ public enum ReplicaBackup {
         public var unreadable = 0
         /// The last sequence number the damaged replica says its own node
         /// signed, when it could say so reliably: its own history was
-        /// complete and its author row read without error.
+        /// complete and its author row read without error (or, if it was
+        /// still waiting for it, how far a peer had said the node wrote).
         public var ownLastSeq: UInt64?
     }
 
@@ -190,9 +191,14 @@ public enum ReplicaBackup {
             result.bodies += rows.compactMap { ($0[0] as DatabaseValue).storage.blobBytes }
         }
         // Only a replica that held its whole own history can tell where it
-        // ends; both the author row and the log's own rows must read.
+        // ends; both the author row and the log's own rows must read. One
+        // that was still waiting passes on what it had learned, as a peer
+        // would; one that knew nothing, nothing.
         let author = nodeID.raw.bytes.databaseBlob
-        if let history = try? OwnHistory.load(db), history == .complete,
+        let history = try? OwnHistory.load(db)
+        if case .awaiting(let seq)? = history {
+            result.ownLastSeq = seq
+        } else if history == .complete,
             let counted = try? Int64.fetchOne(db, sql: "SELECT contiguous_seq FROM _p2pdb_authors WHERE node_id = ?", arguments: [author]) ?? 0,
             let logged = try? Int64.fetchOne(
                 db, sql: "SELECT max(seq) FROM _p2pdb_entries WHERE author = (SELECT idx FROM _p2pdb_authors WHERE node_id = ?)",

@@ -346,6 +346,10 @@ struct BackupTests {
         #expect(report["awaiting_own_history"] == .bool(true), "\(report)")
         let refused = try p2pdb("sql", "--data", a, "INSERT INTO t (id) VALUES (-1)")
         #expect(refused.status == 1 && refused.stderr.contains("up to sequence number 21"), "\(refused.stderr)")
+        // Rebuilt again, the replica keeps what it had learned.
+        #expect(try p2pdb("rebuild", "--data", a).status == 0)
+        let still = try p2pdb("sql", "--data", a, "INSERT INTO t (id) VALUES (-1)")
+        #expect(still.status == 1 && still.stderr.contains("up to sequence number 21"), "\(still.stderr)")
 
         // A peer that has them all: the lost entries return, writes go on after them.
         #expect(try p2pdb("import", "--data", a, temp.path("all.bundle")).status == 0)
