@@ -359,4 +359,40 @@ struct BackupTests {
         #expect(seqs.max() == 22 && Set(seqs).count == seqs.count)
         #expect(try p2pdb("verify", "--data", a).status == 0)
     }
+
+    /// The whole story: a register is backed up while it serves and
+    /// replicates, writes more, and its disk dies. Restored from the backup
+    /// and joined to a peer, it learns from the peer how far it had written,
+    /// takes back the entries it wrote after the backup, and goes on after
+    /// them: no peer records an equivocation.
+    @Test func aRestoredRegisterLearnsItsLaterEntriesFromAPeerAndGoesOnAfterThem() throws {
+        var random = Seeded(seed: UInt64.random(in: 0 ... .max))
+        let temp = try TemporaryDirectory()
+        let a = try PeerNode(directory: temp.path("a"))
+        let b = try PeerNode(directory: temp.path("b"), join: [a])
+        let nodeID = try DataDirectory(path: a.directory).loadKey().nodeID.hex
+        #expect(try p2pdb("sql", "--data", a.directory, Self.schema).status == 0)
+        for index in 0..<4 { #expect(try p2pdb(arguments: Self.insertArguments(&random, from: index * 100, data: a.directory)).status == 0) }
+        #expect(try p2pdb("backup", "--data", a.directory, "--out", temp.path("a.backup")).status == 0)
+        for index in 4..<8 { #expect(try p2pdb(arguments: Self.insertArguments(&random, from: index * 100, data: a.directory)).status == 0) }
+        #expect(converged([a, b]))
+        let rows = try Self.rows(b.directory)
+        let lastSeq = try #require(Self.ownEntries(b.directory, node: nodeID).map(\.seq).max())
+        #expect(lastSeq == 9)
+        a.kill9()
+
+        let restoredDirectory = temp.path("a2")
+        #expect(try p2pdb("restore", "--data", restoredDirectory, temp.path("a.backup")).status == 0)
+        #expect(try Self.status(restoredDirectory)["entries"] == .integer(5))
+        let restored = try PeerNode(directory: restoredDirectory, join: [b])
+        #expect(converged([restored, b]))
+        let deadline = Date().addingTimeInterval(30)
+        while (try? restored.status())?["awaiting_own_history"] != .bool(false) && Date() < deadline { usleep(100_000) }
+        #expect(try restored.status()["awaiting_own_history"] == .bool(false))
+        #expect(try Self.rows(restoredDirectory) == rows)
+        #expect(try restored.sql("INSERT INTO t (id) VALUES (-1)").status == 0)
+        #expect(converged([restored, b]))
+        #expect(try Self.ownEntries(b.directory, node: nodeID).map(\.seq).max() == lastSeq + 1)
+        #expect(try b.status()["equivocations"] == .array([]))
+    }
 }
