@@ -268,7 +268,7 @@ struct APIRoutes: Sendable {
         return JSONResponse.make(JSONRendering.importReport(report))
     }
 
-    /// A backup of the replica (docs/FORMATS.md, section 5.1), made into a
+    /// A backup of the replica (docs/FORMATS.md, section 5.4), made into a
     /// file in the data directory that is unlinked as soon as it is open:
     /// nothing stays behind however the download ends.
     private func backup() async throws -> Response {
