@@ -207,8 +207,7 @@ let package = Package(
         .testTarget(
             name: "P2PDBCoreTests",
             dependencies: [
-                "P2PDBTestSupport",
-                "P2PDBCore",
+                "P2PDBCore", "P2PDBTestSupport",
                 .product(name: "PropertyBased", package: "swift-property-based"),
             ],
             swiftSettings: strictSwift
@@ -217,8 +216,8 @@ let package = Package(
             name: "P2PDBStorageTests",
             dependencies: [
                 "P2PDB",
-                "P2PDBTestSupport",
                 "P2PDBStorage",
+                "P2PDBTestSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "PropertyBased", package: "swift-property-based"),

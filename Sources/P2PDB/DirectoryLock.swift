@@ -22,7 +22,7 @@ public final class DirectoryLock: Sendable {
             let holder = count > 0 ? String(decoding: buffer.prefix(count), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
             throw P2PDBError(
                 .locked,
-                "\(directory.path) is in use by another p2pdb process (pid \(holder)); sql, status, log, verify, check, export, import and the network commands go through a running node, the others need it stopped")
+                "\(directory.path) is in use by another p2pdb process (pid \(holder)); sql, status, log, verify, check, export, import, backup and the network commands go through a running node, the others need it stopped")
         }
         let pid = Array("\(getpid())\n".utf8)
         _ = ftruncate(descriptor, 0)

@@ -45,11 +45,55 @@ public final class Node: Sendable {
         try directory.secure()
         let key = try directory.loadKey()
         let lock = try DirectoryLock(directory)
+        return try opening(directory, key: key, lock: lock, options: options)
+    }
+
+    private static func opening(_ directory: DataDirectory, key: NodeKey, lock: DirectoryLock, options: StoreOptions) throws -> Node {
         let fresh = FileManager.default.fileExists(atPath: directory.freshIdentityURL.path)
         let store = try ReplicaStore(
             path: directory.replicaURL.path, key: key, options: try directory.networkOptions(options), newIdentity: fresh)
         if fresh { try? FileManager.default.removeItem(at: directory.freshIdentityURL) }
         return Node(directory: directory, store: store, lock: lock)
+    }
+
+    /// Moves the replica file (with its `-wal` and `-shm`) aside to
+    /// `replica.damaged-YYYYMMDD-HHMMSS.sqlite` and opens a new, empty one
+    /// for the same key, holding the directory's lock throughout. Unless the
+    /// key never wrote, the new replica refuses local writes until it learns
+    /// how far its node had written (see ``ReplicaStore/learnedOwnHistory(through:)``).
+    ///
+    /// - Returns: the node, and the path the old replica went to (nil if
+    ///   there was none).
+    /// - Throws: ``P2PDBError`` `.locked` while another process (`serve`)
+    ///   has the directory open.
+    public static func openMovingReplicaAside(_ directory: DataDirectory, options: StoreOptions = StoreOptions()) throws -> (Node, String?) {
+        try directory.requireInitialized()
+        try directory.secure()
+        let key = try directory.loadKey()
+        let lock = try DirectoryLock(directory)
+        var movedTo: String?
+        let replica = directory.replicaURL.path
+        if FileManager.default.fileExists(atPath: replica) {
+            let formatter = DateFormatter()
+            formatter.locale = Locale(identifier: "en_US_POSIX")
+            formatter.timeZone = TimeZone(identifier: "UTC")
+            formatter.dateFormat = "yyyyMMdd-HHmmss"
+            var target = directory.url.appendingPathComponent("replica.damaged-\(formatter.string(from: Date())).sqlite").path
+            var attempt = 1
+            while FileManager.default.fileExists(atPath: target) {
+                attempt += 1
+                target = directory.url.appendingPathComponent("replica.damaged-\(formatter.string(from: Date()))-\(attempt).sqlite").path
+            }
+            // The WAL first: SQLite must never find the main file moved and
+            // its WAL left behind for the new replica to replay.
+            for suffix in ["-wal", "-shm", ""] where FileManager.default.fileExists(atPath: replica + suffix) {
+                guard rename(replica + suffix, target + suffix) == 0 else {
+                    throw P2PDBError(.storage, "cannot move \(replica + suffix) aside: \(String(cString: strerror(errno)))")
+                }
+            }
+            movedTo = target
+        }
+        return (try opening(directory, key: key, lock: lock, options: options), movedTo)
     }
 
     /// Runs SQL as one transaction: any number of statements separated by

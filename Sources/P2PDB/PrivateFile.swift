@@ -32,6 +32,32 @@ public enum PrivateFile {
         }
     }
 
+    /// Creates the empty file `path`, mode 0600, failing if anything is
+    /// there already: a file that will receive secrets (a backup) is private
+    /// before the first byte goes in.
+    public static func createEmpty(_ path: String) throws(P2PDBError) {
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else {
+            throw P2PDBError(.storage, "cannot create \(path): \(String(cString: strerror(errno)))")
+        }
+        close(descriptor)
+    }
+
+    /// Creates the file `path`, mode 0600, holding `contents`, failing if
+    /// anything is there already.
+    public static func create(_ path: String, contents: Data) throws(P2PDBError) {
+        try createEmpty(path)
+        do {
+            let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
+            try handle.write(contentsOf: contents)
+            try handle.synchronize()
+            try handle.close()
+        } catch {
+            unlink(path)
+            throw P2PDBError(.storage, "cannot write \(path): \(error.localizedDescription)")
+        }
+    }
+
     /// The JSON document in the file at `path`, which need not be private
     /// (a network descriptor copied from a USB stick); `what` names it in
     /// errors.

@@ -148,6 +148,14 @@ extension StatusCommand {
 }
 
 struct VerifyCommand: AsyncParsableCommand {
+    /// What to run when a replica is damaged.
+    static func remedy(_ data: String?) -> String {
+        let directory = data ?? "DIR"
+        return "To repair it, stop the node and rebuild its replica, keeping its key: `p2pdb rebuild --data \(directory) --from PEER_HOST:PORT` "
+            + "or `p2pdb rebuild --data \(directory) --bundle FILE` (a bundle exported by a peer); or restore a backup onto a new directory: "
+            + "`p2pdb restore --data NEW_DIR BACKUP_FILE`"
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "verify",
         abstract: "Check every entry's hash and signature and re-derive the tables from the log.",
@@ -163,17 +171,27 @@ struct VerifyCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             let report: JSON
-            switch try target.open() {
-            case .local(let node):
-                report = JSONRendering.verification(try await node.store.verify())
-                try await node.close()
-            case .remote(let remote):
-                report = try await remote.send("GET", "/v1/verify")
+            do {
+                switch try target.open() {
+                case .local(let node):
+                    do {
+                        report = JSONRendering.verification(try await node.store.verify())
+                    } catch {
+                        try? await node.close()
+                        throw error
+                    }
+                    try await node.close()
+                case .remote(let remote):
+                    report = try await remote.send("GET", "/v1/verify")
+                }
+            } catch let error as P2PDBError where error.kind == .corrupt {
+                // A file too damaged to open or read is damage as well.
+                throw P2PDBError(.corrupt, "verification failed: \(error.message). \(Self.remedy(target.data))")
             }
             guard report["ok"] == .bool(true) else {
                 if output.json { printJSON(report) }
                 let first = report["problems"]?.arrayValue?.first?.stringValue ?? "the node reported a problem"
-                throw P2PDBError(.corrupt, "verification failed: \(first)")
+                throw P2PDBError(.corrupt, "verification failed: \(first). \(Self.remedy(target.data))")
             }
             let entries = report["entries"]?.text ?? "?", rows = report["rows"]?.text ?? "?"
             output.emit(

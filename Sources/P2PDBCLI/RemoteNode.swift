@@ -46,6 +46,14 @@ struct RemoteNode: Sendable {
         return (Array(data), count)
     }
 
+    /// A backup file of the node's replica, how many entries it holds and
+    /// whose node it is (`GET /v1/backup`, admin token).
+    func backup() async throws -> (bytes: Data, entries: Int, node: NodeID?) {
+        let (data, response) = try await exchange("GET", "/v1/backup")
+        let entries = response.value(forHTTPHeaderField: "P2PDB-Entries").flatMap(Int.init) ?? 0
+        return (data, entries, response.value(forHTTPHeaderField: "P2PDB-Node").flatMap { NodeID(hex: $0) })
+    }
+
     /// Sends a bundle to be verified and merged; `{"applied", "duplicates", "pending"}`.
     func importBundle(_ bytes: [UInt8]) async throws -> JSON {
         let (data, _) = try await exchange("POST", "/v1/bundle", body: Data(bytes), contentType: "application/octet-stream")

@@ -11,7 +11,7 @@ public struct RootCommand: AsyncParsableCommand {
         subcommands: [
             InitCommand.self, SQLCommand.self, StatusCommand.self, LogCommand.self, VerifyCommand.self, CheckCommand.self,
             ExportCommand.self, ImportCommand.self, ServeCommand.self, TokenCommand.self, NetworkCommand.self, BenchCommand.self, SimulateCommand.self, FuzzCommand.self,
-            SurfaceCommand.self, HostileCommand.self, ResumeWritesCommand.self,
+            SurfaceCommand.self, HostileCommand.self, ResumeWritesCommand.self, BackupCommand.self, RestoreCommand.self, RebuildCommand.self,
         ])
 
     public init() {}

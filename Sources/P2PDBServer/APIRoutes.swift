@@ -1,3 +1,4 @@
+import Foundation
 import HTTPTypes
 import Hummingbird
 import NIOCore
@@ -18,6 +19,7 @@ import P2PDB
 /// | `POST /v1/tickets` | a ticket that opens one event stream for a minute (`EventSource`) | read-only |
 /// | `GET /v1/bundle?since=VV` | a bundle file of the entries `since` lacks | read-only |
 /// | `POST /v1/bundle` | a bundle file verified and merged, all or nothing | read-write |
+/// | `GET /v1/backup` | a backup file of the replica as of one commit (`p2pdb backup`) | admin |
 /// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` | admin |
 /// | `GET /metrics` | Prometheus text | read-only |
 /// | `GET /healthz` | 200 while the node is up | no token |
@@ -68,6 +70,11 @@ struct APIRoutes: Sendable {
             // It replays the whole log: not for every reporting tool to start.
             try context.tokenRole().require(.admin, for: "verifying replays the whole log")
             return JSONResponse.make(JSONRendering.verification(try await node.store.verify()))
+        }
+        router.get("/v1/backup") { _, context in
+            // It holds every row and the whole log, as verify reads them.
+            try context.tokenRole().require(.admin, for: "a backup copies the whole replica")
+            return try await backup()
         }
         router.get("/v1/changes") { request, _ in try await changes(request) }
         router.post("/v1/subscriptions") { request, _ in try await subscribe(request) }
@@ -340,6 +347,36 @@ struct APIRoutes: Sendable {
         return JSONResponse.make(JSONRendering.importReport(report))
     }
 
+    /// A backup of the replica (docs/FORMATS.md, section 5.4), made into a
+    /// file in the data directory that is unlinked as soon as it is open:
+    /// nothing stays behind however the download ends.
+    private func backup() async throws -> Response {
+        let path = node.directory.url.appendingPathComponent("backup-\(UUID().uuidString).tmp").path
+        try PrivateFile.createEmpty(path)
+        let entries: Int
+        let handle: FileHandle
+        do {
+            entries = try await node.store.backup(to: path)
+            guard let opened = FileHandle(forReadingAtPath: path) else { throw P2PDBError(.storage, "cannot read back \(path)") }
+            handle = opened
+        } catch {
+            unlink(path)
+            throw error
+        }
+        unlink(path)
+        let size = Int(lseek(handle.fileDescriptor, 0, SEEK_END))
+        lseek(handle.fileDescriptor, 0, SEEK_SET)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/vnd.sqlite3", .p2pdbEntries: "\(entries)", .p2pdbNode: node.nodeID.hex],
+            body: ResponseBody(contentLength: size) { writer in
+                while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
+                    try await writer.write(ByteBuffer(bytes: chunk))
+                }
+                try await writer.finish(nil)
+            })
+    }
+
     private func prometheus() async throws -> Response {
         metrics.recordReplica(try await node.status())
         return Response(
@@ -352,4 +389,6 @@ extension HTTPField.Name {
     static let lastEventID = HTTPField.Name("Last-Event-ID")!
     /// How many entries a bundle response holds.
     static let p2pdbEntries = HTTPField.Name("P2PDB-Entries")!
+    /// The node a backup is of.
+    static let p2pdbNode = HTTPField.Name("P2PDB-Node")!
 }

@@ -27,6 +27,9 @@ enum StoreErrors {
                 return P2PDBError(.invalidInput, message)
             case .SQLITE_BUSY, .SQLITE_LOCKED, .SQLITE_INTERRUPT:
                 return P2PDBError(.unavailable, message)
+            case .SQLITE_CORRUPT, .SQLITE_NOTADB:
+                // The file itself is damaged: `verify` and exit status 4.
+                return P2PDBError(.corrupt, message)
             default:
                 return P2PDBError(.storage, message)
             }

@@ -61,7 +61,7 @@ struct CLITests {
 
     @Test(arguments: [
         ["sql", "SELECT 1"], ["status", "--json"], ["log"], ["verify"], ["export", "--out", "/dev/null"], ["import", "/dev/null"],
-        ["token"],
+        ["token"], ["backup", "--out", "/dev/null"], ["rebuild"],
     ])
     func uninitialisedDirectoryIsNamed(_ command: [String]) throws {
         let temp = try TemporaryDirectory()
@@ -71,7 +71,9 @@ struct CLITests {
         #expect(output.stderr.split(separator: "\n").count == 1)
     }
 
-    @Test(arguments: ["init", "sql", "status", "log", "verify", "export", "import", "serve", "token", "bench", "simulate", "fuzz", "surface", "hostile"])
+    @Test(arguments: ["init", "sql", "status", "log", "verify", "export", "import", "serve", "token", "bench", "simulate", "fuzz", "surface", "hostile",
+        "backup", "restore", "rebuild",
+    ])
     func everyCommandHasHelp(_ command: String) throws {
         let output = try p2pdb(command, "--help")
         #expect(output.status == 0)

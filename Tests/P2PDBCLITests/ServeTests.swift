@@ -271,7 +271,7 @@ struct ServeTests {
         // Commands that open the directory themselves say which go through the node.
         let initAgain = try p2pdb("resume-writes", "--data", running)
         #expect(initAgain.status == 3)
-        #expect(initAgain.stderr.contains("log, verify, check, export, import and the network commands go through a running node"))
+        #expect(initAgain.stderr.contains("log, verify, check, export, import, backup and the network commands go through a running node"))
 
         // The live audit: the log with its changes, and verify, through the node.
         let log = try p2pdb("log", "--data", running, "--changes")

@@ -96,6 +96,25 @@ struct TokenRoleTests {
         try await server.stop()
     }
 
+    /// A backup holds every row and the whole log: only an admin token
+    /// gets one, and the node keeps no copy of it.
+    @Test func onlyAnAdminTokenGetsABackup() async throws {
+        let server = try await Self.server()
+        _ = try await server.sql("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)")
+        _ = try await server.sql("INSERT INTO t VALUES (1, 'one')")
+        for token in [Self.reader, Self.writer] {
+            let refused = try await server.request("GET", "/v1/backup", token: token)
+            #expect(refused.status == 403 && refused.json.errorCode == "forbidden", "\(refused.text)")
+        }
+        let backup = try await server.request("GET", "/v1/backup")
+        #expect(backup.status == 200)
+        #expect(backup.headers["p2pdb-entries"] == "2" && backup.headers["p2pdb-node"] == server.node.nodeID.hex, "\(backup.headers)")
+        #expect(backup.text.hasPrefix("SQLite format 3"))
+        let left = try FileManager.default.contentsOfDirectory(atPath: server.node.directory.path).filter { $0.hasPrefix("backup-") }
+        #expect(left.isEmpty, "\(left)")
+        try await server.stop()
+    }
+
     @Test func anUnknownTokenGets401() async throws {
         let server = try await Self.server()
         for token in ["reader-token-012345678", "reader-token-0123456789x", Self.writer.uppercased(), ""] {

@@ -25,7 +25,7 @@ struct PrintfGuardTests {
     @Test func randomFormatsGiveWhatSQLiteGives() async throws {
         let replica = try TestReplica()
         let plain = try DatabaseQueue()
-        var random = SplitMix(seed: 20_261_204)
+        var random = SeededGenerator(seed: 20_261_204)
         let conversions = Array("diuxXopfeEgGGszqQwcnrTS%k")
         let arguments: [Value] = [
             .null, .integer(0), .integer(-7), .integer(42), .integer(Int64.max), .integer(Int64.min), .real(-0.0), .real(3.25),
@@ -74,15 +74,7 @@ struct PrintfGuardTests {
     }
 }
 
-/// SplitMix64, for reproducible cases.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func below(_ bound: Int) -> Int {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return Int((z ^ (z >> 31)) % UInt64(bound))
-    }
+extension SeededGenerator {
+    /// A number below `bound`, for reproducible cases.
+    mutating func below(_ bound: Int) -> Int { Int(next() % UInt64(bound)) }
 }

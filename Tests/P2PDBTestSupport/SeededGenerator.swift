@@ -1,7 +1,10 @@
-/// A small seeded generator (SplitMix64), so a failing seed replays exactly.
+/// SplitMix64: a small seeded generator, so that a failing seed replays
+/// exactly.
 public struct SeededGenerator: RandomNumberGenerator, Sendable {
     public var state: UInt64
+
     public init(seed: UInt64) { state = seed }
+
     public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
