@@ -7,7 +7,7 @@ public struct RootCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "p2pdb",
         abstract: "A peer-to-peer, offline-first, replicated SQL database.",
-        version: "0.1.0",
+        version: P2PDBVersion.current,
         subcommands: [
             InitCommand.self, SQLCommand.self, StatusCommand.self, LogCommand.self, VerifyCommand.self, CheckCommand.self,
             ExportCommand.self, ImportCommand.self, ServeCommand.self, TokenCommand.self, NetworkCommand.self, BenchCommand.self, SimulateCommand.self, FuzzCommand.self,

@@ -22,6 +22,7 @@ import P2PDB
 /// | `GET /v1/backup` | a backup file of the replica as of one commit (`p2pdb backup`) | admin |
 /// | `POST /v1/network/changes` | a grant, revocation or table rule signed by this admin node: `{"entry"}` | admin |
 /// | `GET /metrics` | Prometheus text | read-only |
+/// | `GET /` | the dashboard: a page that signs in with a token and calls this API | no token (the page holds no data) |
 /// | `GET /healthz` | 200 while the node is up | no token |
 /// | `GET /readyz` | 200 once the node has caught up with its peers, else 503 | no token |
 struct APIRoutes: Sendable {
@@ -34,6 +35,7 @@ struct APIRoutes: Sendable {
     let bundleUploads: ConcurrencyLimit
     let tickets = StreamTicketIssuer()
     let subscriptions = QuerySubscriptions()
+    let started = ContinuousClock.now
 
     init(node: Node, configuration: ServerConfiguration, metrics: NodeMetrics, gate: ShutdownGate, peers: (any PeerStatusProvider)?) {
         self.node = node
@@ -59,6 +61,7 @@ struct APIRoutes: Sendable {
         router.add(middleware: BearerTokenMiddleware(tokens: configuration.tokens, tickets: tickets))
 
         router.get("/healthz") { _, _ in JSONResponse.make(.object([("status", .string("ok"))])) }
+        router.get("/") { _, _ in DashboardPage.response }
         router.get("/readyz") { _, _ in try await readiness() }
         router.post("/v1/sql") { request, context in try await sql(request, role: try context.tokenRole()) }
         router.post("/v1/tx") { request, context in try await transaction(request, role: try context.tokenRole()) }
@@ -122,9 +125,15 @@ struct APIRoutes: Sendable {
         cost <= Self.inlineWorkBytes ? JSONResponse.make(render()) : await ComputeQueue.requests.run { JSONResponse.make(render()) }
     }
 
+    /// `"read_only": true` runs the SQL as a read-only token would, whatever
+    /// the token: what the dashboard's console sends.
     private func sql(_ request: Request, role: APIRole) async throws -> Response {
-        let statement = try await body(request) { json throws(P2PDBError) in try RequestDecoding.statement(json) }
-        let result = try await run([statement], as: role)
+        let (statement, readOnly) = try await body(request) { json throws(P2PDBError) -> (SQLRequest, Bool) in
+            guard case .object(let members) = json, let flag = json["read_only"] else { return (try RequestDecoding.statement(json), false) }
+            guard case .bool(let readOnly) = flag else { throw P2PDBError(.invalidInput, "read_only must be true or false") }
+            return (try RequestDecoding.statement(.object(members.filter { $0.0 != "read_only" })), readOnly)
+        }
+        let result = try await run([statement], as: readOnly ? min(role, .readOnly) : role)
         return await respond(cost: result.resultCost) { JSONRendering.transaction(result) }
     }
 
@@ -160,7 +169,10 @@ struct APIRoutes: Sendable {
     }
 
     private func status() async throws -> JSON {
-        JSONRendering.status(try await node.status(), peers: JSONRendering.peers(await peers?.peers() ?? []))
+        let status = JSONRendering.status(try await node.status(), peers: JSONRendering.peers(await peers?.peers() ?? []))
+        guard case .object(let members) = status else { return status }
+        let uptime = ContinuousClock.now - started
+        return .object(members + [("version", .string(P2PDBVersion.current)), ("uptime_seconds", .integer(uptime.components.seconds))])
     }
 
     /// Ready once no established peer is ahead by the version vectors last

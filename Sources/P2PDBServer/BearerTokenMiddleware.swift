@@ -24,7 +24,7 @@ struct BearerTokenMiddleware: RouterMiddleware {
 
     init(
         tokens: [APIToken], tickets: StreamTicketIssuer = StreamTicketIssuer(), clock: any WallClock = SystemClock(),
-        openPaths: Set<String> = ["/healthz", "/readyz"]
+        openPaths: Set<String> = ["/", "/healthz", "/readyz"]
     ) {
         expected = tokens.map { (header: Array("Bearer \($0.token)".utf8), role: $0.role) }
         self.openPaths = openPaths

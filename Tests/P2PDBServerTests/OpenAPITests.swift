@@ -61,6 +61,7 @@ struct OpenAPITests {
             ("POST", "/v1/sql", "/v1/sql", #"{"sql": "INSERT INTO items(sku) VALUES ('apple')"}"#, .none),
             ("POST", "/v1/sql", "/v1/sql", #"{"sql": "SELEC"}"#, .none),
             ("POST", "/v1/sql", "/v1/sql", #"{"sql": "SELECT 1"}"#, .some(nil)),
+            ("POST", "/v1/sql", "/v1/sql", #"{"sql": "DELETE FROM items", "read_only": true}"#, .none),
             ("POST", "/v1/tx", "/v1/tx", #"{"statements": [{"sql": "DELETE FROM items WHERE sku = 'none'"}, {"sql": "SELECT count(*) FROM items"}]}"#, .none),
             ("POST", "/v1/tx", "/v1/tx", #"{"statements": []}"#, .none),
             ("GET", "/v1/status", "/v1/status", nil, .none),
