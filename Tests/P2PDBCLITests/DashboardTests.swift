@@ -12,13 +12,7 @@ import Testing
         if: FileManager.default.isExecutableFile(atPath: "/usr/bin/chromium") && FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"),
         "needs Debian's chromium and python3 (scripts/setup.sh installs them)"))
 struct DashboardTests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url
-    }()
+    static let root = packageRoot
 
     @Test func thePageShowsTheNodeAndFollowsItsWrites() throws {
         let temp = try TemporaryDirectory()

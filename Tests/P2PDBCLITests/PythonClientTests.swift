@@ -7,13 +7,7 @@ import Testing
 /// shop's back office would run it.
 @Suite("Python example client", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/python3"), "python3 is not installed"))
 struct PythonClientTests {
-    static let examples: String = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url.appendingPathComponent("Examples/python").path
-    }()
+    static let examples = packageRoot.appendingPathComponent("Examples/python").path
 
     static func python(_ arguments: [String], url: String, token: String) throws -> CommandOutput {
         try ChildProcess.run(

@@ -1,19 +1,14 @@
 import Foundation
 import P2PDB
 import P2PDBServer
+import P2PDBTestSupport
 import Testing
 
 /// `docs/openapi.json` describes the API a node serves: the same endpoints
 /// as docs/FORMATS.md, and answers that fit its schemas.
 @Suite("OpenAPI description")
 struct OpenAPITests {
-    static let root: URL = {
-        var url = URL(fileURLWithPath: #filePath)
-        while url.path != "/" && !FileManager.default.fileExists(atPath: url.appendingPathComponent("Package.swift").path) {
-            url.deleteLastPathComponent()
-        }
-        return url
-    }()
+    static let root = packageRoot
 
     static func spec() throws -> JSON {
         try JSON.parse(Array(try Data(contentsOf: root.appendingPathComponent("docs/openapi.json"))))
