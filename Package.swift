@@ -11,6 +11,8 @@ let package = Package(
     platforms: [.macOS(.v15), .iOS(.v18)],
     products: [
         .library(name: "P2PDB", targets: ["P2PDB"]),
+        // The node with replication: the sync engine, the gRPC peer transport, LAN discovery.
+        .library(name: "P2PDBReplication", targets: ["P2PDBReplication"]),
         .executable(name: "p2pdb", targets: ["p2pdb"]),
     ],
     dependencies: [
@@ -141,6 +143,24 @@ let package = Package(
             ],
             swiftSettings: strictSwift
         ),
+        // What an app embeds to replicate: `node.startSync(...)`, and the
+        // setup `p2pdb serve` shares.
+        .target(
+            name: "P2PDBReplication",
+            dependencies: [
+                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        // A small register that sells and syncs with another: the embedding example.
+        .executableTarget(
+            name: "RegisterExample",
+            dependencies: ["P2PDBReplication"],
+            path: "Examples/Register",
+            swiftSettings: strictSwift
+        ),
         // Finding peers on the LAN: mDNS/DNS-SD over UDP multicast.
         .target(
             name: "P2PDBDiscovery",
@@ -189,6 +209,7 @@ let package = Package(
                 "P2PDBSync",
                 "P2PDBPeerGRPC",
                 "P2PDBDiscovery",
+                "P2PDBReplication",
                 "P2PDBSimulation",
                 "P2PDBFuzz",
                 "P2PDBSurface",
@@ -234,7 +255,7 @@ let package = Package(
         .testTarget(
             name: "P2PDBSyncTests",
             dependencies: [
-                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery", "P2PDBSimulation", "p2pdb", "P2PDBTestSupport",
+                "P2PDB", "P2PDBSync", "P2PDBPeerGRPC", "P2PDBDiscovery", "P2PDBReplication", "P2PDBSimulation", "p2pdb", "P2PDBTestSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -253,7 +253,7 @@ struct RebuildCommand: AsyncParsableCommand {
                 guard let bytes = StandardStream.read(name) else { throw P2PDBError(.notFound, "cannot read \(name)") }
                 return bytes
             }
-            if let from { _ = try ServerConfiguration.parseAddress(from) }
+            if let from { _ = try NetworkAddress.parse(from) }
             guard timeout > 0, timeout.isFinite else { throw P2PDBError(.invalidInput, "--timeout must be a positive number of seconds") }
             let (node, movedTo): (Node, String?)
             do {

@@ -2,8 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import P2PDB
-import P2PDBDiscovery
-import P2PDBPeerGRPC
+import P2PDBReplication
 import P2PDBServer
 import P2PDBSync
 import ServiceLifecycle
@@ -133,7 +132,7 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "p2pdb")
         // A collector that reads JSON gets the reason `serve` stopped as JSON too.
         try await reportingErrors(to: format == .json && !printConfig ? logger : nil) {
-            let (host, port) = try ServerConfiguration.parseAddress(http)
+            let (host, port) = try NetworkAddress.parse(http)
             let givenToken = try tokenGiven()
             let tokenFile = try apiTokens.map(APITokenFile.init(path:))
             try checkLimits()
@@ -168,15 +167,12 @@ struct ServeCommand: AsyncParsableCommand {
             var services: [any Service] = []
             var peers: (any PeerStatusProvider)?
             if listen != nil || !join.isEmpty {
-                let engine = try await makeSyncEngine(node: node, key: try directory.loadKey(), metrics: metrics, logger: logger)
-                services.append(CancellableService { try await engine.run() })
-                peers = engine
-                if mdns, let announced = advertise ?? listen {
-                    let discovery = try MDNSDiscovery(nodeID: node.nodeID, advertise: announced, logger: logger) { address, nodeID in
-                        await engine.discovered(address, nodeID: nodeID)
-                    }
-                    services.append(CancellableService { try await discovery.run() })
-                }
+                let options = SyncOptions(
+                    listen: listen, join: join, advertise: advertise, mdns: mdns, fanout: fanout, maximumPeers: maxPeers,
+                    antiEntropyInterval: antiEntropyInterval)
+                let replication = try await Replication.prepare(node: node, options: options, metricsFactory: metrics.factory, logger: logger)
+                services.append(CancellableService { try await replication.run() })
+                peers = replication.engine
             }
             let announcedHost = host == "0.0.0.0" || host == "::" ? "127.0.0.1" : host
             let server = NodeServer(
@@ -289,8 +285,8 @@ extension ServeCommand {
         guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
             throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
         }
-        if let listen { _ = try ServerConfiguration.parseAddress(listen) }
-        for address in join { _ = try ServerConfiguration.parseAddress(address) }
+        if let listen { _ = try NetworkAddress.parse(listen) }
+        for address in join { _ = try NetworkAddress.parse(address) }
         if mdns && listen == nil {
             throw P2PDBError(.invalidInput, "--mdns announces the peer endpoint: pass --listen IP:PORT too")
         }
@@ -331,23 +327,6 @@ extension ServeCommand {
     private func modeDescription(_ directory: DataDirectory) throws -> String {
         guard let network = try directory.networkDescriptor() else { return "open mode (any peer may join; see `p2pdb network`)" }
         return "private network \(network.label)"
-    }
-
-    /// The engine on a peer endpoint already bound: a --listen address that
-    /// cannot be bound stops `serve` here, before the HTTP API starts.
-    private func makeSyncEngine(node: Node, key: NodeKey, metrics: NodeMetrics, logger: Logger) async throws -> SyncEngine {
-        var bind: (host: String, port: Int)?
-        if let listen { bind = try ServerConfiguration.parseAddress(listen) }
-        let transport = try GRPCPeerTransport(key: key, listen: bind, advertise: advertise, logger: logger)
-        do {
-            try await transport.bind()
-        } catch {
-            throw P2PDBError(.unavailable, error.description)
-        }
-        let configuration = SyncConfiguration(
-            seeds: join, fanout: fanout, maximumPeers: maxPeers, antiEntropyInterval: antiEntropyInterval,
-            network: try node.directory.networkDescriptor(), credential: try node.directory.credential())
-        return SyncEngine(node: node, transport: transport, configuration: configuration, metricsFactory: metrics.factory, logger: logger)
     }
 }
 

@@ -3,23 +3,6 @@ import P2PDB
 import P2PDBTestSupport
 import Testing
 
-/// A free TCP port on loopback (bound, read, released).
-func freePort() throws -> Int {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard descriptor >= 0 else { throw P2PDBError(.unavailable, "socket() failed") }
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    let bound = withUnsafeMutablePointer(to: &address) { pointer in
-        pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) == 0 && getsockname(descriptor, $0, &length) == 0 }
-    }
-    guard bound else { throw P2PDBError(.unavailable, "bind() failed") }
-    return Int(UInt16(bigEndian: address.sin_port))
-}
-
 /// `p2pdb` run through `ip netns exec` when a namespace is given.
 func p2pdb(in namespace: String?, _ arguments: String...) throws -> CommandOutput {
     guard let namespace else { return try p2pdb(arguments: arguments) }

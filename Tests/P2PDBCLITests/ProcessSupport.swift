@@ -1,5 +1,5 @@
 import Foundation
-import P2PDBTestSupport
+@_exported import P2PDBTestSupport
 import Testing
 
 /// The `p2pdb` binary built next to the test bundle.
@@ -29,13 +29,3 @@ func p2pdb(arguments: [String], input: String? = nil) throws -> CommandOutput {
     try ChildProcess.run(p2pdbBinary.path, arguments, input: input)
 }
 
-/// A temporary directory removed when the test ends.
-final class TemporaryDirectory {
-    let url: URL
-    init() throws {
-        url = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-cli-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-    }
-    func path(_ name: String) -> String { url.appendingPathComponent(name).path }
-    deinit { try? FileManager.default.removeItem(at: url) }
-}

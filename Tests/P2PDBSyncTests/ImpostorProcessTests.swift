@@ -25,30 +25,13 @@ struct ImpostorProcessTests {
             .deletingLastPathComponent().appendingPathComponent(".build/debug/p2pdb")
     }()
 
-    /// A loopback port nobody listens on right now.
-    static func freePort() throws -> Int {
-        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(descriptor) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(descriptor, pointer, length) == 0 && getsockname(descriptor, pointer, &length) == 0
-            }
-        }
-        guard bound else { throw P2PDBError(.unavailable, "no free port") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     @Test func aRealNodeRefusesImpostors() async throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("p2pdb-impostor-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: root) }
         let directory = DataDirectory(path: root.appendingPathComponent("node").path)
         _ = try directory.initialize()
         let victim = try directory.loadKey().nodeID
-        let port = try Self.freePort()
+        let port = try freePort()
         let log = root.appendingPathComponent("serve.log")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         let process = try ChildProcess(
