@@ -304,6 +304,7 @@ struct APIRoutes: Sendable {
         }
         let result = try await node.store.query(query.request).last { $0.isQuery }
         guard let result else { throw P2PDBError(.invalidInput, "a subscription needs a query that returns rows (SELECT ...)") }
+        try QuerySubscriptions.checkSize(result)
         if let missing = query.key.first(where: { name in !result.columns.contains { SQLText.key($0) == SQLText.key(name) } }) {
             throw P2PDBError(.invalidInput, "the key column \(missing) is not a column of the query's result (\(result.columns.joined(separator: ", ")))")
         }

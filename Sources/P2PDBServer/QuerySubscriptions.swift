@@ -25,7 +25,7 @@ final class QuerySubscriptions: Sendable {
     private struct State {
         var query: Query
         /// The last results sent, by the number of their event, oldest first.
-        var sent: [(event: Int, columns: [String], rows: [[Value]])] = []
+        var sent: [(event: Int, columns: [String], rows: [[Value]], cost: Int)] = []
         var lastEvent = 0
         /// The stream now attached; a newer one takes over.
         var stream: UUID?
@@ -38,7 +38,23 @@ final class QuerySubscriptions: Sendable {
     /// Subscriptions with no stream for this long are dropped when room is needed.
     static let idleLifetime: Duration = .seconds(3600)
 
-    init(maximum: Int = 256) {
+    /// The largest result a subscription keeps (as the result limit of SQL
+    /// counts it); a larger one ends its stream with an error.
+    static let maximumResultBytes = 2 << 20
+    /// What the older results one subscription keeps for reconnections may
+    /// cost besides the last: the node's memory for subscriptions stays
+    /// under `maximum` times 4 MiB.
+    static let keptResultBytes = 2 << 20
+
+    static func checkSize(_ result: StatementResult) throws(P2PDBError) {
+        guard result.resultCost <= maximumResultBytes else {
+            throw P2PDBError(
+                .limitExceeded,
+                "the result is larger than \(maximumResultBytes >> 20) MiB, which a subscription keeps to compute what changed; narrow the query (WHERE, LIMIT) or read it with POST /v1/sql")
+        }
+    }
+
+    init(maximum: Int = 128) {
         self.maximum = maximum
     }
 
@@ -83,7 +99,7 @@ final class QuerySubscriptions: Sendable {
     /// (`baseline`, nil for none): nil when the stream was taken over or the
     /// subscription deleted, `.some(nil)` when there is nothing to send.
     fileprivate func advance(
-        _ id: String, attachment: UUID, baseline: inout Int?, resuming: Bool, columns: [String], rows: [[Value]], key: [String]
+        _ id: String, attachment: UUID, baseline: inout Int?, resuming: Bool, columns: [String], rows: [[Value]], cost: Int, key: [String]
     ) -> String?? {
         states.withLock { states -> String?? in
             guard var state = states[id], state.stream == attachment else { return nil }
@@ -105,7 +121,13 @@ final class QuerySubscriptions: Sendable {
                 text = Self.event("snapshot", event, [("columns", .array(columns.map(JSON.string))), ("rows", .array(rows.map(Self.row)))])
             }
             state.lastEvent = event
-            state.sent = Array((state.sent + [(event, columns, rows)]).suffix(Self.resultsKept))
+            var kept = [(event, columns, rows, cost)]
+            var budget = Self.keptResultBytes
+            for older in state.sent.reversed() where kept.count < Self.resultsKept && older.cost <= budget {
+                budget -= older.cost
+                kept.insert(older, at: 0)
+            }
+            state.sent = kept
             baseline = event
             return .some(text)
         }
@@ -147,6 +169,7 @@ struct SubscriptionEventStream: Sendable {
             let result: StatementResult
             do {
                 result = try await events.store.query(query.request).last { $0.isQuery } ?? StatementResult()
+                try QuerySubscriptions.checkSize(result)
             } catch let error as P2PDBError {
                 // A table the query reads was dropped, say: the client learns why the stream ends.
                 let data = JSON.object([("code", .string(error.kind.rawValue)), ("message", .string(error.message))])
@@ -154,7 +177,7 @@ struct SubscriptionEventStream: Sendable {
                 return .finished
             }
             guard let event = subscriptions.advance(
-                id, attachment: attachment, baseline: &baseline, resuming: resuming, columns: result.columns, rows: result.rows, key: query.key)
+                id, attachment: attachment, baseline: &baseline, resuming: resuming, columns: result.columns, rows: result.rows, cost: result.resultCost, key: query.key)
             else { return .finished }
             resuming = false
             guard let event else { return .nothing }

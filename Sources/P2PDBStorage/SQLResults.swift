@@ -26,6 +26,10 @@ public struct StatementResult: Sendable, Equatable {
         self.changes = changes
         self.isQuery = isQuery
     }
+
+    /// The bytes the rows cost, as ``StatementLimits/maximumResultBytes``
+    /// counts them.
+    public var resultCost: Int { rows.reduce(0) { $0 + StatementLimits.resultCost(ofRow: $1) } }
 }
 
 extension StatementResult {
@@ -54,9 +58,7 @@ public struct TransactionResult: Sendable, Equatable {
 
     /// The bytes the rows cost, as ``StatementLimits/maximumResultBytes``
     /// counts them.
-    public var resultCost: Int {
-        results.reduce(0) { total, result in result.rows.reduce(total) { $0 + StatementLimits.resultCost(ofRow: $1) } }
-    }
+    public var resultCost: Int { results.reduce(0) { $0 + $1.resultCost } }
     /// The last statement that returned rows, if any.
     public var lastQuery: StatementResult? { results.last { $0.isQuery } }
 }

@@ -131,10 +131,31 @@ struct SubscriptionTests {
             #expect(reply.status == status, "\(body): \(reply.text)")
         }
         #expect(try await server.sql("SELECT count(*) FROM t").json?["rows"] == .array([.array([.number("0")])]))
+        // A subscription keeps its result: a large one is refused, naming the limit.
+        _ = try await server.sql("CREATE TABLE big (id INTEGER PRIMARY KEY, b BLOB)")
+        _ = try await server.sql("INSERT INTO big VALUES (1, zeroblob(1500000)), (2, zeroblob(1500000))")
+        let large = try await server.request("POST", "/v1/subscriptions", body: #"{"sql": "SELECT * FROM big"}"#)
+        #expect(large.status == 400 && large.json?["error"]?["code"]?.stringValue == "limit_exceeded", "\(large.text.prefix(300))")
         let id = try #require(try await server.request("POST", "/v1/subscriptions", body: #"{"sql": "SELECT id FROM t"}"#).json?["id"]?.stringValue)
         #expect(try await server.request("DELETE", "/v1/subscriptions/\(id)").status == 200)
         #expect(try await server.request("DELETE", "/v1/subscriptions/\(id)").status == 404)
         #expect(try await server.request("GET", "/v1/subscriptions/\(id)/events").status == 404)
+        try await server.stop()
+    }
+
+    /// A client that registers subscriptions without end is stopped at the
+    /// limit, and deleting one makes room.
+    @Test func subscriptionsAreBounded() async throws {
+        let server = try await TestServer()
+        var ids: [String] = []
+        for _ in 0..<128 {
+            let reply = try await server.request("POST", "/v1/subscriptions", body: #"{"sql": "SELECT 1"}"#)
+            ids.append(try #require(reply.json?["id"]?.stringValue, "\(reply.text)"))
+        }
+        let refused = try await server.request("POST", "/v1/subscriptions", body: #"{"sql": "SELECT 1"}"#)
+        #expect(refused.status == 503 && refused.json?["error"]?["code"]?.stringValue == "busy")
+        #expect(try await server.request("DELETE", "/v1/subscriptions/\(ids[0])").status == 200)
+        #expect(try await server.request("POST", "/v1/subscriptions", body: #"{"sql": "SELECT 1"}"#).status == 200)
         try await server.stop()
     }
 
