@@ -27,11 +27,13 @@ struct APIClient: Sendable {
         session = URLSession(configuration: configuration)
     }
 
-    func send(_ method: String, _ path: String, body: String? = nil) async throws -> Reply {
+    /// - Parameter authorized: false to send no token, as a browser's
+    ///   `EventSource` does.
+    func send(_ method: String, _ path: String, body: String? = nil, authorized: Bool = true) async throws -> Reply {
         guard let url = URL(string: base + path) else { throw P2PDBError(.invalidInput, "bad path \(path)") }
         var request = URLRequest(url: url)
         request.httpMethod = method
-        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
+        if authorized { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
         if let body {
             request.httpBody = Data(body.utf8)
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")

@@ -16,7 +16,10 @@ struct HostileClientTests {
         #expect(output.stdout.contains("verify passed 3 times"), "\(output.stdout)")
         #expect(!output.stdout.contains("FAILURE"))
         // Each attack of the review ran, and refused requests were answered.
-        for attack in ["endless queries", "long function calls", "distinct 4 MiB statements", "endless empty strings", "sorts spilling", "PRAGMAs"] {
+        for attack in [
+            "endless queries", "long function calls", "distinct 4 MiB statements", "endless empty strings", "sorts spilling", "PRAGMAs",
+            "subscriptions to endless", "forged and misused tickets",
+        ] {
             #expect(output.stdout.contains("attack \(attack)"), "\(attack)")
         }
         // Generated writes made entries, and ordinary clients kept writing.
