@@ -167,10 +167,7 @@ struct ServeCommand: AsyncParsableCommand {
             var services: [any Service] = []
             var peers: (any PeerStatusProvider)?
             if listen != nil || !join.isEmpty {
-                let options = SyncOptions(
-                    listen: listen, join: join, advertise: advertise, mdns: mdns, fanout: fanout, maximumPeers: maxPeers,
-                    antiEntropyInterval: antiEntropyInterval)
-                let replication = try await Replication.prepare(node: node, options: options, metricsFactory: metrics.factory, logger: logger)
+                let replication = try await Replication.prepare(node: node, options: syncOptions, metricsFactory: metrics.factory, logger: logger)
                 services.append(CancellableService { try await replication.run() })
                 peers = replication.engine
             }
@@ -263,6 +260,12 @@ extension ServeCommand {
         }
     }
 
+    private var syncOptions: SyncOptions {
+        SyncOptions(
+            listen: listen, join: join, advertise: advertise, mdns: mdns, fanout: fanout, maximumPeers: maxPeers,
+            antiEntropyInterval: antiEntropyInterval)
+    }
+
     /// Checks the numeric settings, before anything is opened.
     private func checkLimits() throws {
         guard maxBody > 0, maxBundle > 0 else { throw P2PDBError(.invalidInput, "--max-body and --max-bundle must be positive") }
@@ -282,14 +285,7 @@ extension ServeCommand {
         guard statementTimeout >= 0, statementTimeout.isFinite else {
             throw P2PDBError(.invalidInput, "--statement-timeout must be 0 (no limit) or a positive number of seconds")
         }
-        guard fanout > 0, maxPeers > 0, antiEntropyInterval > 0 else {
-            throw P2PDBError(.invalidInput, "--fanout, --max-peers and --anti-entropy-interval must be positive")
-        }
-        if let listen { _ = try NetworkAddress.parse(listen) }
-        for address in join { _ = try NetworkAddress.parse(address) }
-        if mdns && listen == nil {
-            throw P2PDBError(.invalidInput, "--mdns announces the peer endpoint: pass --listen IP:PORT too")
-        }
+        try syncOptions.checkValues()
     }
 
     /// The network and credential given on the command line, checked

@@ -19,9 +19,7 @@ public struct Replication: Sendable {
         node: Node, options: SyncOptions, metricsFactory: (any MetricsFactory)? = nil, logger: Logger
     ) async throws -> Replication {
         try options.check()
-        var bind: (host: String, port: Int)?
-        if let listen = options.listen { bind = try NetworkAddress.parse(listen) }
-        for address in options.join { _ = try NetworkAddress.parse(address) }
+        let bind = try options.listen.map(NetworkAddress.parse)
         let key = try node.directory.loadKey()
         let transport = try GRPCPeerTransport(key: key, listen: bind, advertise: options.advertise, logger: logger)
         do {

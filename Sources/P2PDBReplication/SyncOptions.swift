@@ -19,8 +19,8 @@ public struct SyncOptions: Sendable {
     public var join: [String]
     /// The address others should dial, if not `listen`.
     public var advertise: String?
-    /// Find and announce peers on the LAN with mDNS/DNS-SD; needs `listen`
-    /// (or `advertise`) on a concrete IPv4 address.
+    /// Find and announce peers on the LAN with mDNS/DNS-SD; needs `listen`,
+    /// and `listen` or `advertise` on a concrete IPv4 address.
     public var mdns: Bool
     /// How many peers each new entry is pushed to.
     public var fanout: Int
@@ -42,16 +42,24 @@ public struct SyncOptions: Sendable {
         self.antiEntropyInterval = antiEntropyInterval
     }
 
-    /// Fails on values `serve` would refuse, before anything is opened.
-    func check() throws(P2PDBError) {
+    /// Fails on values that cannot work, before anything is opened: what
+    /// `p2pdb serve` checks before it starts, replicating or not.
+    public func checkValues() throws(P2PDBError) {
         guard fanout > 0, maximumPeers > 0, antiEntropyInterval > 0 else {
-            throw P2PDBError(.invalidInput, "fanout, the peer limit and the anti-entropy interval must be positive")
+            throw P2PDBError(.invalidInput, "the fanout, the peer limit and the anti-entropy interval must be positive")
         }
+        if let listen { _ = try NetworkAddress.parse(listen) }
+        for address in join { _ = try NetworkAddress.parse(address) }
+        if mdns && listen == nil {
+            throw P2PDBError(.invalidInput, "mDNS announces the peer endpoint: give an address to listen on too")
+        }
+    }
+
+    /// ``checkValues()``, and something to replicate with.
+    func check() throws(P2PDBError) {
+        try checkValues()
         guard listen != nil || !join.isEmpty else {
             throw P2PDBError(.invalidInput, "replication needs an address to listen on or a peer to join")
-        }
-        if mdns && (advertise ?? listen) == nil {
-            throw P2PDBError(.invalidInput, "mDNS announces the peer endpoint: give an address to listen on too")
         }
     }
 }

@@ -129,9 +129,12 @@ struct APIRoutes: Sendable {
     /// the token: what the dashboard's console sends.
     private func sql(_ request: Request, role: APIRole) async throws -> Response {
         let (statement, readOnly) = try await body(request) { json throws(P2PDBError) -> (SQLRequest, Bool) in
-            guard case .object(let members) = json, let flag = json["read_only"] else { return (try RequestDecoding.statement(json), false) }
-            guard case .bool(let readOnly) = flag else { throw P2PDBError(.invalidInput, "read_only must be true or false") }
-            return (try RequestDecoding.statement(.object(members.filter { $0.0 != "read_only" })), readOnly)
+            let statement = try RequestDecoding.statement(json, also: ["read_only"])
+            switch json["read_only"] {
+            case nil: return (statement, false)
+            case .bool(let readOnly)?: return (statement, readOnly)
+            default: throw P2PDBError(.invalidInput, "read_only must be true or false")
+            }
         }
         let result = try await run([statement], as: readOnly ? min(role, .readOnly) : role)
         return await respond(cost: result.resultCost) { JSONRendering.transaction(result) }
@@ -291,8 +294,7 @@ struct APIRoutes: Sendable {
     /// not compile or that writes is refused at once.
     private func subscribe(_ request: Request) async throws -> Response {
         let query = try await body(request) { json throws(P2PDBError) -> QuerySubscriptions.Query in
-            guard case .object(let members) = json else { throw P2PDBError(.invalidInput, "the body must be a JSON object: {\"sql\": ..., \"key\": [...]}") }
-            let statement = try RequestDecoding.statement(.object(members.filter { $0.0 != "key" }))
+            let statement = try RequestDecoding.statement(json, also: ["key"])
             var key: [String] = []
             if let given = json["key"] {
                 guard let names = given.arrayValue?.compactMap(\.stringValue), names.count == given.arrayValue?.count else {

@@ -44,15 +44,17 @@ struct ChangeEventStream: Sendable {
 
     /// The rows the changes in `batch` name, read in one snapshot.
     private func currentRows(of batch: [AppliedEntry]) async throws -> [RowKey: JSON] {
-        var keys: [RowKey] = []
-        for applied in batch {
-            for changes in applied.entry.payload.tableChanges where isIncluded(changes.table) {
-                keys += changes.rows.map { RowKey(table: changes.table, columns: changes.primaryKeyColumns, values: $0.primaryKey) }
-            }
-        }
-        let unique = Array(Set(keys))
+        let unique = Array(Set(batch.flatMap { rowKeys($0.entry) }))
         let rows = try await store.currentRows(unique)
         return Dictionary(uniqueKeysWithValues: zip(unique, rows.map { row in row.map { .object($0.map { ($0, $1.json) }) } ?? .null }))
+    }
+
+    /// The key of each change the stream sends of `entry`, in the order of
+    /// `JSONRendering.changes`.
+    private func rowKeys(_ entry: Entry) -> [RowKey] {
+        entry.payload.tableChanges.filter { isIncluded($0.table) }.flatMap { changes in
+            changes.rows.map { RowKey(table: changes.table, columns: changes.primaryKeyColumns, values: $0.primaryKey) }
+        }
     }
 
     private func isIncluded(_ changed: String) -> Bool {
@@ -63,11 +65,7 @@ struct ChangeEventStream: Sendable {
         let entry = applied.entry
         var changes = JSONRendering.changes(entry.payload.tableChanges, table: table)
         if includeRows, case .array(let items) = changes {
-            // The same changes in the same order, each with its row.
-            let keys = entry.payload.tableChanges.filter { isIncluded($0.table) }.flatMap { changes in
-                changes.rows.map { RowKey(table: changes.table, columns: changes.primaryKeyColumns, values: $0.primaryKey) }
-            }
-            changes = .array(zip(items, keys).map { item, key in
+            changes = .array(zip(items, rowKeys(entry)).map { item, key in
                 guard case .object(let members) = item else { return item }
                 return .object(members + [("row", rows[key] ?? .null)])
             })

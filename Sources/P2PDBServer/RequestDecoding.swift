@@ -16,11 +16,13 @@ package enum RequestDecoding {
         }
     }
 
-    package static func statement(_ json: JSON, at path: String = "") throws(P2PDBError) -> SQLRequest {
+    /// - Parameter also: members an endpoint takes besides `sql` and
+    ///   `params` (and reads itself), such as `read_only`.
+    package static func statement(_ json: JSON, at path: String = "", also: Set<String> = []) throws(P2PDBError) -> SQLRequest {
         guard case .object(let members) = json else {
             throw P2PDBError(.invalidInput, "\(path.isEmpty ? "the body" : path) must be a JSON object with \"sql\" and optional \"params\"")
         }
-        for (name, _) in members where name != "sql" && name != "params" {
+        for (name, _) in members where name != "sql" && name != "params" && !also.contains(name) {
             throw P2PDBError(.invalidInput, "\(path)\(name) is not a known field (expected \"sql\" and \"params\")")
         }
         guard case .string(let sql)? = json["sql"] else {

@@ -31,22 +31,14 @@ struct ServerSentEvents: Sendable {
             return
         }
         defer { gate.cancel(closeID) }
-        let store = self.store
         let heartbeat = self.heartbeat
         // Subscribed before the first read of the log: an entry committed
         // between that read and the subscription would wake nobody.
-        let initial = store.changes(bufferSize: 64)
+        let commits = store.commitWakeUps()
+        defer { commits.end() }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                // A subscriber that falls behind is dropped by the feed;
-                // subscribe again, the log fills any gap.
-                var changes = initial
-                while !Task.isCancelled {
-                    for await _ in changes { wake.yield() }
-                    try await Task.sleep(for: .milliseconds(10))
-                    changes = store.changes(bufferSize: 64)
-                    wake.yield()
-                }
+                for await _ in commits.wakeUps { wake.yield() }
             }
             group.addTask {
                 while !Task.isCancelled {

@@ -381,6 +381,16 @@ public final class ReplicaStore: Sendable {
         try await read { try LogStore.pendingCount($0) }
     }
 
+    /// A wake-up after each commit from now on, local or remote, once
+    /// durable: for a consumer that reads what changed from the log or the
+    /// tables itself. Wake-ups that come while it is busy merge into one,
+    /// so it never falls behind; `end()` stops them.
+    public func commitWakeUps() -> (wakeUps: AsyncStream<Void>, end: @Sendable () -> Void) {
+        let (id, wakeUps) = feed.subscribeWakeUps { _ in true }
+        let feed = self.feed
+        return (wakeUps, { feed.unsubscribeWakeUps(id) })
+    }
+
     /// Entries the replica applies from now on, local or remote, once durable.
     public func changes(bufferSize: Int = 4096) -> AsyncStream<AppliedEntry> {
         feed.subscribe(bufferSize: bufferSize)
