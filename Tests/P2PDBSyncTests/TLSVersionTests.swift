@@ -114,7 +114,7 @@ struct TLSVersionTests {
         let logs = LogCapture()
         let listener = try await Listener(logs: logs)
         let (old, refused) = try await Self.connect(port: listener.port, maximum: .tlsv12)
-        #expect(try await Self.waitUntilClosed(refused, within: .seconds(5)))
+        #expect(try await Self.waitUntilClosed(refused, within: .seconds(30)))
         #expect(refused.seen.withLock { $0.bytes } == 0, "the listener sent application data over TLS 1.2")
         #expect(logs.contains("TLS 1.3 only"))
         old.close(promise: nil)
@@ -157,7 +157,9 @@ struct TLSVersionTests {
         let logs = LogCapture()
         let listener = try await Listener(handshakeTimeout: .milliseconds(500), logs: logs)
         let (silent, observations) = try await Self.connect(port: listener.port, maximum: nil)
-        #expect(try await Self.waitUntilClosed(observations, within: .seconds(5)))
+        // The bound only keeps a connection left open from passing: timers
+        // fire late on a machine busy with the whole suite.
+        #expect(try await Self.waitUntilClosed(observations, within: .seconds(30)))
         #expect(logs.contains("no TLS handshake"))
         silent.close(promise: nil)
         await listener.stop()
