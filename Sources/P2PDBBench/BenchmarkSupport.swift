@@ -44,9 +44,12 @@ struct AlternatingRounds {
     var plain = 0.0
     /// Plain SQLite's time over P2PDB's, per round.
     var ratios: [Double] = []
+    /// Each round's times, P2PDB's then plain SQLite's, in milliseconds.
+    var times: [(p2pdb: Double, plain: Double)] = []
 
     var description: String {
         "alternating rounds, per-round ratios " + ratios.map { String(format: "%.2f", $0) }.joined(separator: " ")
+            + " (ms, P2PDB/SQLite: " + times.map { String(format: "%.0f/%.0f", $0.p2pdb, $0.plain) }.joined(separator: " ") + ")"
     }
 }
 
@@ -64,6 +67,7 @@ func alternating(
         result.p2pdb += p2pdbTime
         result.plain += plainTime
         result.ratios.append(plainTime / p2pdbTime)
+        result.times.append((p2pdbTime * 1000, plainTime * 1000))
     }
     return result
 }

@@ -59,15 +59,18 @@ extension Node {
     public var isSyncing: Bool { running.withLock { $0[ObjectIdentifier(self)] != nil } }
 
     /// The status of each known peer (address, connection, lag, last
-    /// contact, last error), now and then every `interval`, while the node
-    /// replicates; empty lists when it does not.
+    /// contact, last error) now, and again each time it changes, looked at
+    /// every `interval`; an empty list while the node does not replicate.
     public func peerUpdates(every interval: Duration = .seconds(1)) -> AsyncStream<[PeerStatus]> {
         let id = ObjectIdentifier(self)
-        return AsyncStream { continuation in
+        return AsyncStream(bufferingPolicy: .bufferingNewest(1)) { continuation in
             let task = Task {
+                var last: [PeerStatus]?
                 while !Task.isCancelled {
                     let engine = running.withLock { $0[id]?.replication.engine }
-                    continuation.yield(await engine?.peers() ?? [])
+                    let peers = await engine?.peers() ?? []
+                    if peers != last { continuation.yield(peers) }
+                    last = peers
                     try? await Task.sleep(for: interval)
                 }
                 continuation.finish()
@@ -76,6 +79,6 @@ extension Node {
         }
     }
 
-    /// ``peerUpdates(every:)`` once a second.
+    /// ``peerUpdates(every:)``, looked at once a second.
     public var peers: AsyncStream<[PeerStatus]> { peerUpdates() }
 }

@@ -160,19 +160,28 @@ struct SubscriptionEventStream: Sendable {
         defer { subscriptions.detach(id, attachment: attachment) }
         var baseline = resumeAfter.flatMap { Int($0) }
         var resuming = baseline != nil
-        var position: Int64 = -1
-        try await events.run(to: &writer) { writer in
-            // Run again only when the log moved: heartbeats wake the loop too.
-            let now = events.store.summary.lastPosition
-            guard now != position else { return .nothing }
-            position = now
+        // The query runs again only after a commit that changes a table it
+        // reads, as a live query in the library does.
+        let (results, observed) = AsyncStream.makeStream(of: Result<StatementResult, any Error>.self, bufferingPolicy: .bufferingNewest(1))
+        let observation = Task { [request = query.request, store = events.store] in
+            do {
+                for try await result in store.observe(request) { observed.yield(.success(result)) }
+            } catch {
+                observed.yield(.failure(error))
+            }
+            observed.finish()
+        }
+        defer { observation.cancel() }
+        try await events.run(to: &writer, following: results) { writer, next in
+            guard let next else { return .nothing }
             let result: StatementResult
             do {
-                result = try await events.store.query(query.request).last { $0.isQuery } ?? StatementResult()
+                result = try next.get()
                 try QuerySubscriptions.checkSize(result)
-            } catch let error as P2PDBError {
+            } catch {
                 // A table the query reads was dropped, say: the client learns why the stream ends.
-                let data = JSON.object([("code", .string(error.kind.rawValue)), ("message", .string(error.message))])
+                let failure = error as? P2PDBError ?? P2PDBError(.storage, "\(error)")
+                let data = JSON.object([("code", .string(failure.kind.rawValue)), ("message", .string(failure.message))])
                 try await writer.write(ByteBuffer(string: "event: error\ndata: \(data.text)\n\n"))
                 return .finished
             }

@@ -28,7 +28,7 @@ extension ReplicaStore {
                 guard !key.columns.isEmpty, key.columns.count == key.values.count else { return nil }
                 let sql = "SELECT * FROM \(SQLText.quoteIdentifier(key.table)) WHERE "
                     + key.columns.map { "\(SQLText.quoteIdentifier($0)) IS ?" }.joined(separator: " AND ")
-                guard let statement = try statements[sql] ?? (try? db.makeStatement(sql: sql)) else { return nil }
+                guard let statement = statements[sql] ?? (try? db.makeStatement(sql: sql)) else { return nil }
                 statements[sql] = statement
                 statement.setUncheckedArguments(StatementArguments(values: key.values))
                 defer { sqlite3_reset(statement.sqliteStatement) }

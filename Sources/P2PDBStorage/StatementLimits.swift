@@ -1,5 +1,5 @@
 import CSQLiteExtras
-import Dispatch
+import Foundation
 import GRDB
 import GRDBSQLite
 import P2PDBCore
@@ -58,11 +58,11 @@ public struct StatementLimits: Sendable, Equatable {
 }
 
 /// The deadline of the client request running on one connection. When the
-/// request runs past it, a timer on the watchdog's thread marks it expired
-/// and calls `sqlite3_interrupt`, which stops whatever the connection is
-/// doing at its next check, and the connection's progress handler stops
-/// every statement the request starts after that. A caller that gives up
-/// (``cancel()``) stops it the same way.
+/// request runs past it, the watchdog's thread marks it expired and calls
+/// `sqlite3_interrupt`, which stops whatever the connection is doing at its
+/// next check, and the connection's progress handler stops every statement
+/// the request starts after that. A caller that gives up (``cancel()``)
+/// stops it the same way.
 ///
 /// One per connection; the lock makes arming, disarming and interrupting
 /// exclusive, so an interrupt meant for one request never reaches the next.
@@ -71,8 +71,9 @@ final class StatementDeadline: Sendable {
 
     private struct Armed {
         var connection: UInt?
-        var request: UInt64 = 0
         var running = false
+        /// When the running request started, on the watchdog's clock.
+        var started: ContinuousClock.Instant?
         /// Why the running request is being stopped; nil while it may go on.
         var stop: Stop?
         /// A cancellation that came before the request started.
@@ -85,6 +86,7 @@ final class StatementDeadline: Sendable {
 
     init(watchdog: StatementWatchdog) {
         self.watchdog = watchdog
+        watchdog.watch(self)
     }
 
     /// Installs the progress handler on `connection` and names it as the
@@ -134,25 +136,32 @@ final class StatementDeadline: Sendable {
         armed.withLock { $0.cancelPending = false }
     }
 
+    fileprivate var isRunning: Bool { armed.withLock { $0.running } }
+
+    /// Stops the running request if it started before `cutoff`; called by
+    /// the watchdog's thread.
+    fileprivate func expire(ifStartedBefore cutoff: ContinuousClock.Instant) {
+        armed.withLock { armed in
+            guard armed.running, let started = armed.started, started < cutoff else { return }
+            interrupt(&armed, .expired)
+        }
+    }
+
     private func runWithinDeadline<T>(_ body: () throws -> T) throws -> T {
-        let request: UInt64? = armed.withLock { armed in
-            guard !armed.cancelPending else { return nil }
-            armed.request &+= 1
+        let started = ContinuousClock.now
+        let admitted: Bool = armed.withLock { armed in
+            guard !armed.cancelPending else { return false }
             armed.running = true
-            return armed.request
+            armed.started = started
+            return true
         }
-        guard let request else { throw Self.cancelled }
-        var alarm: DispatchWorkItem?
-        if let timeout = watchdog.timeout {
-            let item = DispatchWorkItem { [self] in expire(request) }
-            watchdog.queue.asyncAfter(deadline: .now() + timeout.timeInterval, execute: item)
-            alarm = item
-        }
+        guard admitted else { throw Self.cancelled }
+        watchdog.requestStarted()
         let stop: () -> Stop? = { [self] in armed.withLock { $0.stop } }
         defer {
-            alarm?.cancel()
             armed.withLock { armed in
                 armed.running = false
+                armed.started = nil
                 armed.stop = nil
                 stopping.store(false, ordering: .relaxed)
             }
@@ -175,13 +184,6 @@ final class StatementDeadline: Sendable {
 
     private static let cancelled = P2PDBError(.cancelled, "the request was cancelled and stopped; nothing it would have written was kept")
 
-    private func expire(_ request: UInt64) {
-        armed.withLock { armed in
-            guard armed.running, armed.request == request else { return }
-            interrupt(&armed, .expired)
-        }
-    }
-
     private func interrupt(_ armed: inout Armed, _ reason: Stop) {
         guard armed.stop == nil, let connection = armed.connection, let handle = OpaquePointer(bitPattern: connection) else { return }
         armed.stop = reason
@@ -191,24 +193,110 @@ final class StatementDeadline: Sendable {
 }
 
 /// The thread that stops client statements past their deadline (see
-/// ``StatementDeadline``), and the bounds it keeps; one per replica, shared
-/// by its connections.
+/// ``StatementDeadline``) and makes slow reads yield (see
+/// ``YieldingThread``), and the bounds it keeps; one per replica, shared by
+/// its connections.
+///
+/// It looks at the running requests every ``tick`` rather than arming a
+/// timer per request: a request then costs a clock reading, not a timer set
+/// and cancelled (which took a tenth of a lone writer's time), and it stops
+/// at most one tick past its timeout. With nothing running the thread
+/// sleeps until a request starts (or a second passes), and it ends once the
+/// replica's connections are gone.
 final class StatementWatchdog: Sendable {
     let timeout: Duration?
     let temporaryBytes: Int
-    let queue = DispatchQueue(label: "p2pdb.statement-watchdog")
+    /// How often the thread looks while requests run: a twentieth of the
+    /// timeout, from 1 ms to 25 ms.
+    let tick: Duration
+    private let watched = Mutex<(deadlines: [WeakDeadline], threads: [WeakThread])>(([], []))
+    private let started = Atomic<Bool>(false)
+    private let sleeping = Atomic<Bool>(false)
+    private let wake = DispatchSemaphore(value: 0)
+
+    private struct WeakDeadline: @unchecked Sendable {
+        weak var deadline: StatementDeadline?
+    }
+
+    private struct WeakThread: @unchecked Sendable {
+        weak var thread: YieldingThread?
+    }
 
     init(limits: StatementLimits) {
         timeout = limits.timeout
         temporaryBytes = limits.maximumTemporaryBytes
+        tick = min(max((limits.timeout ?? .seconds(1)) / 20, .milliseconds(1)), .milliseconds(25))
+    }
+
+    fileprivate func watch(_ deadline: StatementDeadline) {
+        watched.withLock { $0.deadlines.append(WeakDeadline(deadline: deadline)) }
+        startThread()
+    }
+
+    /// Makes `thread` yield when a job of its runs past ``YieldingThread/patience``.
+    func watch(_ thread: YieldingThread) {
+        watched.withLock { $0.threads.append(WeakThread(thread: thread)) }
+        startThread()
+    }
+
+    /// Wakes the thread if it sleeps: a request has started.
+    func requestStarted() {
+        guard sleeping.load(ordering: .sequentiallyConsistent),
+            sleeping.compareExchange(expected: true, desired: false, ordering: .sequentiallyConsistent).exchanged
+        else { return }
+        wake.signal()
+    }
+
+    private func startThread() {
+        guard !started.exchange(true, ordering: .relaxed) else { return }
+        let (tick, wake) = (self.tick.seconds, self.wake)
+        let thread = Thread { [weak self] in
+            while true {
+                Thread.sleep(forTimeInterval: tick)
+                // The watchdog goes with its replica's connections.
+                guard let watchdog = self else { return }
+                guard !watchdog.look() else { continue }
+                // Nothing runs: sleep, unless a request started since the look.
+                watchdog.sleeping.store(true, ordering: .sequentiallyConsistent)
+                if watchdog.look() {
+                    if !watchdog.sleeping.compareExchange(expected: true, desired: false, ordering: .sequentiallyConsistent).exchanged {
+                        wake.wait()
+                    }
+                    continue
+                }
+                _ = wake.wait(timeout: .now() + 1)
+                watchdog.sleeping.store(false, ordering: .sequentiallyConsistent)
+            }
+        }
+        thread.name = "p2pdb.statement-watchdog"
+        thread.start()
+    }
+
+    /// Stops overdue requests and makes slow reads yield; whether any
+    /// request runs.
+    private func look() -> Bool {
+        let (deadlines, threads) = watched.withLock { watched in
+            watched.deadlines.removeAll { $0.deadline == nil }
+            watched.threads.removeAll { $0.thread == nil }
+            return (watched.deadlines.compactMap(\.deadline), watched.threads.compactMap(\.thread))
+        }
+        let now = ContinuousClock.now
+        var running = false
+        for deadline in deadlines where deadline.isRunning {
+            running = true
+            if let timeout { deadline.expire(ifStartedBefore: now - timeout) }
+        }
+        for thread in threads where thread.isBusy {
+            running = true
+            thread.yieldIfRunning(since: now - YieldingThread.patience)
+        }
+        return running
     }
 }
 
 extension Duration {
-    var timeInterval: DispatchTimeInterval {
+    fileprivate var seconds: Double {
         let (seconds, attoseconds) = components
-        // Past a century the deadline is as good as none, and cannot overflow.
-        let whole = min(max(0, seconds), 100 * 365 * 86_400)
-        return .nanoseconds(Int(whole * 1_000_000_000 + max(0, attoseconds) / 1_000_000_000))
+        return Double(seconds) + Double(attoseconds) * 1e-18
     }
 }

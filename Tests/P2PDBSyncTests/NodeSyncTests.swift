@@ -37,6 +37,10 @@ struct NodeSyncTests {
 
         await b.stopSync()
         #expect(!b.isSyncing)
+        // The peer list changes once more when replication stops: to none.
+        var afterStop: [PeerStatus]?
+        for _ in 0..<5 where afterStop != [] { afterStop = await peers.next() }
+        #expect(afterStop == [])
         // Writes go on locally without replication.
         try await b.execute("INSERT INTO sales VALUES ('s-3', 1)")
         await a.stopSync()
