@@ -3,8 +3,7 @@ import P2PDBCore
 import Synchronization
 
 /// The read-only connections client queries run on, each on a thread of
-/// its own that yields to the rest of the process once a query has run for
-/// long (``YieldingThread``).
+/// its own at a lower priority (``YieldingThread``).
 ///
 /// A query never runs on the caller's thread: on Swift's cooperative pool
 /// (one thread per core) two slow queries would stop every other task of
@@ -38,7 +37,6 @@ final class ReaderConnections: Sendable {
             let connection = Connection(
                 database: database, deadline: StatementDeadline(watchdog: watchdog), authorizer: ClientAuthorizer(),
                 thread: YieldingThread(name: "p2pdb.reader.\(index)"))
-            watchdog.watch(connection.thread)
             database.inDatabase { db in
                 guard let handle = db.sqliteConnection else { return }
                 connection.deadline.install(on: handle)

@@ -193,9 +193,8 @@ final class StatementDeadline: Sendable {
 }
 
 /// The thread that stops client statements past their deadline (see
-/// ``StatementDeadline``) and makes slow reads yield (see
-/// ``YieldingThread``), and the bounds it keeps; one per replica, shared by
-/// its connections.
+/// ``StatementDeadline``), and the bounds it keeps; one per replica, shared
+/// by its connections.
 ///
 /// It looks at the running requests every ``tick`` rather than arming a
 /// timer per request: a request then costs a clock reading, not a timer set
@@ -209,17 +208,13 @@ final class StatementWatchdog: Sendable {
     /// How often the thread looks while requests run: a twentieth of the
     /// timeout, from 1 ms to 25 ms.
     let tick: Duration
-    private let watched = Mutex<(deadlines: [WeakDeadline], threads: [WeakThread])>(([], []))
+    private let deadlines = Mutex<[WeakDeadline]>([])
     private let started = Atomic<Bool>(false)
     private let sleeping = Atomic<Bool>(false)
     private let wake = DispatchSemaphore(value: 0)
 
     private struct WeakDeadline: @unchecked Sendable {
         weak var deadline: StatementDeadline?
-    }
-
-    private struct WeakThread: @unchecked Sendable {
-        weak var thread: YieldingThread?
     }
 
     init(limits: StatementLimits) {
@@ -229,13 +224,7 @@ final class StatementWatchdog: Sendable {
     }
 
     fileprivate func watch(_ deadline: StatementDeadline) {
-        watched.withLock { $0.deadlines.append(WeakDeadline(deadline: deadline)) }
-        startThread()
-    }
-
-    /// Makes `thread` yield when a job of its runs past ``YieldingThread/patience``.
-    func watch(_ thread: YieldingThread) {
-        watched.withLock { $0.threads.append(WeakThread(thread: thread)) }
+        deadlines.withLock { $0.append(WeakDeadline(deadline: deadline)) }
         startThread()
     }
 
@@ -272,23 +261,17 @@ final class StatementWatchdog: Sendable {
         thread.start()
     }
 
-    /// Stops overdue requests and makes slow reads yield; whether any
-    /// request runs.
+    /// Stops overdue requests; whether any request runs.
     private func look() -> Bool {
-        let (deadlines, threads) = watched.withLock { watched in
-            watched.deadlines.removeAll { $0.deadline == nil }
-            watched.threads.removeAll { $0.thread == nil }
-            return (watched.deadlines.compactMap(\.deadline), watched.threads.compactMap(\.thread))
+        let live = deadlines.withLock { deadlines in
+            deadlines.removeAll { $0.deadline == nil }
+            return deadlines.compactMap(\.deadline)
         }
         let now = ContinuousClock.now
         var running = false
-        for deadline in deadlines where deadline.isRunning {
+        for deadline in live where deadline.isRunning {
             running = true
             if let timeout { deadline.expire(ifStartedBefore: now - timeout) }
-        }
-        for thread in threads where thread.isBusy {
-            running = true
-            thread.yieldIfRunning(since: now - YieldingThread.patience)
         }
         return running
     }
