@@ -88,10 +88,16 @@ struct TerminalShellTests {
         let shell = try ChildProcess(
             "/usr/bin/env", ["P2PDB_HISTORY=\(history)", "TERM=xterm", "/usr/bin/script", "-qfec", command, "/dev/null"], stdin: .pipe,
             stdout: .file(screen))
+        // A key before the shell is up would reach a process with no
+        // Ctrl-C handler yet: wait for its first prompt.
+        let started = ContinuousClock.now
+        while !((try? String(contentsOfFile: screen, encoding: .utf8))?.contains("p2pdb> ") ?? false), ContinuousClock.now - started < .seconds(60) {
+            usleep(50_000)
+        }
         for burst in keys {
             // Each burst after the shell has answered the previous one.
             usleep(700_000)
-            shell.standardInput?.write(Data(burst.utf8))
+            try shell.standardInput?.write(contentsOf: Data(burst.utf8))
         }
         usleep(700_000)
         try shell.standardInput?.close()
