@@ -161,17 +161,9 @@ struct SubscriptionEventStream: Sendable {
         var baseline = resumeAfter.flatMap { Int($0) }
         var resuming = baseline != nil
         // The query runs again only after a commit that changes a table it
-        // reads, as a live query in the library does.
-        let (results, observed) = AsyncStream.makeStream(of: Result<StatementResult, any Error>.self, bufferingPolicy: .bufferingNewest(1))
-        let observation = Task { [request = query.request, store = events.store] in
-            do {
-                for try await result in store.observe(request) { observed.yield(.success(result)) }
-            } catch {
-                observed.yield(.failure(error))
-            }
-            observed.finish()
-        }
-        defer { observation.cancel() }
+        // reads, as a live query in the library does; an unchanged result
+        // gives an empty diff, which `advance` skips.
+        let results = events.store.observe(query.request, removingDuplicates: false)
         try await events.run(to: &writer, following: results) { writer, next in
             guard let next else { return .nothing }
             let result: StatementResult

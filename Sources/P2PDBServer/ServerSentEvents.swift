@@ -35,11 +35,12 @@ struct ServerSentEvents: Sendable {
     }
 
     /// Follows `events`: `send` gets the latest one that arrived since its
-    /// last call, or nil (at the start, and at a heartbeat with none new).
-    func run<Event: Sendable>(
-        to writer: inout any ResponseBodyWriter, following events: AsyncStream<Event>,
-        send: (inout any ResponseBodyWriter, Event?) async throws -> Sent
-    ) async throws {
+    /// last call, or the error that ended them, or nil (at the start, and at
+    /// a heartbeat with none new).
+    func run<Events: AsyncSequence & Sendable>(
+        to writer: inout any ResponseBodyWriter, following events: Events,
+        send: (inout any ResponseBodyWriter, Result<Events.Element, any Error>?) async throws -> Sent
+    ) async throws where Events.Element: Sendable {
         let (wakeUps, wake) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
         guard let closeID = gate.onClose({ wake.finish() }) else {
             try await writer.finish(nil)
@@ -47,11 +48,16 @@ struct ServerSentEvents: Sendable {
         }
         defer { gate.cancel(closeID) }
         let heartbeat = self.heartbeat
-        let latest = LatestEvent<Event>()
+        let latest = LatestEvent<Result<Events.Element, any Error>>()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {
-                for await event in events {
-                    latest.put(event)
+                do {
+                    for try await event in events {
+                        latest.put(.success(event))
+                        wake.yield()
+                    }
+                } catch {
+                    latest.put(.failure(error))
                     wake.yield()
                 }
                 wake.finish()
@@ -65,7 +71,7 @@ struct ServerSentEvents: Sendable {
             try await writer.write(ByteBuffer(string: "retry: 1000\n\n"))
             var lastWrite = ContinuousClock.now
             var iterator = wakeUps.makeAsyncIterator()
-            var event: Event?
+            var event: Result<Events.Element, any Error>?
             repeat {
                 switch try await send(&writer, event) {
                 case .finished:

@@ -71,8 +71,7 @@ final class StatementDeadline: Sendable {
 
     private struct Armed {
         var connection: UInt?
-        var running = false
-        /// When the running request started, on the watchdog's clock.
+        /// When the running request started; nil while none runs.
         var started: ContinuousClock.Instant?
         /// Why the running request is being stopped; nil while it may go on.
         var stop: Stop?
@@ -123,7 +122,7 @@ final class StatementDeadline: Sendable {
     /// start if none runs yet; ``clearCancellation()`` forgets it.
     func cancel() {
         armed.withLock { armed in
-            guard armed.running else {
+            guard armed.started != nil else {
                 armed.cancelPending = true
                 return
             }
@@ -136,14 +135,13 @@ final class StatementDeadline: Sendable {
         armed.withLock { $0.cancelPending = false }
     }
 
-    fileprivate var isRunning: Bool { armed.withLock { $0.running } }
-
-    /// Stops the running request if it started before `cutoff`; called by
-    /// the watchdog's thread.
-    fileprivate func expire(ifStartedBefore cutoff: ContinuousClock.Instant) {
+    /// Stops the running request if it started before `cutoff`; whether a
+    /// request runs. Called by the watchdog's thread.
+    fileprivate func expire(ifStartedBefore cutoff: ContinuousClock.Instant) -> Bool {
         armed.withLock { armed in
-            guard armed.running, let started = armed.started, started < cutoff else { return }
-            interrupt(&armed, .expired)
+            guard let started = armed.started else { return false }
+            if started < cutoff { interrupt(&armed, .expired) }
+            return true
         }
     }
 
@@ -151,7 +149,6 @@ final class StatementDeadline: Sendable {
         let started = ContinuousClock.now
         let admitted: Bool = armed.withLock { armed in
             guard !armed.cancelPending else { return false }
-            armed.running = true
             armed.started = started
             return true
         }
@@ -160,7 +157,6 @@ final class StatementDeadline: Sendable {
         let stop: () -> Stop? = { [self] in armed.withLock { $0.stop } }
         defer {
             armed.withLock { armed in
-                armed.running = false
                 armed.started = nil
                 armed.stop = nil
                 stopping.store(false, ordering: .relaxed)
@@ -201,7 +197,7 @@ final class StatementDeadline: Sendable {
 /// and cancelled (which took a tenth of a lone writer's time), and it stops
 /// at most one tick past its timeout. With nothing running the thread
 /// sleeps until a request starts (or a second passes), and it ends once the
-/// replica's connections are gone.
+/// replica's connections are gone. Without a timeout there is no thread.
 final class StatementWatchdog: Sendable {
     let timeout: Duration?
     let temporaryBytes: Int
@@ -220,12 +216,13 @@ final class StatementWatchdog: Sendable {
     init(limits: StatementLimits) {
         timeout = limits.timeout
         temporaryBytes = limits.maximumTemporaryBytes
-        tick = min(max((limits.timeout ?? .seconds(1)) / 20, .milliseconds(1)), .milliseconds(25))
+        tick = min(max((limits.timeout ?? .zero) / 20, .milliseconds(1)), .milliseconds(25))
     }
 
     fileprivate func watch(_ deadline: StatementDeadline) {
+        guard let timeout else { return }
         deadlines.withLock { $0.append(WeakDeadline(deadline: deadline)) }
-        startThread()
+        if !started.exchange(true, ordering: .relaxed) { startThread(timeout: timeout) }
     }
 
     /// Wakes the thread if it sleeps: a request has started.
@@ -236,24 +233,18 @@ final class StatementWatchdog: Sendable {
         wake.signal()
     }
 
-    private func startThread() {
-        guard !started.exchange(true, ordering: .relaxed) else { return }
-        let (tick, wake) = (self.tick.seconds, self.wake)
+    private func startThread(timeout: Duration) {
+        let (tick, wake) = (self.tick / .seconds(1), self.wake)
         let thread = Thread { [weak self] in
             while true {
                 Thread.sleep(forTimeInterval: tick)
                 // The watchdog goes with its replica's connections.
                 guard let watchdog = self else { return }
-                guard !watchdog.look() else { continue }
-                // Nothing runs: sleep, unless a request started since the look.
+                // Marked asleep before looking: a request that starts after
+                // the look sees the mark and wakes the thread.
                 watchdog.sleeping.store(true, ordering: .sequentiallyConsistent)
-                if watchdog.look() {
-                    if !watchdog.sleeping.compareExchange(expected: true, desired: false, ordering: .sequentiallyConsistent).exchanged {
-                        wake.wait()
-                    }
-                    continue
-                }
-                _ = wake.wait(timeout: .now() + 1)
+                let running = watchdog.expireOverdue(cutoff: ContinuousClock.now - timeout)
+                if !running { _ = wake.wait(timeout: .now() + 1) }
                 watchdog.sleeping.store(false, ordering: .sequentiallyConsistent)
             }
         }
@@ -261,25 +252,12 @@ final class StatementWatchdog: Sendable {
         thread.start()
     }
 
-    /// Stops overdue requests; whether any request runs.
-    private func look() -> Bool {
+    /// Stops the requests that started before `cutoff`; whether any runs.
+    private func expireOverdue(cutoff: ContinuousClock.Instant) -> Bool {
         let live = deadlines.withLock { deadlines in
             deadlines.removeAll { $0.deadline == nil }
             return deadlines.compactMap(\.deadline)
         }
-        let now = ContinuousClock.now
-        var running = false
-        for deadline in live where deadline.isRunning {
-            running = true
-            if let timeout { deadline.expire(ifStartedBefore: now - timeout) }
-        }
-        return running
-    }
-}
-
-extension Duration {
-    fileprivate var seconds: Double {
-        let (seconds, attoseconds) = components
-        return Double(seconds) + Double(attoseconds) * 1e-18
+        return live.reduce(false) { running, deadline in deadline.expire(ifStartedBefore: cutoff) || running }
     }
 }
